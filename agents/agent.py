@@ -1,0 +1,73 @@
+"""A micro-agent: a name, a prompt file, a handful of business tools and a hard step limit."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from tools.human import DoneForNow, RequestApproval, RequestInput
+from tools.types import Tool
+
+
+def _union(models: tuple[type[BaseModel], ...]) -> Any:
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="intent")]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    prompt_file: str
+    tools: tuple[type[BaseModel], ...]
+    max_steps: int = 10
+    max_consecutive_errors: int = 3
+
+    @cached_property
+    def prompt(self) -> str:
+        return resources.files("agents").joinpath(self.prompt_file).read_text()
+
+    @cached_property
+    def _actions(self) -> TypeAdapter[Any]:
+        return TypeAdapter(_union(self.tools))
+
+    @cached_property
+    def step_models(self) -> tuple[type[BaseModel], ...]:
+        """Everything the model may call: the business tools and the human tools."""
+        # A generic parametrized at run time with this agent's tools, so the model sees them.
+        approval: Any = RequestApproval[_union(self.tools)]  # type: ignore[misc]
+        return (*self.tools, approval, RequestInput, DoneForNow)
+
+    @cached_property
+    def _steps(self) -> TypeAdapter[Any]:
+        return TypeAdapter(_union(self.step_models))
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """One JSON schema per tool, as the model sees them."""
+        return [
+            {
+                "name": m.model_fields["intent"].default,
+                "description": inspect.getdoc(m) or "",
+                "parameters": m.model_json_schema(),
+            }
+            for m in self.step_models
+        ]
+
+    def parse_step(self, raw: str) -> BaseModel:
+        """Validate raw model output into one typed next step (raises ValueError)."""
+        data = json.loads(raw)
+        step: BaseModel = self._steps.validate_python(data)
+        return step
+
+    def parse_action(self, data: dict[str, Any]) -> Tool:
+        action: Tool = self._actions.validate_python(data)
+        return action
+
+    def is_business(self, intent: str) -> bool:
+        return any(m.model_fields["intent"].default == intent for m in self.tools)

@@ -1,0 +1,90 @@
+"""Jobs: what the Slack edge (or CLI, or API) asks workers to do, on a Redis Stream with a
+consumer group. The edge only enqueues; workers load the thread and step it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from agents import keys
+from agents.events import SlackOrigin
+
+
+class _Job(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Launch(_Job):
+    """Start an agent on `user`'s request in a Slack thread."""
+
+    kind: Literal["launch"] = "launch"
+    user: str
+    text: str
+    origin: SlackOrigin
+    message_ts: str
+
+
+class Decide(_Job):
+    """A person clicked Approve or Reject on the request `call_id`."""
+
+    kind: Literal["decide"] = "decide"
+    thread_id: str
+    call_id: str
+    action_hash: str
+    approved: bool
+    user: str
+    reason: str | None = None
+
+
+class Reply(_Job):
+    """A person wrote in the Slack thread of an agent thread; `mentioned` if they @-ed the bot."""
+
+    kind: Literal["reply"] = "reply"
+    thread_id: str
+    user: str
+    text: str
+    message_ts: str
+    mentioned: bool = False
+
+
+Job = Annotated[Launch | Decide | Reply, Field(discriminator="kind")]
+_JOB: TypeAdapter[Job] = TypeAdapter(Job)
+
+
+class JobQueue:
+    def __init__(self, redis: Redis, *, consumer: str) -> None:
+        self._redis = redis
+        self.consumer = consumer
+
+    async def setup(self) -> None:
+        """Create the stream and consumer group if missing (idempotent)."""
+        try:
+            await self._redis.xgroup_create(keys.jobs(), keys.JOBS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await self._redis.expire(keys.jobs(), keys.JOBS_TTL)
+
+    async def enqueue(self, job: Job) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(keys.jobs(), {"job": job.model_dump_json()}, maxlen=keys.JOBS_MAXLEN)
+            pipe.expire(keys.jobs(), keys.JOBS_TTL)
+            await pipe.execute()
+
+    async def take(self, *, block_ms: int | None, count: int = 10) -> list[tuple[str, Job]]:
+        """Jobs delivered to this consumer; empty when none arrived within `block_ms`."""
+        # RESP2 reply: [(stream, [(entry_id, {b"job": json}), ...])]
+        reply: Any = await self._redis.xreadgroup(
+            keys.JOBS_GROUP, self.consumer, {keys.jobs(): ">"}, count=count, block=block_ms
+        )
+        return [
+            (entry_id.decode(), _JOB.validate_json(fields[b"job"]))
+            for _stream, entries in reply or []
+            for entry_id, fields in entries
+        ]
+
+    async def ack(self, entry_id: str) -> None:
+        await self._redis.xack(keys.jobs(), keys.JOBS_GROUP, entry_id)
