@@ -1,0 +1,273 @@
+"""The emulator's fake Slack Web API (`/api/{method}`) and `response_url` endpoint.
+
+Answers follow Slack's shapes and error codes closely enough that the real `AsyncWebClient`
+and Bolt's `respond` cannot tell the difference for the methods the bot uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.emulator_state import ApiCall, Ephemeral, Message, Workspace
+
+
+class ApiError(Exception):
+    """A Slack error code, answered as `{"ok": false, "error": code}` with HTTP 200."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+Handler = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
+
+
+async def read_args(request: Request) -> dict[str, Any]:
+    """Query string, form fields and JSON body merged, as Slack accepts all three."""
+    args: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        body = await request.body()
+        if body:
+            parsed = json.loads(body)
+            if isinstance(parsed, dict):
+                args |= parsed
+    elif request.method == "POST":
+        form = await request.form()
+        args |= {k: v for k, v in form.items() if isinstance(v, str)}
+    return args
+
+
+def _token(request: Request, args: dict[str, Any]) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.startswith("Bearer "):
+        return auth.removeprefix("Bearer ")
+    token = args.get("token")
+    return token if isinstance(token, str) else None
+
+
+def _json_arg(args: dict[str, Any], name: str, error: str) -> Any:
+    # Form-encoded requests carry structured arguments as JSON strings.
+    value = args.get(name)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ApiError(error) from None
+    return value
+
+
+def _blocks(args: dict[str, Any]) -> list[dict[str, Any]] | None:
+    blocks = _json_arg(args, "blocks", "invalid_blocks")
+    if blocks is None:
+        return None
+    ok = isinstance(blocks, list) and all(
+        isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks
+    )
+    if not ok:
+        raise ApiError("invalid_blocks")
+    return list(blocks)
+
+
+def _channel(ws: Workspace, args: dict[str, Any]) -> str:
+    channel = ws.channel_id(str(args.get("channel", "")))
+    if channel is None:
+        raise ApiError("channel_not_found")
+    return channel
+
+
+def _text_and_blocks(args: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    text, blocks = args.get("text"), _blocks(args)
+    if not text and not blocks:
+        raise ApiError("no_text")
+    return (str(text) if text is not None else None), blocks
+
+
+def _thread(ws: Workspace, channel: str, args: dict[str, Any]) -> str | None:
+    thread_ts = args.get("thread_ts")
+    if not thread_ts:
+        return None
+    root = ws.thread_root_ts(channel, str(thread_ts))
+    if root is None:
+        # Stricter than Slack (which quietly posts to the channel): a wrong thread_ts is a bug.
+        raise ApiError("thread_not_found")
+    return root
+
+
+def auth_test(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    me = ws.identity
+    return {
+        "url": f"https://{me.team_domain}.slack.com/",
+        "team": me.team_domain,
+        "user": me.bot_name,
+        "team_id": me.team_id,
+        "user_id": me.bot_user_id,
+        "bot_id": me.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _channel(ws, args)
+    text, blocks = _text_and_blocks(args)
+    thread_ts = _thread(ws, channel, args)
+    me = ws.identity
+    msg = Message(
+        channel, ws.next_ts(), text or "", blocks or [], thread_ts, me.bot_user_id, me.bot_id
+    )
+    ws.messages.append(msg)
+    return {"channel": channel, "ts": msg.ts, "message": ws.slack_message(msg)}
+
+
+def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _channel(ws, args)
+    text, blocks = _text_and_blocks(args)
+    try:
+        msg = ws.find_message(channel, str(args.get("ts", "")))
+    except LookupError:
+        raise ApiError("message_not_found") from None
+    if msg.bot_id != ws.identity.bot_id:
+        raise ApiError("cant_update_message")
+    # Like Slack, omitted fields keep their old value; `blocks=[]` is how blocks get removed.
+    if text is not None:
+        msg.text = text
+    if blocks is not None:
+        msg.blocks = blocks
+    msg.edited_ts = ws.next_ts()
+    return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": ws.slack_message(msg)}
+
+
+def delete(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _channel(ws, args)
+    try:
+        msg = ws.find_message(channel, str(args.get("ts", "")))
+    except LookupError:
+        raise ApiError("message_not_found") from None
+    ws.messages.remove(msg)
+    return {"channel": channel, "ts": msg.ts}
+
+
+def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _channel(ws, args)
+    user = str(args.get("user", ""))
+    if user not in ws.users:
+        raise ApiError("user_not_found")
+    text, blocks = _text_and_blocks(args)
+    thread_ts = _thread(ws, channel, args)
+    eph = Ephemeral(channel, user, text or "", ws.next_ts(), blocks or [], thread_ts)
+    ws.ephemerals.append(eph)
+    return {"message_ts": eph.ts}
+
+
+def views_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("trigger_id") not in ws.trigger_ids:
+        raise ApiError("invalid_trigger_id")
+    view = _json_arg(args, "view", "invalid_arguments")
+    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+        raise ApiError("invalid_arguments")
+    opened = view | {"id": ws.next_id("V"), "team_id": ws.identity.team_id}
+    opened |= {"state": {"values": {}}, "hash": ws.next_id("h"), "app_id": ws.identity.app_id}
+    ws.views.append(opened)
+    return {"view": opened}
+
+
+def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    uid = str(args.get("user", ""))
+    me = ws.identity
+    if uid == me.bot_user_id:
+        name, real_name, is_bot = me.bot_name, me.bot_name, True
+    elif uid in ws.users:
+        u = ws.users[uid]
+        name, real_name, is_bot = u.name, u.real_name, False
+    else:
+        raise ApiError("user_not_found")
+    profile = {"display_name": name, "real_name": real_name}
+    user = {"id": uid, "team_id": me.team_id, "name": name, "real_name": real_name}
+    return {"user": user | {"deleted": False, "is_bot": is_bot, "profile": profile}}
+
+
+def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _channel(ws, args)
+    root = ws.thread_root_ts(channel, str(args.get("ts", "")))
+    if root is None:
+        raise ApiError("thread_not_found")
+    messages = [ws.slack_message(m) for m in ws.thread(channel, root)]
+    return {"messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}
+
+
+METHODS: dict[str, Handler] = {
+    "auth.test": auth_test,
+    "chat.postMessage": post_message,
+    "chat.update": update,
+    "chat.delete": delete,
+    "chat.postEphemeral": post_ephemeral,
+    "views.open": views_open,
+    "users.info": users_info,
+    "conversations.replies": conversations_replies,
+}
+
+
+def call(ws: Workspace, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """Run one Web API method against `ws`, record it, and return Slack's JSON answer."""
+    result: dict[str, Any]
+    try:
+        if not token:
+            raise ApiError("not_authed")
+        if token != ws.identity.bot_token:
+            raise ApiError("invalid_auth")
+        handler = METHODS.get(method)
+        if handler is None:
+            raise ApiError("unknown_method")
+        result = {"ok": True} | handler(ws, args)
+    except ApiError as e:
+        result = {"ok": False, "error": e.code}
+    ws.calls.append(ApiCall(method, args, result))
+    return result
+
+
+def routes(ws: Workspace) -> list[Route]:
+    """Starlette routes for the Web API; slack_sdk uses GET for a few read methods."""
+
+    async def api(request: Request) -> JSONResponse:
+        try:
+            args = await read_args(request)
+        except json.JSONDecodeError:
+            return JSONResponse({"ok": False, "error": "invalid_json"})
+        token = _token(request, args)
+        args.pop("token", None)
+        return JSONResponse(call(ws, request.path_params["method"], args, token))
+
+    return [Route("/api/{method}", api, methods=["GET", "POST"])]
+
+
+def respond(ws: Workspace, target: Message | Ephemeral, user: str, body: dict[str, Any]) -> None:
+    """Apply a `response_url` POST the way Slack does for a click on `target`."""
+    blocks = _blocks(body) or []
+    ws.calls.append(ApiCall("response_url", body, {"ok": True}))
+    if body.get("delete_original"):
+        if isinstance(target, Message):
+            ws.messages.remove(target)
+        else:
+            ws.ephemerals.remove(target)
+        return
+    text = str(body.get("text", ""))
+    if body.get("replace_original"):
+        target.text, target.blocks = text, blocks
+        if isinstance(target, Message):
+            target.edited_ts = ws.next_ts()
+        return
+    thread_ts = body.get("thread_ts") or target.thread_ts
+    if body.get("response_type") == "in_channel":
+        me = ws.identity
+        msg = Message(
+            target.channel, ws.next_ts(), text, blocks, thread_ts, me.bot_user_id, me.bot_id
+        )
+        ws.messages.append(msg)
+    else:
+        ws.ephemerals.append(Ephemeral(target.channel, user, text, ws.next_ts(), blocks, thread_ts))

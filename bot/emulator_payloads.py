@@ -1,0 +1,124 @@
+"""What the emulator sends to the bot, in Slack's shapes: Events API envelopes and events,
+and `block_actions` interaction payloads. Pure builders over the workspace state."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from bot.emulator_state import Ephemeral, Message, Workspace
+
+VERIFICATION_TOKEN = "sandbox-verification-token"  # deprecated by Slack, still sent in payloads
+_MENTION = re.compile(r"(<@[A-Z0-9]+>)")
+
+
+def rich_text(text: str, block_id: str) -> dict[str, Any]:
+    """The rich_text block Slack's clients attach to a typed message."""
+    elements: list[dict[str, Any]] = []
+    for part in _MENTION.split(text):
+        if part.startswith("<@") and _MENTION.fullmatch(part):
+            elements.append({"type": "user", "user_id": part[2:-1]})
+        elif part:
+            # rich_text carries the raw characters; only `text` uses Slack's &amp; escaping.
+            raw = part.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+            elements.append({"type": "text", "text": raw})
+    section = {"type": "rich_text_section", "elements": elements}
+    return {"type": "rich_text", "block_id": block_id, "elements": [section]}
+
+
+def user_event(ws: Workspace, kind: str, msg: Message) -> dict[str, Any]:
+    """An `app_mention` or `message` event for a user's message `msg`."""
+    event: dict[str, Any] = {"client_msg_id": str(uuid.uuid4()), "type": kind, "text": msg.text}
+    event |= {"user": msg.user, "ts": msg.ts, "blocks": msg.blocks, "team": ws.identity.team_id}
+    event |= {"channel": msg.channel, "event_ts": msg.ts}
+    if kind == "message":
+        event["channel_type"] = "im" if msg.channel.startswith("D") else "channel"
+    if msg.thread_ts is not None:
+        event["thread_ts"] = msg.thread_ts
+        event["parent_user_id"] = ws.find_message(msg.channel, msg.thread_ts).user
+    return event
+
+
+def event_callback(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:
+    """The Events API envelope around `event`, with a fresh event_id."""
+    me = ws.identity
+    auth: dict[str, Any] = {"enterprise_id": None, "team_id": me.team_id}
+    auth |= {"user_id": me.bot_user_id, "is_bot": True, "is_enterprise_install": False}
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": me.team_id,
+        "context_team_id": me.team_id,
+        "context_enterprise_id": None,
+        "api_app_id": me.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": ws.next_id("Ev"),
+        "event_time": int(time.time()),
+        "authorizations": [auth],
+        "is_ext_shared_channel": False,
+    }
+
+
+def block_actions(
+    ws: Workspace,
+    *,
+    user: str,
+    target: Message | Ephemeral,
+    action_id: str,
+    trigger_id: str,
+    response_url: str,
+) -> dict[str, Any]:
+    """The payload Slack sends when `user` clicks button `action_id` on `target`."""
+    me, who = ws.identity, ws.users.get(user)
+    name = who.name if who else user
+    blocks = _with_block_ids(target.blocks)
+    block_id, button = _find_button(blocks, action_id)
+    action = {"type": "button", "action_id": action_id, "block_id": block_id}
+    action |= {k: button[k] for k in ("text", "value", "style") if k in button}
+    is_eph = isinstance(target, Ephemeral)
+    container = {"type": "message", "message_ts": target.ts, "channel_id": target.channel}
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": name, "name": name, "team_id": me.team_id},
+        "api_app_id": me.app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": container | {"is_ephemeral": is_eph},
+        "trigger_id": trigger_id,
+        "team": {"id": me.team_id, "domain": me.team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": target.channel, "name": ws.channels.get(target.channel, "")},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [action | {"action_ts": f"{time.time():.6f}"}],
+    }
+    # Slack keeps no copy of an ephemeral message, so its payload has no `message`.
+    if isinstance(target, Message):
+        payload["message"] = ws.slack_message(target) | {"blocks": blocks}
+    return payload
+
+
+def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Slack fills in a block_id wherever the app left it out; payloads always carry one.
+    return [b if "block_id" in b else b | {"block_id": f"blk{i}"} for i, b in enumerate(blocks)]
+
+
+def _buttons(block: dict[str, Any]) -> list[dict[str, Any]]:
+    if block.get("type") == "actions":
+        candidates = block.get("elements", [])
+    elif block.get("type") == "section":
+        candidates = [block.get("accessory")]
+    else:
+        return []
+    return [el for el in candidates if isinstance(el, dict) and el.get("type") == "button"]
+
+
+def _find_button(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]]:
+    for block in blocks:
+        for button in _buttons(block):
+            if button.get("action_id") == action_id:
+                return str(block["block_id"]), button
+    there = [b.get("action_id") for block in blocks for b in _buttons(block)]
+    raise LookupError(f"no button {action_id!r} in the message; its buttons: {there}")
