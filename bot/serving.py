@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass
 
 import uvicorn
@@ -33,7 +34,7 @@ async def start_server(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     # uvicorn captures SIGINT/SIGTERM in serve(); the caller owns signals here.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -43,3 +44,10 @@ async def start_server(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) 
     sockets = [s for srv in server.servers for s in srv.sockets]
     bound_port = sockets[0].getsockname()[1]
     return RunningServer(server=server, task=task, host=host, port=bound_port)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for child processes that need one up front)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,70 @@
+"""The `hitl` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot import runners, threads_cli
+from bot.services import ConfigError
+from bot.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hitl",
+        description="slack-hitl: a Slack bot whose agents ask humans before risky steps. "
+        "With no command: `serve` when Slack credentials are set, else `sandbox`.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sandbox = sub.add_parser("sandbox", help="local Slack emulator + bot; no workspace or key")
+    sandbox.add_argument("--port", type=int, default=3000, help="web UI port (default 3000)")
+    sandbox.add_argument("--data-dir", type=Path, default=Path(".sandbox"))
+    serve = sub.add_parser("serve", help="HTTP mode: POST /slack/events, GET /healthz")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-worker", action="store_true", help="only enqueue; run `hitl worker`")
+    socket = sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    socket.add_argument("--no-worker", action="store_true")
+    sub.add_parser("worker", help="take agent steps from the job stream")
+    threads_cli.add_parser(sub)
+    return parser
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any, None]:
+    match args.command:
+        case "sandbox":
+            return runners.sandbox(settings, port=args.port, data_dir=args.data_dir.absolute())
+        case "serve":
+            return runners.serve(
+                settings, host=args.host, port=args.port, with_worker=not args.no_worker
+            )
+        case "socket":
+            return runners.socket_mode(settings, with_worker=not args.no_worker)
+        case "worker":
+            return runners.worker(settings)
+        case "threads":
+            return threads_cli.run(args, settings)
+        case _:
+            raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    if args.command is None:
+        args = _parser().parse_args(["serve" if settings.has_slack_credentials else "sandbox"])
+    try:
+        asyncio.run(_command(args, settings))
+    except ConfigError as exc:
+        sys.exit(f"hitl: {exc}")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,33 @@
+"""HTTP mode: Slack's Events API and interactivity on POST /slack/events, plus health."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def build_http_app(bolt: AsyncApp, *, redis: Redis) -> Starlette:
+    slack = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await slack.handle(request)
+
+    async def healthz(_: Request) -> JSONResponse:
+        try:
+            await redis.ping()
+        except RedisError as exc:
+            return JSONResponse({"ok": False, "redis": str(exc)}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,92 @@
+"""Slack payloads as typed models. Raw dicts stop here: the rest of the bot sees these."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agents.events import SlackOrigin
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+
+
+class MessageEvent(BaseModel):
+    """An `app_mention` or `message` event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    channel: str
+    ts: str
+    text: str = ""
+    user: str | None = None
+    thread_ts: str | None = None
+    subtype: str | None = None
+    bot_id: str | None = None
+
+    @property
+    def origin(self) -> SlackOrigin:
+        """The Slack thread this message belongs to (its own ts for a top-level message)."""
+        return SlackOrigin(channel=self.channel, thread_ts=self.thread_ts or self.ts)
+
+    @property
+    def from_person(self) -> bool:
+        return self.user is not None and self.bot_id is None and self.subtype is None
+
+    def mentions(self, user_id: str | None) -> bool:
+        return user_id is not None and user_id in _MENTION.findall(self.text)
+
+
+class ApprovalRef(BaseModel):
+    """What an Approve/Reject button carries: the request and the hash of its exact call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    thread_id: str
+    call_id: str
+    action_hash: str
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+
+class Click(BaseModel):
+    """One button click from a `block_actions` payload."""
+
+    model_config = ConfigDict(frozen=True)
+    user: str
+    channel: str
+    message_ts: str | None
+    action_id: str
+    value: str | None
+
+
+def message_event(body: dict[str, Any]) -> MessageEvent | None:
+    try:
+        return MessageEvent.model_validate(body.get("event") or {})
+    except ValidationError:
+        return None
+
+
+def click(body: dict[str, Any]) -> Click | None:
+    try:
+        action = body["actions"][0]
+        container = body.get("container") or {}
+        return Click(
+            user=body["user"]["id"],
+            channel=(body.get("channel") or {}).get("id") or container["channel_id"],
+            message_ts=container.get("message_ts"),
+            action_id=action["action_id"],
+            value=action.get("value"),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, ValidationError):
+        return None
+
+
+def approval_ref(value: str | None) -> ApprovalRef | None:
+    if not value:
+        return None
+    try:
+        return ApprovalRef.model_validate(json.loads(value))
+    except (ValueError, ValidationError):
+        return None

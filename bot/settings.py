@@ -1,0 +1,44 @@
+"""Settings from the environment (names are a stable contract, see DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    redis_url: str = "redis://localhost:6379/0"
+    llm_provider: Literal["offline", "openai", "anthropic"] = "offline"
+    llm_model: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str | None = None
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_api_key: str | None = None
+    hitl_approvers: Annotated[frozenset[str], NoDecode] = frozenset()
+    hitl_escalation_channel: str | None = None
+    hitl_approval_timeout: int = 3600
+
+    @field_validator("hitl_approvers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url and method names by plain concatenation.
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server (apt) and a
+# virtualenv in .venv with the project and its test tools. Safe to run again; fast when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "bootstrap: installing redis-server" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.installed ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+  touch .venv/.installed
+fi

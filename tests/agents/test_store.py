@@ -1,0 +1,62 @@
+"""Thread persistence on a real Redis: versioned compare-and-set and idempotent create."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from agents import keys
+from agents.events import Error, SlackOrigin, Thread, UserMessage
+from agents.store import ConflictError, ThreadStore, thread_id_for
+
+
+def new_thread() -> Thread:
+    origin = SlackOrigin(channel="C1", thread_ts="1.0")
+    return Thread(
+        id=thread_id_for(origin),
+        agent="deploy",
+        requester="U1",
+        origin=origin,
+        events=[UserMessage(user="U1", text="hi")],
+    )
+
+
+async def test_create_is_idempotent_and_round_trips(redis: Redis) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    assert await store.create(thread) is True
+    assert await store.create(thread.append(Error(message="x"))) is False
+    assert await store.load(thread.id) == thread
+    assert await store.find(thread.origin) == thread.id  # type: ignore[arg-type]
+    assert 0 < await redis.ttl(keys.thread(thread.id)) <= keys.THREAD_TTL
+
+
+async def test_save_is_compare_and_set(redis: Redis) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    await store.create(thread)
+    saved = await store.save(thread.append(Error(message="first")))
+    assert saved.version == 1
+    with pytest.raises(ConflictError):
+        await store.save(thread.append(Error(message="stale writer")))
+    loaded = await store.load(thread.id)
+    assert loaded is not None and loaded.version == 1
+    assert [e.message for e in loaded.events if isinstance(e, Error)] == ["first"]
+
+
+async def test_concurrent_saves_of_one_version_let_exactly_one_win(redis: Redis) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    await store.create(thread)
+
+    async def attempt(i: int) -> bool:
+        try:
+            await store.save(thread.append(Error(message=str(i))))
+        except ConflictError:
+            return False
+        return True
+
+    wins = await asyncio.gather(*(attempt(i) for i in range(20)))
+    assert sum(wins) == 1

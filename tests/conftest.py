@@ -1,0 +1,122 @@
+"""Shared fixtures: a real redis-server, the Slack emulator (a fake Slack Web API the real
+slack_sdk client talks to, delivering signed requests), and bot processes built from settings."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from agents.types import Model
+from bot.emulator import SlackEmulator
+from bot.services import Services, build_services
+from bot.serving import RunningServer, free_port, start_server
+from bot.settings import Settings
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-sandbox"
+ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
+APPROVERS = frozenset({BOB, CAROL})
+DEPLOYS = "C0DEPLOYS"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen([*args, "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = SyncRedis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    client.close()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def redis(redis_server: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@dataclass
+class BotProcess:
+    """One bot process: the Bolt app served over HTTP plus its worker."""
+
+    services: Services
+    server: RunningServer
+
+    async def settle(self) -> int:
+        """Run the worker until no job is left (arq's burst mode)."""
+        return await self.services.worker.run(burst=True)
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.services.close()
+
+
+MakeBot = Callable[..., Awaitable[BotProcess]]
+
+
+@pytest.fixture
+async def make_bot(redis_server: str, redis: Redis, slack: SlackEmulator) -> AsyncIterator[MakeBot]:
+    started: list[BotProcess] = []
+
+    async def make(
+        *, model: Model | None = None, approvers: frozenset[str] = APPROVERS
+    ) -> BotProcess:
+        settings = Settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            redis_url=redis_server,
+            hitl_approvers=approvers,
+        )
+        services = build_services(settings, model=model)
+        await services.queue.setup()
+        server = await start_server(services.http)
+        slack.events_url = f"{server.url}/slack/events"
+        bot = BotProcess(services=services, server=server)
+        started.append(bot)
+        return bot
+
+    yield make
+    for bot in started:
+        if not bot.server.task.done():
+            await bot.stop()
+
+
+@pytest.fixture
+async def bot(make_bot: MakeBot) -> BotProcess:
+    return await make_bot()
