@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from redis.exceptions import RedisError
+
 from agents.jobs import JobQueue
 from agents.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+RETRY_DELAY = 1.0
 
 
 class Worker:
@@ -27,7 +31,14 @@ class Worker:
         await self._queue.setup()
         handled = 0
         while not self._stopping.is_set():
-            taken = await self._queue.take(block_ms=None if burst else self._block_ms)
+            try:
+                taken = await self._queue.take(block_ms=None if burst else self._block_ms)
+            except RedisError:
+                if burst:
+                    raise
+                log.warning("Redis unavailable; retrying in %.0fs", RETRY_DELAY, exc_info=True)
+                await asyncio.sleep(RETRY_DELAY)
+                continue
             if not taken and burst:
                 break
             for entry_id, job in taken:

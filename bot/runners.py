@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 SANDBOX_APPROVERS = frozenset({"U0BOB", "U0CAROL"})
 
 
+def _require(settings: Settings, *names: str) -> None:
+    missing = [name.upper() for name in names if not getattr(settings, name)]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} not set. See README (Connect it to Slack), "
+            "or run `hitl sandbox` to try the bot locally."
+        )
+
+
 async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,8 +55,7 @@ async def _worker(services: Services, *, enabled: bool) -> AsyncIterator[None]:
 
 
 async def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
-    if not settings.slack_bot_token:
-        raise ConfigError("SLACK_BOT_TOKEN is not set (or run `hitl sandbox` to try it locally).")
+    _require(settings, "slack_bot_token", "slack_signing_secret")
     services = build_services(settings)
     await services.queue.setup()
     async with _worker(services, enabled=with_worker):
@@ -60,8 +68,7 @@ async def serve(settings: Settings, *, host: str, port: int, with_worker: bool) 
 async def socket_mode(settings: Settings, *, with_worker: bool) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    if not (settings.slack_app_token and settings.slack_bot_token):
-        raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
+    _require(settings, "slack_bot_token", "slack_signing_secret", "slack_app_token")
     services = build_services(settings)
     await services.queue.setup()
     async with _worker(services, enabled=with_worker):
@@ -89,7 +96,15 @@ async def local_redis(data_dir: Path) -> AsyncIterator[str]:
     port = free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
     proc = await asyncio.create_subprocess_exec(
-        exe, *args, "--appendonly", "yes", "--save", "", stdout=asyncio.subprocess.DEVNULL
+        exe,
+        *args,
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        stdout=asyncio.subprocess.DEVNULL,
+        # Its own session: Ctrl-C reaches only us, and we stop Redis after the worker drained.
+        start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:

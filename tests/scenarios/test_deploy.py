@@ -16,6 +16,7 @@ from tests.scenarios.helpers import (
     redis_snapshot,
     shown_text,
 )
+from tests.test_manifest import SCOPE_FOR_METHOD
 from tools.deploy import SimulatedDeployer
 
 
@@ -61,6 +62,8 @@ async def test_production_deploy_is_approved_run_once_and_reported(
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert slack.ephemerals[-1].user == CAROL
     assert f"already approved by <@{BOB}>" in slack.ephemerals[-1].text
+    # Every Web API method used is one the manifest's scopes cover.
+    assert {call.method for call in slack.calls} <= set(SCOPE_FOR_METHOD)
 
 
 async def test_rejected_deploy_runs_nothing_and_says_so(

@@ -1,0 +1,89 @@
+"""The `hitl` command as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import httpx
+from redis.asyncio import Redis
+
+from agents.events import SlackOrigin, Thread, UserMessage
+from agents.store import ThreadStore, thread_id_for
+from bot.serving import free_port
+
+
+def env(redis_url: str, **extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_", "LLM_"))}
+    return clean | {"REDIS_URL": redis_url} | extra
+
+
+async def hitl(*args: str, environ: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_serve_answers_health_and_stops_cleanly_on_sigterm(redis_server: str) -> None:
+    port = free_port()
+    environ = env(
+        redis_server,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    proc = await hitl("serve", "--host", "127.0.0.1", "--port", str(port), environ=environ)
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                health = await client.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        else:
+            proc.kill()
+            raise AssertionError((await proc.communicate())[1].decode())
+        assert health.status_code == 200 and health.json() == {"ok": True}
+        unsigned = await client.post(f"http://127.0.0.1:{port}/slack/events", content=b"{}")
+        assert unsigned.status_code == 401
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+
+
+async def test_serve_without_credentials_says_what_to_set(redis_server: str) -> None:
+    proc = await hitl("serve", environ=env(redis_server))
+    _, stderr = await proc.communicate()
+    assert proc.returncode == 1
+    assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in stderr.decode()
+
+
+async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis: Redis) -> None:
+    origin = SlackOrigin(channel="C0DEPLOYS", thread_ts="1700000000.000100")
+    thread = Thread(
+        id=thread_id_for(origin),
+        agent="deploy",
+        requester="U0ALICE",
+        origin=origin,
+        events=[UserMessage(user="U0ALICE", text="deploy api to production")],
+    )
+    await ThreadStore(redis).create(thread)
+
+    listed = await hitl("threads", "list", environ=env(redis_server))
+    out, _ = await listed.communicate()
+    assert thread.id in out.decode() and "running" in out.decode()
+
+    shown = await hitl("threads", "show", thread.id, environ=env(redis_server))
+    out, _ = await shown.communicate()
+    assert "user_message" in out.decode() and "deploy api to production" in out.decode()
+
+    missing = await hitl("threads", "show", "t000", environ=env(redis_server))
+    _, err = await missing.communicate()
+    assert missing.returncode == 1 and "no thread 't000'" in err.decode()
