@@ -14,6 +14,9 @@ from pydantic import BaseModel, Field, TypeAdapter
 from tools.human import DoneForNow, RequestApproval, RequestInput
 from tools.types import Tool
 
+Step = Tool | RequestApproval[Any] | RequestInput | DoneForNow
+"""One next step: a business tool call, a human tool, or the end of the run."""
+
 
 def _union(models: tuple[type[BaseModel], ...]) -> Any:
     if len(models) == 1:
@@ -59,10 +62,9 @@ class Agent:
             for m in self.step_models
         ]
 
-    def parse_step(self, raw: str) -> BaseModel:
+    def parse_step(self, raw: str) -> Step:
         """Validate raw model output into one typed next step (raises ValueError)."""
-        data = json.loads(raw)
-        step: BaseModel = self._steps.validate_python(data)
+        step: Step = self._steps.validate_python(json.loads(raw))
         return step
 
     def parse_action(self, data: dict[str, Any]) -> Tool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from agents.agent import Agent
 from agents.context import build_request
@@ -24,7 +24,7 @@ from agents.events import (
     call_hash,
 )
 from agents.types import Model, ModelError
-from tools.human import RequestApproval
+from tools.human import DoneForNow, RequestApproval, RequestInput
 from tools.policy import needs_approval
 from tools.types import Deployer, RetryableToolError, ToolContext
 
@@ -68,15 +68,17 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
         chosen = agent.parse_step(raw)
     except ValueError as exc:
         return thread.append(Error(message=_invalid_output(exc, raw)))
-    source: Any = "model"
-    if agent.is_business(_intent(chosen)) and needs_approval(chosen):
+    source: Literal["model", "policy"] = "model"
+    if not isinstance(chosen, RequestApproval | RequestInput | DoneForNow) and needs_approval(
+        chosen
+    ):
         # The model cannot go around a human: a gated call becomes a request for approval.
-        chosen = RequestApproval(action=chosen, summary=getattr(chosen, "summary")())  # noqa: B009
+        chosen = RequestApproval[Any](action=chosen, summary=chosen.summary())
         source = "policy"
     return thread.append(
         ToolCall(
             call_id=f"c{len(thread.events)}",
-            intent=_intent(chosen),
+            intent=chosen.intent,
             arguments=chosen.model_dump(mode="json", exclude={"intent"}),
             source=source,
         )
@@ -123,10 +125,6 @@ def _finish(thread: Thread, message: str) -> Thread:
             source="runtime",
         )
     )
-
-
-def _intent(step: BaseModel) -> str:
-    return str(getattr(step, "intent"))  # noqa: B009
 
 
 def _invalid_output(exc: ValueError, raw: str) -> str:

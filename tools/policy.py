@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from pydantic import BaseModel
-
 from tools.deploy import Deploy
+from tools.types import Tool
 
 
-def needs_approval(call: BaseModel) -> bool:
+def needs_approval(call: Tool) -> bool:
     match call:
         case Deploy(environment="production"):
             return True
