@@ -25,6 +25,14 @@ def call_hash(call: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class Usage(BaseModel):
+    """Tokens one model call used."""
+
+    model_config = ConfigDict(frozen=True)
+    input_tokens: int
+    output_tokens: int
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     at: datetime = Field(default_factory=utcnow)
@@ -48,6 +56,7 @@ class ToolCall(_Event):
     intent: str
     arguments: dict[str, Any]
     source: Literal["model", "policy", "runtime"] = "model"
+    usage: Usage | None = None
 
     @property
     def action(self) -> dict[str, Any]:
@@ -89,6 +98,7 @@ class Error(_Event):
 
     type: Literal["error"] = "error"
     message: str
+    usage: Usage | None = None
 
 
 Event = Annotated[

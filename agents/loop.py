@@ -61,13 +61,13 @@ async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
 
 async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
     try:
-        raw = await deps.model.next_step(build_request(agent, thread))
+        reply = await deps.model.next_step(build_request(agent, thread))
     except ModelError as exc:
         return thread.append(Error(message=_compact(f"model unavailable: {exc}")))
     try:
-        chosen = agent.parse_step(raw)
+        chosen = agent.parse_step(reply.text)
     except ValueError as exc:
-        return thread.append(Error(message=_invalid_output(exc, raw)))
+        return thread.append(Error(message=_invalid_output(exc, reply.text), usage=reply.usage))
     source: Literal["model", "policy"] = "model"
     if not isinstance(chosen, RequestApproval | RequestInput | DoneForNow) and needs_approval(
         chosen
@@ -81,6 +81,7 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
             intent=chosen.intent,
             arguments=chosen.model_dump(mode="json", exclude={"intent"}),
             source=source,
+            usage=reply.usage,
         )
     )
 

@@ -22,7 +22,7 @@ from agents.events import (
     ToolResult,
     UserMessage,
 )
-from agents.types import ModelRequest
+from agents.types import ModelReply, ModelRequest
 
 HELP = (
     "I didn't catch that. I understand:\n"
@@ -116,7 +116,9 @@ def _answered_version(events: list[Event]) -> str | None:
 class OfflineModel:
     """Deterministic stand-in for an LLM; one planner per agent."""
 
-    async def next_step(self, request: ModelRequest) -> str:
+    async def next_step(self, request: ModelRequest) -> ModelReply:
         if request.agent == "deploy":
-            return plan_deploy(request.thread)
-        return _done(f"The offline model has no planner for the `{request.agent}` agent.")
+            return ModelReply(plan_deploy(request.thread))
+        return ModelReply(
+            _done(f"The offline model has no planner for the `{request.agent}` agent.")
+        )

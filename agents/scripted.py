@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from agents.types import ModelError, ModelRequest
+from agents.types import ModelError, ModelReply, ModelRequest
 
-Script = str | dict[str, Any] | Exception | Callable[[ModelRequest], str]
+Script = str | dict[str, Any] | ModelReply | Exception | Callable[[ModelRequest], str]
 
 
 class ScriptedModel:
@@ -17,13 +17,15 @@ class ScriptedModel:
         self._outputs = list(outputs)
         self.requests: list[ModelRequest] = []
 
-    async def next_step(self, request: ModelRequest) -> str:
+    async def next_step(self, request: ModelRequest) -> ModelReply:
         self.requests.append(request)
         if not self._outputs:
             raise ModelError("scripted model has no more outputs")
         output = self._outputs.pop(0)
         if isinstance(output, Exception):
             raise output
+        if isinstance(output, ModelReply):
+            return output
         if callable(output):
-            return output(request)
-        return output if isinstance(output, str) else json.dumps(output)
+            return ModelReply(output(request))
+        return ModelReply(output if isinstance(output, str) else json.dumps(output))

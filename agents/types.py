@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.events import ApprovalDecision, Event, HumanResponse, Thread
+from agents.events import ApprovalDecision, Event, HumanResponse, Thread, Usage
 
 JsonSchema = dict[str, Any]
 
@@ -23,14 +23,21 @@ class ModelRequest:
     thread: Thread = field(repr=False)
 
 
+@dataclass(frozen=True)
+class ModelReply:
+    """What a model answered: the next step as raw JSON text `{"intent": ..., ...}`, and the
+    tokens it cost when the provider says."""
+
+    text: str
+    usage: Usage | None = None
+
+
 class ModelError(Exception):
     """The model could not be asked (provider down, timeout); becomes an error event."""
 
 
 class Model(Protocol):
-    async def next_step(self, request: ModelRequest) -> str:
-        """Return the next step as raw JSON text: one tool call `{"intent": ..., ...}`."""
-        ...
+    async def next_step(self, request: ModelRequest) -> ModelReply: ...
 
 
 @dataclass(frozen=True)

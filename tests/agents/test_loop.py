@@ -15,12 +15,13 @@ from agents.events import (
     Thread,
     ToolCall,
     ToolResult,
+    Usage,
     UserMessage,
     call_hash,
 )
 from agents.loop import StepDeps, step
 from agents.scripted import ScriptedModel
-from agents.types import ModelError
+from agents.types import ModelError, ModelReply
 from tools.deploy import SimulatedDeployer
 
 PROD = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
@@ -136,3 +137,11 @@ async def test_waiting_and_done_threads_do_not_change(deps: StepDeps) -> None:
     assert await step(waiting, agent=DEPLOY, deps=deps) == waiting
     done = await run_model(deps, {"intent": "done_for_now", "message": "bye"})
     assert await step(done, agent=DEPLOY, deps=deps) == done
+
+
+async def test_token_usage_is_recorded_on_the_step(deps: StepDeps) -> None:
+    usage = Usage(input_tokens=812, output_tokens=31)
+    thread = await run_model(deps, ModelReply(json.dumps(PROD), usage=usage))
+    assert thread.events[-1].usage == usage  # type: ignore[union-attr]
+    junk = await run_model(deps, ModelReply("nope", usage=usage))
+    assert isinstance(junk.events[-1], Error) and junk.events[-1].usage == usage

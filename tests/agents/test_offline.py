@@ -15,7 +15,7 @@ from agents.offline import OfflineModel
 
 async def next_step(*events: Any) -> dict[str, Any]:
     thread = Thread(id="t1", agent="deploy", requester="U0ALICE", events=list(events))
-    raw = await OfflineModel().next_step(build_request(DEPLOY, thread))
+    raw = (await OfflineModel().next_step(build_request(DEPLOY, thread))).text
     DEPLOY.parse_step(raw)  # always a valid step for the agent
     result: dict[str, Any] = json.loads(raw)
     return result
