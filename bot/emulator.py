@@ -1,9 +1,11 @@
 """A local Slack at the process boundary, for scenario tests and `hitl sandbox`.
 
 The real `AsyncWebClient` calls its Web API (`api_url`); it delivers signed Events API and
-interactivity requests to the real Bolt app at `events_url`, shaped as Slack sends them.
-State lives in `bot/emulator_state.py`, Web API methods in `bot/emulator_api.py`, the browser
-UI in `bot/emulator_ui.py`.
+interactivity requests to the real Bolt app at `events_url`, shaped as Slack sends them, and
+redelivers events like Slack when asked to (`retries=True`). State lives in
+`bot/emulator_state.py`, Web API methods in `bot/emulator_api.py` (modals in
+`bot/emulator_views.py`, Slack's limits in `bot/emulator_checks.py`), the browser UI in
+`bot/emulator_ui.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -24,12 +26,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot import emulator_api, emulator_ui
-from bot.emulator_payloads import block_actions, event_callback, rich_text, user_event
-from bot.emulator_state import ApiCall, Ephemeral, Identity, Message, User, Workspace
+from bot import emulator_api, emulator_ui, emulator_views
+from bot.emulator_payloads import (
+    block_actions,
+    event_callback,
+    rich_text,
+    user_event,
+    view_closed,
+    view_submission,
+)
+from bot.emulator_state import (
+    ApiCall,
+    Ephemeral,
+    Identity,
+    Message,
+    User,
+    View,
+    Violation,
+    Workspace,
+)
+from bot.emulator_views import IncompleteView
 from bot.serving import RunningServer, start_server
 
-__all__ = ["ApiCall", "Delivery", "Ephemeral", "Message", "SlackEmulator", "User"]
+__all__ = [
+    "ApiCall",
+    "Delivery",
+    "Ephemeral",
+    "IncompleteView",
+    "Message",
+    "SlackEmulator",
+    "User",
+    "View",
+    "Violation",
+]
+
+FORM = "application/x-www-form-urlencoded"
+# Slack redelivers an event 3 times: at once, after 1 minute, after 5 minutes. The emulator
+# keeps the count and the headers but compresses the waits to seconds by default.
+RETRY_DELAYS = (0.0, 1.0, 5.0)
 
 
 @dataclass
@@ -52,10 +86,20 @@ class SlackEmulator:
         bot_user_id: str = "UHITLBOT",
         bot_id: str = "BHITLBOT",
         events_url: str | None = None,
+        retries: bool = False,
+        ack_timeout: float = 3.0,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        trigger_ttl: float = 3.0,
     ) -> None:
+        """`retries`: redeliver an event like Slack when the bot does not answer 2xx within
+        `ack_timeout` seconds (waiting `retry_delays` before each retry). `trigger_ttl`: how
+        long a trigger_id stays valid (Slack: 3 s)."""
         self.identity = Identity(team_id, bot_token, bot_user_id, bot_id)
-        self.workspace = Workspace(self.identity)
+        self.workspace = Workspace(self.identity, trigger_ttl=trigger_ttl)
         self.events_url = events_url
+        self.retries = retries
+        self.ack_timeout = ack_timeout
+        self.retry_delays = tuple(retry_delays)
         self._verifier = SignatureVerifier(signing_secret)
         self._server: RunningServer | None = None
         # response_url key -> (clicked message or ephemeral, clicking user)
@@ -77,8 +121,26 @@ class SlackEmulator:
         return self.workspace.ephemerals
 
     @property
-    def views(self) -> list[dict[str, Any]]:
+    def views(self) -> list[View]:
+        """Every view ever opened, closed ones included; see `open_views`."""
         return self.workspace.views
+
+    @property
+    def violations(self) -> list[Violation]:
+        """What the bot sent that real Slack would refuse or warn about; tests assert none."""
+        return self.workspace.violations
+
+    def open_views(self, user: str | None = None) -> list[View]:
+        """Modals open now (for `user`), oldest first: a user's stack has its top last."""
+        return self.workspace.open_views(user)
+
+    def add_usergroup(self, group_id: str, members: list[str]) -> None:
+        """A user group (S…) whose members usergroups.users.list returns."""
+        self.workspace.usergroups[group_id] = list(members)
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
+        self.workspace.rate_limits[method] = [times, retry_after]
 
     @property
     def channels(self) -> dict[str, str]:
@@ -172,8 +234,38 @@ class SlackEmulator:
             kinds.insert(0, "app_mention")
         for kind in kinds:
             body = json.dumps(event_callback(ws, user_event(ws, kind, msg)))
-            delivery.responses.append(await self.deliver(body, content_type="application/json"))
+            delivery.responses.append(await self.deliver_event(body))
         return delivery
+
+    async def deliver_event(self, body: str) -> httpx.Response:
+        """POST an Events API `body`; with `retries`, redeliver it as Slack does when the bot
+        times out (`http_timeout`), cannot be reached or answers non-2xx, unless the bot
+        answers `X-Slack-No-Retry: 1`. Returns the last answer; raises TimeoutError if none."""
+        if not self.retries:
+            return await self.deliver(body, content_type="application/json")
+        last: httpx.Response | None = None
+        reason = ""
+        for attempt in range(len(self.retry_delays) + 1):
+            headers: dict[str, str] = {}
+            if attempt:
+                await asyncio.sleep(self.retry_delays[attempt - 1])
+                headers = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": reason}
+            try:
+                last = await self.deliver(
+                    body, content_type="application/json", headers=headers, wait=self.ack_timeout
+                )
+            except httpx.TimeoutException:
+                reason = "http_timeout"
+                continue
+            except httpx.TransportError:
+                reason = "connection_failed"
+                continue
+            if last.is_success or last.headers.get("x-slack-no-retry") == "1":
+                return last
+            reason = "http_error"
+        if last is None:
+            raise TimeoutError(f"the bot did not answer the event in {self.ack_timeout}s, 4 times")
+        return last
 
     async def click(
         self, *, user: str, message: Message | Ephemeral, action_id: str
@@ -184,6 +276,18 @@ class SlackEmulator:
         `copy.deepcopy` taken earlier clicks what a client that missed the update still shows.
         Raises LookupError if `message` is gone from the channel or has no such button.
         """
+        return await self._act(user, message, action_id, None)
+
+    async def select(
+        self, *, user: str, message: Message | Ephemeral, action_id: str, value: str
+    ) -> httpx.Response:
+        """Pick the option whose value is `value` in the static_select `action_id` of
+        `message` as `user`; LookupError if there is no such select or option."""
+        return await self._act(user, message, action_id, value)
+
+    async def _act(
+        self, user: str, message: Message | Ephemeral, action_id: str, value: str | None
+    ) -> httpx.Response:
         ws = self.workspace
         stored: Message | Ephemeral
         if isinstance(message, Message):
@@ -191,19 +295,65 @@ class SlackEmulator:
         else:
             stored = ws.find_ephemeral(message.channel, message.ts)
         key = secrets.token_hex(8)
-        trigger_id = f"{ws.next_id('')}.{self.identity.team_id}.{secrets.token_hex(8)}"
         payload = block_actions(
             ws,
             user=user,
             target=message,
             action_id=action_id,
-            trigger_id=trigger_id,
+            trigger_id=ws.issue_trigger(user),
             response_url=f"{self.url}/response/{key}",
+            value=value,
         )
-        ws.trigger_ids.add(trigger_id)
         self._responders[key] = (stored, user)
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self.deliver(body, content_type="application/x-www-form-urlencoded")
+        return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
+
+    async def submit_view(
+        self, *, user: str, view: View, values: dict[str, dict[str, Any]] | None = None
+    ) -> httpx.Response:
+        """Press Submit on `view` as `user` after entering `values`: block_id -> {action_id:
+        value}, a str for text inputs, the option's `value` for static_select (a list for
+        multi-selects); inputs left out keep their initial value.
+
+        Slack's client checks required fields and lengths first: if one fails, nothing is
+        sent, the errors are set on the view and IncompleteView is raised. Otherwise the
+        bot's answer is applied: `errors` are stored on the view (which stays open),
+        `update` replaces it, `push` stacks a new one, `clear` closes all, empty closes it.
+        Raises LookupError if `view` is not the user's top modal or has no such inputs.
+        """
+        ws = self.workspace
+        stored = self._top_view(user, view)
+        state, problems = emulator_views.submission_state(stored, values or {})
+        stored.values = state
+        stored.errors = problems
+        if problems:
+            raise IncompleteView(problems)
+        payload = view_submission(
+            ws, user=user, view=stored, state=state, trigger_id=ws.issue_trigger(user)
+        )
+        response = await self.deliver(
+            urlencode({"payload": json.dumps(payload)}), content_type=FORM
+        )
+        emulator_views.apply_answer(ws, stored, response.status_code, response.content)
+        return response
+
+    async def close_view(self, *, user: str, view: View) -> httpx.Response | None:
+        """Press Cancel (or the close button) on `view` as `user`. Slack tells the bot
+        (`view_closed`) only if the view set `notify_on_close`; returns its answer then."""
+        stored = self._top_view(user, view)
+        closing = self.open_views(user) if stored.clear_on_close else [stored]
+        for v in closing:
+            v.closed = True
+        if not stored.notify_on_close:
+            return None
+        payload = view_closed(self.workspace, user=user, view=stored, cleared=stored.clear_on_close)
+        return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
+
+    def _top_view(self, user: str, view: View) -> View:
+        stack = self.open_views(user)
+        if not stack or stack[-1].id != view.id:
+            shown = [v.id for v in stack]
+            raise LookupError(f"{view.id} is not {user}'s top modal; open for them: {shown}")
+        return stack[-1]
 
     async def deliver(
         self,
@@ -213,8 +363,10 @@ class SlackEmulator:
         signature: str | None = None,
         timestamp: str | None = None,
         headers: dict[str, str] | None = None,
+        wait: float = 10.0,
     ) -> httpx.Response:
-        """POST `body` to `events_url` signed like Slack; overrides let tests forge bad requests."""
+        """POST `body` to `events_url` signed like Slack, waiting `wait` seconds for an answer;
+        overrides let tests forge bad requests."""
         if self.events_url is None:
             raise RuntimeError("events_url is not set")
         ts = timestamp if timestamp is not None else str(int(time.time()))
@@ -226,7 +378,7 @@ class SlackEmulator:
         }
         sent |= {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
         sent |= headers or {}
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with httpx.AsyncClient(timeout=wait) as client:
             return await client.post(self.events_url, content=body.encode(), headers=sent)
 
     async def _response_url(self, request: Request) -> JSONResponse:

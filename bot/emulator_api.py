@@ -14,16 +14,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.emulator_state import ApiCall, Ephemeral, Message, Workspace
+from bot import emulator_views
+from bot.emulator_checks import message_problems
+from bot.emulator_state import ApiCall, ApiError, Ephemeral, Message, Violation, Workspace
 
+__all__ = ["METHODS", "ApiError", "call", "respond", "routes"]
 
-class ApiError(Exception):
-    """A Slack error code, answered as `{"ok": false, "error": code}` with HTTP 200."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
+# Methods whose `text` is the fallback for notifications and screen readers when blocks are sent.
+FALLBACK_TEXT_METHODS = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"}
+)
+MISSING_TEXT = (
+    "blocks were sent without `text`: Slack accepts it, but notifications and screen readers "
+    "show the top-level text [json-pointer:/text]"
+)
 
 Handler = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
 
@@ -59,7 +63,7 @@ def _json_arg(args: dict[str, Any], name: str, error: str) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            raise ApiError(error) from None
+            raise ApiError(error, [f"{name} is not valid JSON [json-pointer:/{name}]"]) from None
     return value
 
 
@@ -67,11 +71,8 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]] | None:
     blocks = _json_arg(args, "blocks", "invalid_blocks")
     if blocks is None:
         return None
-    ok = isinstance(blocks, list) and all(
-        isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks
-    )
-    if not ok:
-        raise ApiError("invalid_blocks")
+    if not isinstance(blocks, list):
+        raise ApiError("invalid_blocks", ["must be an array [json-pointer:/blocks]"])
     return list(blocks)
 
 
@@ -86,7 +87,12 @@ def _text_and_blocks(args: dict[str, Any]) -> tuple[str | None, list[dict[str, A
     text, blocks = args.get("text"), _blocks(args)
     if not text and not blocks:
         raise ApiError("no_text")
-    return (str(text) if text is not None else None), blocks
+    text = str(text) if text is not None else None
+    problems = message_problems(text, blocks)
+    if problems:
+        too_long = all("/text]" in p for p in problems)
+        raise ApiError("msg_too_long" if too_long else "invalid_blocks", problems)
+    return text, blocks
 
 
 def _thread(ws: Workspace, channel: str, args: dict[str, Any]) -> str | None:
@@ -165,18 +171,6 @@ def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"message_ts": eph.ts}
 
 
-def views_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    if args.get("trigger_id") not in ws.trigger_ids:
-        raise ApiError("invalid_trigger_id")
-    view = _json_arg(args, "view", "invalid_arguments")
-    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
-        raise ApiError("invalid_arguments")
-    opened = view | {"id": ws.next_id("V"), "team_id": ws.identity.team_id}
-    opened |= {"state": {"values": {}}, "hash": ws.next_id("h"), "app_id": ws.identity.app_id}
-    ws.views.append(opened)
-    return {"view": opened}
-
-
 def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     uid = str(args.get("user", ""))
     me = ws.identity
@@ -190,6 +184,13 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     profile = {"display_name": name, "real_name": real_name}
     user = {"id": uid, "team_id": me.team_id, "name": name, "real_name": real_name}
     return {"user": user | {"deleted": False, "is_bot": is_bot, "profile": profile}}
+
+
+def usergroups_users_list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    group = str(args.get("usergroup", ""))
+    if group not in ws.usergroups:
+        raise ApiError("no_such_subteam")
+    return {"users": list(ws.usergroups[group])}
 
 
 def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -207,8 +208,11 @@ METHODS: dict[str, Handler] = {
     "chat.update": update,
     "chat.delete": delete,
     "chat.postEphemeral": post_ephemeral,
-    "views.open": views_open,
+    "views.open": emulator_views.views_open,
+    "views.update": emulator_views.views_update,
+    "views.push": emulator_views.views_push,
     "users.info": users_info,
+    "usergroups.users.list": usergroups_users_list,
     "conversations.replies": conversations_replies,
 }
 
@@ -226,9 +230,40 @@ def call(ws: Workspace, method: str, args: dict[str, Any], token: str | None) ->
             raise ApiError("unknown_method")
         result = {"ok": True} | handler(ws, args)
     except ApiError as e:
-        result = {"ok": False, "error": e.code}
+        result = _error(ws, method, args, e)
+    else:
+        _check_fallback_text(ws, method, args)
     ws.calls.append(ApiCall(method, args, result))
     return result
+
+
+def _error(ws: Workspace, method: str, args: dict[str, Any], e: ApiError) -> dict[str, Any]:
+    result: dict[str, Any] = {"ok": False, "error": e.code}
+    if e.details:
+        # Details mean the bot sent something Slack refuses: a violation tests must see.
+        ws.violations.append(Violation(method, e.code, list(e.details), args))
+        result["errors"] = list(e.details)
+        result["response_metadata"] = {"messages": [f"[ERROR] {d}" for d in e.details]}
+    return result
+
+
+def _check_fallback_text(ws: Workspace, method: str, args: dict[str, Any]) -> None:
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):  # form-encoded
+        blocks = json.loads(blocks)
+    if method in FALLBACK_TEXT_METHODS and blocks and not args.get("text"):
+        ws.violations.append(Violation(method, "missing_text", [MISSING_TEXT], args))
+
+
+def rate_limited(ws: Workspace, method: str, args: dict[str, Any]) -> JSONResponse | None:
+    """Slack's HTTP 429 if `method` was told to refuse its next calls (see `rate_limit`)."""
+    limit = ws.rate_limits.get(method)
+    if not limit or limit[0] <= 0:
+        return None
+    limit[0] -= 1
+    body = {"ok": False, "error": "ratelimited"}
+    ws.calls.append(ApiCall(method, args, body))
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(limit[1])})
 
 
 def routes(ws: Workspace) -> list[Route]:
@@ -241,15 +276,28 @@ def routes(ws: Workspace) -> list[Route]:
             return JSONResponse({"ok": False, "error": "invalid_json"})
         token = _token(request, args)
         args.pop("token", None)
-        return JSONResponse(call(ws, request.path_params["method"], args, token))
+        method = request.path_params["method"]
+        refused = rate_limited(ws, method, args)
+        if refused is not None:
+            return refused
+        return JSONResponse(call(ws, method, args, token))
 
     return [Route("/api/{method}", api, methods=["GET", "POST"])]
 
 
 def respond(ws: Workspace, target: Message | Ephemeral, user: str, body: dict[str, Any]) -> None:
     """Apply a `response_url` POST the way Slack does for a click on `target`."""
-    blocks = _blocks(body) or []
+    try:
+        blocks = _blocks(body) or []
+        problems = message_problems(str(body.get("text", "")), blocks)
+        if problems:
+            raise ApiError("invalid_blocks", problems)
+    except ApiError as e:
+        ws.calls.append(ApiCall("response_url", body, _error(ws, "response_url", body, e)))
+        raise
     ws.calls.append(ApiCall("response_url", body, {"ok": True}))
+    if not body.get("delete_original"):
+        _check_fallback_text(ws, "response_url", body)
     if body.get("delete_original"):
         if isinstance(target, Message):
             ws.messages.remove(target)

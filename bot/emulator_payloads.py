@@ -1,5 +1,6 @@
 """What the emulator sends to the bot, in Slack's shapes: Events API envelopes and events,
-and `block_actions` interaction payloads. Pure builders over the workspace state."""
+and `block_actions`, `view_submission` and `view_closed` interaction payloads. Pure builders
+over the workspace state."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from bot.emulator_state import Ephemeral, Message, Workspace
+from bot.emulator_state import Ephemeral, Message, View, Workspace
 
 VERIFICATION_TOKEN = "sandbox-verification-token"  # deprecated by Slack, still sent in payloads
 _MENTION = re.compile(r"(<@[A-Z0-9]+>)")
@@ -69,14 +70,25 @@ def block_actions(
     action_id: str,
     trigger_id: str,
     response_url: str,
+    value: str | None = None,
 ) -> dict[str, Any]:
-    """The payload Slack sends when `user` clicks button `action_id` on `target`."""
+    """The payload Slack sends when `user` clicks button `action_id` on `target`, or picks
+    the option whose value is `value` in its static_select `action_id`."""
     me, who = ws.identity, ws.users.get(user)
     name = who.name if who else user
     blocks = _with_block_ids(target.blocks)
-    block_id, button = _find_button(blocks, action_id)
-    action = {"type": "button", "action_id": action_id, "block_id": block_id}
-    action |= {k: button[k] for k in ("text", "value", "style") if k in button}
+    block_id, element = _find_element(blocks, action_id)
+    kind = element["type"]
+    action = {"type": kind, "action_id": action_id, "block_id": block_id}
+    state: dict[str, Any] = {}
+    if kind == "button":
+        action |= {k: element[k] for k in ("text", "value", "style") if k in element}
+    else:
+        chosen = {"selected_option": find_option(element, value)}
+        action |= chosen | (
+            {"placeholder": element["placeholder"]} if "placeholder" in element else {}
+        )
+        state = {block_id: {action_id: {"type": kind} | chosen}}
     is_eph = isinstance(target, Ephemeral)
     container = {"type": "message", "message_ts": target.ts, "channel_id": target.channel}
     payload: dict[str, Any] = {
@@ -90,7 +102,7 @@ def block_actions(
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": target.channel, "name": ws.channels.get(target.channel, "")},
-        "state": {"values": {}},
+        "state": {"values": state},
         "response_url": response_url,
         "actions": [action | {"action_ts": f"{time.time():.6f}"}],
     }
@@ -105,20 +117,68 @@ def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [b if "block_id" in b else b | {"block_id": f"blk{i}"} for i, b in enumerate(blocks)]
 
 
-def _buttons(block: dict[str, Any]) -> list[dict[str, Any]]:
+INTERACTIVE = ("button", "static_select")
+
+
+def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
     if block.get("type") == "actions":
         candidates = block.get("elements", [])
     elif block.get("type") == "section":
         candidates = [block.get("accessory")]
     else:
         return []
-    return [el for el in candidates if isinstance(el, dict) and el.get("type") == "button"]
+    return [el for el in candidates if isinstance(el, dict) and el.get("type") in INTERACTIVE]
 
 
-def _find_button(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]]:
+def _find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]]:
     for block in blocks:
-        for button in _buttons(block):
-            if button.get("action_id") == action_id:
-                return str(block["block_id"]), button
-    there = [b.get("action_id") for block in blocks for b in _buttons(block)]
-    raise LookupError(f"no button {action_id!r} in the message; its buttons: {there}")
+        for element in _interactive(block):
+            if element.get("action_id") == action_id:
+                return str(block["block_id"]), element
+    there = [e.get("action_id") for block in blocks for e in _interactive(block)]
+    raise LookupError(f"no button or select {action_id!r} in the message; it has: {there}")
+
+
+def find_option(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The option of a select-like `element` whose value is `value`; LookupError if none."""
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options += group.get("options") or []
+    for option in options:
+        if option.get("value") == value:
+            return dict(option)
+    there = [o.get("value") for o in options]
+    raise LookupError(f"no option {value!r} in {element.get('action_id')!r}; options: {there}")
+
+
+def view_submission(
+    ws: Workspace,
+    *,
+    user: str,
+    view: View,
+    state: dict[str, dict[str, Any]],
+    trigger_id: str,
+) -> dict[str, Any]:
+    """The payload Slack sends when `user` presses Submit on `view` with `state` entered."""
+    payload = _view_payload(ws, "view_submission", user, ws.slack_view(view, state))
+    return payload | {"trigger_id": trigger_id, "response_urls": []}
+
+
+def view_closed(ws: Workspace, *, user: str, view: View, cleared: bool) -> dict[str, Any]:
+    """The payload Slack sends (if the view asked for it) when `user` closes `view`."""
+    return _view_payload(ws, "view_closed", user, ws.slack_view(view)) | {"is_cleared": cleared}
+
+
+def _view_payload(ws: Workspace, kind: str, user: str, view: dict[str, Any]) -> dict[str, Any]:
+    me, who = ws.identity, ws.users.get(user)
+    name = who.name if who else user
+    return {
+        "type": kind,
+        "team": {"id": me.team_id, "domain": me.team_domain},
+        "user": {"id": user, "username": name, "name": name, "team_id": me.team_id},
+        "api_app_id": me.app_id,
+        "token": VERIFICATION_TOKEN,
+        "view": view,
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }

@@ -1,4 +1,4 @@
-"""The emulated workspace: channels, users, messages and every recorded Web API call.
+"""The emulated workspace: channels, users, messages, modals, and every recorded Web API call.
 
 Split from `bot/emulator.py` so the Web API and UI modules can share the state without
 importing the HTTP machinery.
@@ -7,11 +7,22 @@ importing the HTTP machinery.
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_CHANNELS = {"C0GENERAL": "general", "C0DEPLOYS": "deploys", "C0INCIDENTS": "incidents"}
+
+
+class ApiError(Exception):
+    """A Slack error code, answered as `{"ok": false, "error": code}` with HTTP 200; `details`
+    become `errors` and `response_metadata.messages`, as Slack explains invalid blocks."""
+
+    def __init__(self, code: str, details: list[str] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.details = details or []
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,51 @@ class Ephemeral:
     thread_ts: str | None = None
 
 
+@dataclass
+class View:
+    """A modal (or Home tab) as Slack stores it: block and action ids filled in, a fresh `hash`
+    on every change. `errors` (block_id -> message) are the bot's last validation errors;
+    `values` are what the user last submitted (block_id -> action_id -> Slack's state value)."""
+
+    id: str
+    user: str
+    type: str
+    title: dict[str, Any] | None
+    blocks: list[dict[str, Any]]
+    hash: str
+    root_view_id: str
+    previous_view_id: str | None = None
+    callback_id: str = ""
+    private_metadata: str = ""
+    external_id: str = ""
+    submit: dict[str, Any] | None = None
+    close: dict[str, Any] | None = None
+    notify_on_close: bool = False
+    clear_on_close: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: bool = False
+
+
+@dataclass
+class Violation:
+    """Something the bot sent that real Slack rejects or warns about (see `emulator_checks`)."""
+
+    method: str
+    error: str
+    messages: list[str]
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trigger:
+    """A `trigger_id` handed to the bot; Slack accepts it once, within 3 seconds."""
+
+    user: str
+    issued: float
+    used: bool = False
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who the bot is in the emulated workspace."""
@@ -87,15 +143,21 @@ class Identity:
 class Workspace:
     """Mutable emulator state; every list is appended to in the order things happened."""
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, *, trigger_ttl: float = 3.0) -> None:
         self.identity = identity
+        self.trigger_ttl = trigger_ttl
         self.channels: dict[str, str] = dict(DEFAULT_CHANNELS)
         self.users: dict[str, User] = {u.id: u for u in DEFAULT_USERS}
+        # User-group id (S…) -> member user ids, for usergroups.users.list.
+        self.usergroups: dict[str, list[str]] = {}
         self.calls: list[ApiCall] = []
         self.messages: list[Message] = []
         self.ephemerals: list[Ephemeral] = []
-        self.views: list[dict[str, Any]] = []
-        self.trigger_ids: set[str] = set()
+        self.views: list[View] = []
+        self.violations: list[Violation] = []
+        self.triggers: dict[str, Trigger] = {}
+        # method -> [calls left to refuse, Retry-After seconds]
+        self.rate_limits: dict[str, list[int]] = {}
         # Slack ts values are unique per channel; one global counter keeps them strictly
         # increasing everywhere, which also makes "post order" and "ts order" agree.
         self._micros = int(time.time()) * 1_000_000
@@ -107,6 +169,21 @@ class Workspace:
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}"
+
+    def issue_trigger(self, user: str) -> str:
+        trigger_id = f"{self.next_id('')}.{self.identity.team_id}.{secrets.token_hex(8)}"
+        self.triggers[trigger_id] = Trigger(user, time.monotonic())
+        return trigger_id
+
+    def open_views(self, user: str | None = None) -> list[View]:
+        """Views not closed yet, oldest first; per user that is the modal stack, top last."""
+        return [v for v in self.views if not v.closed and (user is None or v.user == user)]
+
+    def find_view(self, *, view_id: str | None = None, external_id: str | None = None) -> View:
+        for v in self.views:
+            if (view_id and v.id == view_id) or (external_id and v.external_id == external_id):
+                return v
+        raise LookupError(f"no view {view_id or external_id!r}")
 
     def channel_id(self, channel: str) -> str | None:
         """Resolve an id, `#name` or `name` to a known channel id (DM ids `D…` are always known)."""
@@ -168,4 +245,19 @@ class Workspace:
                 out["latest_reply"] = replies[-1].ts
         if m.edited_ts is not None:
             out["edited"] = {"user": m.user, "ts": m.edited_ts}
+        return out
+
+    def slack_view(
+        self, v: View, values: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """`v` shaped as views.* methods answer and as view payloads carry it."""
+        me = self.identity
+        out: dict[str, Any] = {"id": v.id, "team_id": me.team_id, "type": v.type}
+        out |= {"blocks": v.blocks, "private_metadata": v.private_metadata}
+        out |= {"callback_id": v.callback_id, "state": {"values": values or {}}, "hash": v.hash}
+        out |= {"title": v.title, "clear_on_close": v.clear_on_close}
+        out |= {"notify_on_close": v.notify_on_close, "close": v.close, "submit": v.submit}
+        out |= {"previous_view_id": v.previous_view_id, "root_view_id": v.root_view_id}
+        out |= {"app_id": me.app_id, "external_id": v.external_id}
+        out |= {"app_installed_team_id": me.team_id, "bot_id": me.bot_id}
         return out

@@ -1,24 +1,31 @@
+"""The Slack emulator against the real slack_sdk client and a signature-checking receiver.
+Long (past ~500 lines) because one set of fixtures serves every emulator feature."""
+
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.emulator import Message, SlackEmulator
+from bot.emulator import IncompleteView, Message, SlackEmulator, View
 from bot.emulator_ui import mention_markup
 from bot.serving import start_server
 
@@ -67,20 +74,28 @@ class Received:
         return data
 
 
+Answer = Callable[[Received], Awaitable[Response]]
+
+
 @dataclass
 class Receiver:
-    """A stand-in for the bot's /slack/events endpoint that records what arrives."""
+    """A stand-in for the bot's /slack/events endpoint that records what arrives; `answers`
+    (used up in order) say what to answer, else an empty 200."""
 
     url: str = ""
     requests: list[Received] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
 
-    async def events(request: Request) -> PlainTextResponse:
-        rec.requests.append(Received((await request.body()).decode(), dict(request.headers)))
+    async def events(request: Request) -> Response:
+        received = Received((await request.body()).decode(), dict(request.headers))
+        rec.requests.append(received)
+        if rec.answers:
+            return await rec.answers.pop(0)(received)
         return PlainTextResponse("")
 
     server = await start_server(
@@ -180,7 +195,7 @@ async def test_post_message_errors(
         await client.api_call("chat.postMessage", json=kwargs)
     assert info.value.response["error"] == error
     assert emu.messages == []
-    assert emu.calls_to("chat.postMessage")[0].response == {"ok": False, "error": error}
+    assert emu.calls_to("chat.postMessage")[0].response["error"] == error
 
 
 async def test_wrong_token_is_invalid_auth(emu: SlackEmulator) -> None:
@@ -285,8 +300,9 @@ async def test_click_sends_block_actions(
 
     # The trigger_id from the click opens a modal; a made-up one does not.
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Why?"}, "blocks": []}
+    view["blocks"] = [{"type": "section", "text": {"type": "plain_text", "text": "Tell us"}}]
     opened = await client.views_open(trigger_id=payload["trigger_id"], view=view)
-    assert opened["view"]["id"] and emu.views[0]["type"] == "modal"
+    assert opened["view"]["id"] and emu.views[0].type == "modal"
     with pytest.raises(SlackApiError) as info:
         await client.views_open(trigger_id="made-up", view=view)
     assert info.value.response["error"] == "invalid_trigger_id"
@@ -416,3 +432,545 @@ async def test_wait_for_times_out_with_context(emu: SlackEmulator, client: Async
     await emu.wait_for(lambda: len(emu.messages) == 1, timeout=0.5)
     with pytest.raises(TimeoutError, match=r"(?s)not true after 0.1s.*chat.postMessage"):
         await emu.wait_for(lambda: len(emu.messages) == 2, timeout=0.1)
+
+
+# --- modals -------------------------------------------------------------------------------
+
+REASON_VIEW: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "hitl_reject_reason",
+    "private_metadata": "req-42",
+    "title": {"type": "plain_text", "text": "Reject"},
+    "submit": {"type": "plain_text", "text": "Reject"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Why?"},
+            "element": {"type": "plain_text_input", "action_id": "text", "min_length": 3},
+        },
+        {
+            "type": "input",
+            "block_id": "env",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Instead deploy to"},
+            "element": {
+                "type": "static_select",
+                "action_id": "choice",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Staging"}, "value": "staging"},
+                    {"text": {"type": "plain_text", "text": "Nowhere"}, "value": "none"},
+                ],
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Requested by alice"}},
+    ],
+}
+
+
+def json_answer(body: dict[str, Any]) -> Answer:
+    async def answer(_: Received) -> Response:
+        return JSONResponse(body)
+
+    return answer
+
+
+async def open_reason_modal(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver, *, user: str = "U0BOB"
+) -> View:
+    msg = await post_approval(client, emu)
+    await emu.click(user=user, message=msg, action_id="reject")
+    trigger_id = receiver.requests[-1].payload()["trigger_id"]
+    await client.views_open(trigger_id=trigger_id, view=REASON_VIEW)
+    [view] = emu.open_views(user)
+    return view
+
+
+async def test_views_open_answers_like_slack(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    msg = await post_approval(client, emu)
+    await emu.click(user="U0BOB", message=msg, action_id="reject")
+    trigger_id = receiver.requests[-1].payload()["trigger_id"]
+
+    opened = await client.views_open(trigger_id=trigger_id, view=REASON_VIEW)
+
+    shown = opened["view"]
+    assert shown["id"].startswith("V") and shown["team_id"] == "T0SANDBOX"
+    assert (shown["type"], shown["callback_id"], shown["private_metadata"]) == (
+        "modal",
+        "hitl_reject_reason",
+        "req-42",
+    )
+    assert shown["title"] == REASON_VIEW["title"] and shown["state"] == {"values": {}}
+    assert shown["hash"] and shown["root_view_id"] == shown["id"]
+    assert shown["blocks"][0]["block_id"] == "reason" and shown["blocks"][2]["block_id"]
+    assert shown["blocks"][0]["optional"] is False  # Slack fills in the defaults
+    [view] = emu.open_views("U0BOB")
+    assert (view.id, view.user, view.callback_id, view.errors, view.closed) == (
+        shown["id"],
+        "U0BOB",
+        "hitl_reject_reason",
+        {},
+        False,
+    )
+    assert emu.open_views("U0ALICE") == [] and emu.violations == []
+    # A trigger_id works once.
+    with pytest.raises(SlackApiError) as info:
+        await client.views_open(trigger_id=trigger_id, view=REASON_VIEW)
+    assert info.value.response["error"] == "exchanged_trigger_id"
+
+
+async def test_views_open_refuses_bad_views_and_records_violations(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    msg = await post_approval(client, emu)
+    bad_views: list[Any] = [
+        {"type": "modal", "blocks": REASON_VIEW["blocks"]},  # no title
+        {"type": "modal", "title": REASON_VIEW["title"]},  # no blocks
+        {"type": "dialog", "title": REASON_VIEW["title"], "blocks": []},
+        REASON_VIEW | {"submit": None},  # inputs need a submit button
+        REASON_VIEW | {"title": {"type": "plain_text", "text": "x" * 25}},
+    ]
+    for bad in bad_views:
+        await emu.click(user="U0BOB", message=msg, action_id="reject")
+        trigger_id = receiver.requests[-1].payload()["trigger_id"]
+        with pytest.raises(SlackApiError) as info:
+            await client.views_open(trigger_id=trigger_id, view=bad)
+        assert info.value.response["error"] == "invalid_arguments"
+        assert info.value.response["response_metadata"]["messages"][0].startswith("[ERROR] ")
+    assert emu.open_views() == []
+    assert [v.error for v in emu.violations] == ["invalid_arguments"] * len(bad_views)
+    assert "title" in emu.violations[-1].messages[0]
+
+
+async def test_expired_trigger_id(receiver: Receiver) -> None:
+    emu = SlackEmulator(signing_secret=SECRET, events_url=receiver.url, trigger_ttl=0.0)
+    await emu.start()
+    try:
+        client = AsyncWebClient(token="xoxb-sandbox", base_url=emu.api_url)
+        msg = await post_approval(client, emu)
+        await emu.click(user="U0BOB", message=msg, action_id="reject")
+        with pytest.raises(SlackApiError) as info:
+            await client.views_open(
+                trigger_id=receiver.requests[-1].payload()["trigger_id"], view=REASON_VIEW
+            )
+        assert info.value.response["error"] == "expired_trigger_id"
+    finally:
+        await emu.stop()
+
+
+async def test_views_update_and_push(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+    first_hash = view.hash
+    thanks = {
+        "type": "modal",
+        "external_id": "thanks-1",
+        "title": {"type": "plain_text", "text": "Thanks"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Noted."}}],
+    }
+
+    updated = await client.views_update(view_id=view.id, view=thanks, hash=first_hash)
+    assert updated["view"]["id"] == view.id and updated["view"]["hash"] != first_hash
+    assert view.title == thanks["title"] and view.blocks[0]["text"]["text"] == "Noted."
+    again = thanks | {"blocks": [{"type": "divider"}]}
+    await client.views_update(external_id="thanks-1", view=again)
+    assert view.blocks[0]["type"] == "divider"
+
+    for kwargs, error in [
+        ({"view_id": "V0NOPE"}, "not_found"),
+        ({"view_id": view.id, "hash": first_hash}, "hash_conflict"),
+        ({}, "invalid_arguments"),  # slack_sdk itself refuses this; api_call does not
+    ]:
+        with pytest.raises(SlackApiError) as info:
+            await client.api_call("views.update", json={"view": thanks, **kwargs})
+        assert info.value.response["error"] == error
+
+    # views.push stacks up to three views; the top one is last.
+    msg = await post_approval(client, emu)
+    for _ in range(2):
+        await emu.click(user="U0BOB", message=msg, action_id="reject")
+        trigger = receiver.requests[-1].payload()["trigger_id"]
+        pushed = await client.views_push(trigger_id=trigger, view=thanks | {"external_id": ""})
+        assert pushed["view"]["previous_view_id"] and pushed["view"]["root_view_id"] == view.id
+    stack = emu.open_views("U0BOB")
+    assert len(stack) == 3 and stack[0] is view
+    await emu.click(user="U0BOB", message=msg, action_id="reject")
+    with pytest.raises(SlackApiError) as info:
+        await client.views_push(
+            trigger_id=receiver.requests[-1].payload()["trigger_id"],
+            view=thanks | {"external_id": ""},
+        )
+    assert info.value.response["error"] == "push_limit_reached"
+
+
+async def test_submit_view_sends_a_signed_view_submission(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+
+    response = await emu.submit_view(
+        user="U0BOB",
+        view=view,
+        values={"reason": {"text": "tests are red"}, "env": {"choice": "staging"}},
+    )
+
+    assert response.status_code == 200
+    req = receiver.requests[-1]
+    assert req.signed and req.headers["content-type"] == "application/x-www-form-urlencoded"
+    payload = req.payload()
+    assert payload["type"] == "view_submission"
+    assert payload["user"] == {
+        "id": "U0BOB",
+        "username": "bob",
+        "name": "bob",
+        "team_id": "T0SANDBOX",
+    }
+    assert payload["team"]["id"] == "T0SANDBOX" and payload["api_app_id"] == "A0HITLAPP"
+    assert payload["trigger_id"] and payload["response_urls"] == []
+    sent = payload["view"]
+    assert (sent["id"], sent["callback_id"], sent["private_metadata"]) == (
+        view.id,
+        "hitl_reject_reason",
+        "req-42",
+    )
+    assert sent["submit"]["text"] == "Reject" and sent["hash"] == view.hash
+    assert sent["state"]["values"] == {
+        "reason": {"text": {"type": "plain_text_input", "value": "tests are red"}},
+        "env": {
+            "choice": {
+                "type": "static_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "Staging"},
+                    "value": "staging",
+                },
+            }
+        },
+    }
+    # An empty 200 closes the modal.
+    assert view.closed and emu.open_views("U0BOB") == []
+    with pytest.raises(LookupError):
+        await emu.submit_view(user="U0BOB", view=view, values={"reason": {"text": "again"}})
+
+
+async def test_submit_view_left_out_inputs_keep_initial_values(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    msg = await post_approval(client, emu)
+    await emu.click(user="U0BOB", message=msg, action_id="reject")
+    blocks = copy.deepcopy(REASON_VIEW["blocks"])
+    blocks[0]["element"]["initial_value"] = "flaky"
+    blocks[1]["element"]["initial_option"] = blocks[1]["element"]["options"][1]
+    await client.views_open(
+        trigger_id=receiver.requests[-1].payload()["trigger_id"],
+        view=REASON_VIEW | {"blocks": blocks},
+    )
+    [view] = emu.open_views("U0BOB")
+
+    await emu.submit_view(user="U0BOB", view=view, values={})
+
+    values = receiver.requests[-1].payload()["view"]["state"]["values"]
+    assert values["reason"]["text"]["value"] == "flaky"
+    assert values["env"]["choice"]["selected_option"]["value"] == "none"
+
+
+async def test_submit_view_client_side_checks_send_nothing(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+    sent_before = len(receiver.requests)
+
+    with pytest.raises(IncompleteView) as info:
+        await emu.submit_view(user="U0BOB", view=view, values={"env": {"choice": "none"}})
+    assert info.value.errors == {"reason": "Please complete this required field."}
+    with pytest.raises(IncompleteView, match="at least 3"):
+        await emu.submit_view(user="U0BOB", view=view, values={"reason": {"text": "no"}})
+    with pytest.raises(LookupError, match="staging"):
+        await emu.submit_view(user="U0BOB", view=view, values={"env": {"choice": "prod"}})
+    with pytest.raises(LookupError, match="reason"):
+        await emu.submit_view(user="U0BOB", view=view, values={"nope": {"x": "y"}})
+    with pytest.raises(LookupError, match="top modal"):
+        await emu.submit_view(user="U0ALICE", view=view, values={"reason": {"text": "mine"}})
+
+    assert len(receiver.requests) == sent_before
+    assert view.errors == {"reason": "Please enter at least 3 characters."} and not view.closed
+
+
+async def test_response_actions_errors_update_push_clear(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+    done = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Done"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Rejected."}}],
+    }
+    receiver.answers += [
+        json_answer({"response_action": "errors", "errors": {"reason": "Say more"}}),
+        json_answer({"response_action": "update", "view": REASON_VIEW}),
+        json_answer({"response_action": "push", "view": done}),
+        json_answer({"response_action": "clear"}),
+    ]
+    filled = {"reason": {"text": "meh"}}
+
+    await emu.submit_view(user="U0BOB", view=view, values=filled)
+    assert view.errors == {"reason": "Say more"} and not view.closed
+    assert view.values["reason"]["text"]["value"] == "meh"  # the modal keeps what was typed
+
+    old_hash = view.hash
+    await emu.submit_view(user="U0BOB", view=view, values={"reason": {"text": "red CI"}})
+    assert view.errors == {} and view.hash != old_hash and not view.closed
+
+    await emu.submit_view(user="U0BOB", view=view, values=filled)
+    root, top = emu.open_views("U0BOB")
+    assert root is view and top.title == done["title"] and top.previous_view_id == view.id
+
+    # `clear` on the pushed view's submission closes the whole stack.
+    await emu.submit_view(user="U0BOB", view=top, values={})
+    assert emu.open_views("U0BOB") == [] and emu.violations == []
+
+
+async def test_bad_response_actions_are_violations(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+    filled = {"reason": {"text": "not today"}}
+    receiver.answers += [
+        json_answer({"response_action": "errors", "errors": {"nope": "x"}}),
+        json_answer({"response_action": "update", "view": {"type": "modal"}}),
+        json_answer({"response_action": "shrug"}),
+    ]
+
+    for _ in range(3):
+        await emu.submit_view(user="U0BOB", view=view, values=filled)
+
+    assert not view.closed and view.errors == {}
+    assert [v.error for v in emu.violations] == [
+        "invalid_errors",
+        "invalid_arguments",
+        "invalid_response_action",
+    ]
+    assert "nope" in emu.violations[0].messages[0]
+
+
+async def test_close_view_tells_the_bot_only_when_asked(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    view = await open_reason_modal(emu, client, receiver)
+    sent_before = len(receiver.requests)
+    assert await emu.close_view(user="U0BOB", view=view) is None
+    assert view.closed and len(receiver.requests) == sent_before
+
+    msg = await post_approval(client, emu)
+    await emu.click(user="U0BOB", message=msg, action_id="reject")
+    await client.views_open(
+        trigger_id=receiver.requests[-1].payload()["trigger_id"],
+        view=REASON_VIEW | {"notify_on_close": True},
+    )
+    [second] = emu.open_views("U0BOB")
+    response = await emu.close_view(user="U0BOB", view=second)
+    assert response is not None and response.status_code == 200
+    payload = receiver.requests[-1].payload()
+    assert (payload["type"], payload["view"]["id"], payload["is_cleared"]) == (
+        "view_closed",
+        second.id,
+        False,
+    )
+
+
+async def test_real_bolt_app_reads_the_submission_and_its_errors_reach_the_view(
+    emu: SlackEmulator, client: AsyncWebClient, receiver: Receiver
+) -> None:
+    bolt = AsyncApp(client=client, signing_secret=SECRET)
+    seen: list[dict[str, Any]] = []
+
+    async def on_reason(ack: Any, view: dict[str, Any], body: dict[str, Any]) -> None:
+        seen.append(body)
+        reason = view["state"]["values"]["reason"]["text"]["value"]
+        if len(reason) < 10:
+            await ack(response_action="errors", errors={"reason": "Say a bit more"})
+        else:
+            await ack()
+
+    bolt.view("hitl_reject_reason")(on_reason)
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    server = await start_server(
+        Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+    )
+    try:
+        view = await open_reason_modal(emu, client, receiver)
+        emu.events_url = f"{server.url}/slack/events"
+        await emu.submit_view(user="U0BOB", view=view, values={"reason": {"text": "nah"}})
+        assert view.errors == {"reason": "Say a bit more"} and not view.closed
+        await emu.submit_view(
+            user="U0BOB", view=view, values={"reason": {"text": "CI is red, twice"}}
+        )
+        assert view.closed
+    finally:
+        await server.stop()
+    assert [b["user"]["id"] for b in seen] == ["U0BOB", "U0BOB"]
+    assert seen[0]["view"]["private_metadata"] == "req-42"
+
+
+# --- Slack's limits, rate limits and retries ----------------------------------------------
+
+
+async def test_blocks_past_slacks_limits_are_refused_with_details(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    divider = {"type": "divider"}
+    long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    cases = [
+        ([divider] * 51, "no more than 50 items allowed [json-pointer:/blocks]"),
+        ([divider, long_section], "3000 characters [json-pointer:/blocks/1]"),
+        ([{"type": "marquee"}], "unsupported type: marquee [json-pointer:/blocks/0/type]"),
+    ]
+    for blocks, detail in cases:
+        with pytest.raises(SlackApiError) as info:
+            await client.chat_postMessage(channel="C0GENERAL", text="hi", blocks=blocks)
+        answer = info.value.response
+        assert answer["error"] == "invalid_blocks"
+        assert any(detail in e for e in answer["errors"]), answer["errors"]
+        assert any(m.startswith("[ERROR] ") for m in answer["response_metadata"]["messages"])
+    with pytest.raises(SlackApiError) as info:
+        await client.chat_postMessage(channel="C0GENERAL", text="x" * 40_001)
+    assert info.value.response["error"] == "msg_too_long"
+
+    assert emu.messages == []
+    assert [(v.method, v.error) for v in emu.violations] == [
+        ("chat.postMessage", "invalid_blocks"),
+        ("chat.postMessage", "invalid_blocks"),
+        ("chat.postMessage", "invalid_blocks"),
+        ("chat.postMessage", "msg_too_long"),
+    ]
+    assert emu.violations[0].args["text"] == "hi"
+
+
+async def test_blocks_without_fallback_text_pass_but_are_a_violation(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    # api_call, not chat_postMessage: slack_sdk would warn client-side first.
+    posted = await client.api_call(
+        "chat.postMessage", json={"channel": "C0GENERAL", "blocks": APPROVAL_BLOCKS}
+    )
+    assert posted["ok"] is True and len(emu.messages) == 1
+    [violation] = emu.violations
+    assert (violation.method, violation.error) == ("chat.postMessage", "missing_text")
+    await client.chat_postMessage(channel="C0GENERAL", text="Approve?", blocks=APPROVAL_BLOCKS)
+    assert len(emu.violations) == 1
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    emu.rate_limit("chat.postMessage", times=2, retry_after=7)
+
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as info:
+            await client.chat_postMessage(channel="C0GENERAL", text="hi")
+        assert info.value.response.status_code == 429
+        assert info.value.response.headers["Retry-After"] in ("7", ["7"])
+        assert info.value.response["error"] == "ratelimited"
+    await client.chat_postMessage(channel="C0GENERAL", text="hi")
+    await client.auth_test()  # other methods were never limited
+
+    assert [c.response["ok"] for c in emu.calls_to("chat.postMessage")] == [False, False, True]
+    assert len(emu.messages) == 1 and emu.violations == []
+
+
+async def test_slack_sdk_retry_handler_waits_and_succeeds(emu: SlackEmulator) -> None:
+    retrying = AsyncWebClient(
+        token="xoxb-sandbox",
+        base_url=emu.api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    emu.rate_limit("chat.postMessage", retry_after=0)
+    posted = await retrying.chat_postMessage(channel="C0GENERAL", text="eventually")
+    assert posted["ok"] is True
+    assert [c.response["ok"] for c in emu.calls_to("chat.postMessage")] == [False, True]
+
+
+@pytest.fixture
+async def retrying_emu(receiver: Receiver) -> AsyncIterator[SlackEmulator]:
+    emulator = SlackEmulator(
+        signing_secret=SECRET,
+        events_url=receiver.url,
+        retries=True,
+        ack_timeout=0.3,
+        retry_delays=(0.0, 0.0, 0.0),
+    )
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+def slow(seconds: float) -> Answer:
+    async def answer(_: Received) -> Response:
+        await asyncio.sleep(seconds)
+        return PlainTextResponse("")
+
+    return answer
+
+
+def status(code: int, headers: dict[str, str] | None = None) -> Answer:
+    async def answer(_: Received) -> Response:
+        return PlainTextResponse("", status_code=code, headers=headers)
+
+    return answer
+
+
+async def test_events_are_redelivered_like_slack_when_the_bot_is_slow(
+    retrying_emu: SlackEmulator, receiver: Receiver
+) -> None:
+    receiver.answers += [slow(1.0), status(500)]
+
+    delivery = await retrying_emu.post_message(user="U0ALICE", channel="C0GENERAL", text="hi")
+
+    assert [r.status_code for r in delivery.responses] == [200]
+    first, timeout_retry, error_retry = receiver.requests
+    assert all(r.signed for r in receiver.requests)
+    assert first.body == timeout_retry.body == error_retry.body  # same event_id, same event
+    assert "x-slack-retry-num" not in first.headers
+    assert (
+        timeout_retry.headers["x-slack-retry-num"],
+        error_retry.headers["x-slack-retry-num"],
+    ) == (
+        "1",
+        "2",
+    )
+    assert timeout_retry.headers["x-slack-retry-reason"] == "http_timeout"
+    assert error_retry.headers["x-slack-retry-reason"] == "http_error"
+
+
+async def test_redelivery_stops_after_three_retries_or_when_told(
+    retrying_emu: SlackEmulator, receiver: Receiver
+) -> None:
+    receiver.answers += [status(503)] * 4
+    delivery = await retrying_emu.post_message(user="U0ALICE", channel="C0GENERAL", text="a")
+    assert [r.status_code for r in delivery.responses] == [503]
+    assert [r.headers.get("x-slack-retry-num") for r in receiver.requests] == [None, "1", "2", "3"]
+
+    receiver.requests.clear()
+    receiver.answers += [status(500, {"X-Slack-No-Retry": "1"})]
+    await retrying_emu.post_message(user="U0ALICE", channel="C0GENERAL", text="b")
+    assert len(receiver.requests) == 1
+
+    receiver.requests.clear()
+    receiver.answers += [slow(1.0)] * 4
+    with pytest.raises(TimeoutError, match="did not answer"):
+        await retrying_emu.post_message(user="U0ALICE", channel="C0GENERAL", text="c")
+    assert len(receiver.requests) == 4
+
+
+async def test_no_redelivery_by_default(emu: SlackEmulator, receiver: Receiver) -> None:
+    receiver.answers += [status(500)]
+    delivery = await emu.post_message(user="U0ALICE", channel="C0GENERAL", text="hi")
+    assert [r.status_code for r in delivery.responses] == [500]
+    assert len(receiver.requests) == 1
