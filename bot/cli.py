@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot import runners, threads_cli
+from bot import prompt_cli, runners, threads_cli
 from bot.services import ConfigError
 from bot.settings import Settings
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     socket.add_argument("--no-worker", action="store_true")
     sub.add_parser("worker", help="take agent steps from the job stream")
     threads_cli.add_parser(sub)
+    prompt_cli.add_parser(sub)
     return parser
 
 
@@ -50,6 +51,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
             return runners.worker(settings)
         case "threads":
             return threads_cli.run(args, settings)
+        case "prompt":
+            return prompt_cli.run(args, settings)
         case _:
             raise AssertionError(args.command)
 
