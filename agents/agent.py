@@ -11,10 +11,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from tools.human import DoneForNow, RequestApproval, RequestInput
+from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
 from tools.types import Tool
 
-Step = Tool | RequestApproval[Any] | RequestInput | DoneForNow
+Step = Tool | RequestApproval[Any] | RequestInput | Escalate | DoneForNow
 """One next step: a business tool call, a human tool, or the end of the run."""
 
 
@@ -45,7 +45,7 @@ class Agent:
         """Everything the model may call: the business tools and the human tools."""
         # A generic parametrized at run time with this agent's tools, so the model sees them.
         approval: Any = RequestApproval[_union(self.tools)]  # type: ignore[misc]
-        return (*self.tools, approval, RequestInput, DoneForNow)
+        return (*self.tools, approval, RequestInput, Escalate, DoneForNow)
 
     @cached_property
     def _steps(self) -> TypeAdapter[Any]:
@@ -70,6 +70,10 @@ class Agent:
     def parse_action(self, data: dict[str, Any]) -> Tool:
         action: Tool = self._actions.validate_python(data)
         return action
+
+    def tool(self, intent: str) -> type[BaseModel] | None:
+        """The business tool model named `intent`."""
+        return next((m for m in self.tools if m.model_fields["intent"].default == intent), None)
 
     def is_business(self, intent: str) -> bool:
         return any(m.model_fields["intent"].default == intent for m in self.tools)

@@ -11,13 +11,16 @@ from agents.agent import Agent
 from agents.events import (
     ApprovalDecision,
     Error,
+    EscalationTaken,
     Event,
     HumanResponse,
-    Thread,
+    ReminderSent,
+    RequestExpired,
     ToolCall,
     ToolResult,
     UserMessage,
 )
+from agents.thread import Thread
 from agents.types import ModelRequest
 
 
@@ -37,15 +40,27 @@ def render_event(event: Event) -> str:
             return _tag(intent, arguments)
         case ToolResult(intent=intent, output=output):
             return _tag(f"{intent}_result", output)
-        case ApprovalDecision(approved=approved, user=user, reason=reason):
-            body: dict[str, Any] = {"approved": approved, "by": user}
-            if reason:
-                body["reason"] = reason
-            return _tag("approval_decision", body)
+        case ApprovalDecision():
+            return _tag("approval_decision", _decision(event))
         case HumanResponse(user=user, text=text):
             return _tag("human_response", {"from": user, "text": text})
+        case EscalationTaken(user=user):
+            return _tag("escalation_taken", {"by": user})
+        case RequestExpired():
+            return _tag("request_expired", {"result": "nobody decided in time; nothing ran"})
         case Error(message=message):
             return _tag("error", {"message": message})
+        case ReminderSent():
+            return ""
+
+
+def _decision(event: ApprovalDecision) -> dict[str, Any]:
+    body: dict[str, Any] = {"approved": event.approved, "by": event.user}
+    if event.reason:
+        body["reason"] = event.reason
+    if event.edited_action:
+        body["edited_to"] = event.edited_action
+    return body
 
 
 def _unresolved(events: list[Event]) -> list[Event]:
@@ -54,7 +69,7 @@ def _unresolved(events: list[Event]) -> list[Event]:
 
 
 def render_context(thread: Thread) -> str:
-    return "\n".join(render_event(e) for e in _unresolved(thread.events))
+    return "\n".join(filter(None, (render_event(e) for e in _unresolved(thread.events))))
 
 
 def build_request(agent: Agent, thread: Thread) -> ModelRequest:

@@ -1,18 +1,19 @@
-"""The thread: an append-only list of typed events. Everything else (status, what waits on whom)
-is derived from the events, so the thread is the whole execution and business state (factor 5)."""
+"""Thread events: what happened in an agent run, appended in order and never changed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-HUMAN_INTENTS = frozenset({"request_approval", "request_input"})
-FINAL_INTENT = "done_for_now"
+APPROVAL = "request_approval"
+INPUT = "request_input"
+ESCALATION = "escalate"
+FINAL = "done_for_now"
+HUMAN_INTENTS = frozenset({APPROVAL, INPUT, ESCALATION})
 
 
 def utcnow() -> datetime:
@@ -33,6 +34,22 @@ class Usage(BaseModel):
     output_tokens: int
 
 
+class Terms(BaseModel):
+    """What policy attached to a human request: who may settle it (user and user-group IDs;
+    empty means anyone but the requester), how many distinct approvals it needs, and by when."""
+
+    model_config = ConfigDict(frozen=True)
+    deciders: tuple[str, ...] = ()
+    quorum: int = Field(default=1, ge=1)
+    deadline: datetime
+    remind_at: datetime | None = None
+
+    @property
+    def editable(self) -> bool:
+        """Edit-then-approve settles a request alone, so only single-approval ones offer it."""
+        return self.quorum == 1
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     at: datetime = Field(default_factory=utcnow)
@@ -49,7 +66,7 @@ class UserMessage(_Event):
 
 class ToolCall(_Event):
     """One next step. `source` says who made it: the model, tool policy (a gated call turned
-    into an approval request) or the runtime (limits)."""
+    into an approval request) or the runtime (limits). Human requests carry policy's terms."""
 
     type: Literal["tool_call"] = "tool_call"
     call_id: str
@@ -57,6 +74,7 @@ class ToolCall(_Event):
     arguments: dict[str, Any]
     source: Literal["model", "policy", "runtime"] = "model"
     usage: Usage | None = None
+    terms: Terms | None = None
 
     @property
     def action(self) -> dict[str, Any]:
@@ -73,7 +91,8 @@ class ToolResult(_Event):
 
 
 class ApprovalDecision(_Event):
-    """A person approved or rejected the pending `request_approval` call `call_id`."""
+    """One person's approval or rejection of request `call_id`, bound to the hash of the call
+    they were shown. `edited_action` is the call they approved instead, after editing it."""
 
     type: Literal["approval_decision"] = "approval_decision"
     call_id: str
@@ -81,16 +100,37 @@ class ApprovalDecision(_Event):
     user: str
     action_hash: str
     reason: str | None = None
+    edited_action: dict[str, Any] | None = None
 
 
 class HumanResponse(_Event):
-    """A person answered the pending `request_input` call `call_id`."""
+    """A person answered question `call_id` (or the escalation they took)."""
 
     type: Literal["human_response"] = "human_response"
     call_id: str
     user: str
     text: str
     message_ts: str | None = None
+
+
+class EscalationTaken(_Event):
+    """An on-call person took escalation `call_id`; the thread now waits for their answer."""
+
+    type: Literal["escalation_taken"] = "escalation_taken"
+    call_id: str
+    user: str
+
+
+class RequestExpired(_Event):
+    """Nobody settled request `call_id` by its deadline; nothing it asked for runs."""
+
+    type: Literal["request_expired"] = "request_expired"
+    call_id: str
+
+
+class ReminderSent(_Event):
+    type: Literal["reminder_sent"] = "reminder_sent"
+    call_id: str
 
 
 class Error(_Event):
@@ -102,86 +142,14 @@ class Error(_Event):
 
 
 Event = Annotated[
-    UserMessage | ToolCall | ToolResult | ApprovalDecision | HumanResponse | Error,
+    UserMessage
+    | ToolCall
+    | ToolResult
+    | ApprovalDecision
+    | HumanResponse
+    | EscalationTaken
+    | RequestExpired
+    | ReminderSent
+    | Error,
     Field(discriminator="type"),
 ]
-
-
-class Status(StrEnum):
-    RUNNING = "running"
-    WAITING_APPROVAL = "waiting_approval"
-    WAITING_INPUT = "waiting_input"
-    DONE = "done"
-
-
-class SlackOrigin(BaseModel):
-    """Where in Slack the thread lives and reports to."""
-
-    model_config = ConfigDict(frozen=True)
-    channel: str
-    thread_ts: str
-
-
-class Thread(BaseModel):
-    """An agent run. `version` is bumped by every save (compare-and-set)."""
-
-    id: str
-    agent: str
-    requester: str
-    origin: SlackOrigin | None = None
-    events: list[Event] = Field(default_factory=list)
-    version: int = 0
-    created_at: datetime = Field(default_factory=utcnow)
-
-    def append(self, *events: Event) -> Thread:
-        return self.model_copy(update={"events": [*self.events, *events]})
-
-    @property
-    def status(self) -> Status:
-        last = self.events[-1] if self.events else None
-        if isinstance(last, ToolCall):
-            if last.intent == "request_approval":
-                return Status.WAITING_APPROVAL
-            if last.intent == "request_input":
-                return Status.WAITING_INPUT
-            if last.intent == FINAL_INTENT:
-                return Status.DONE
-        return Status.RUNNING
-
-    @property
-    def pending(self) -> ToolCall | None:
-        """The human request the thread is waiting on, if any."""
-        last = self.events[-1] if self.events else None
-        if isinstance(last, ToolCall) and last.intent in HUMAN_INTENTS:
-            return last
-        return None
-
-    def call(self, call_id: str) -> ToolCall | None:
-        return next(
-            (e for e in self.events if isinstance(e, ToolCall) and e.call_id == call_id), None
-        )
-
-    def settlement(self, call_id: str) -> ApprovalDecision | HumanResponse | None:
-        """How the human request `call_id` ended, if it has."""
-        for event in self.events:
-            if isinstance(event, ApprovalDecision | HumanResponse) and event.call_id == call_id:
-                return event
-        return None
-
-    def has_message(self, message_ts: str) -> bool:
-        """Whether the Slack message `message_ts` was already taken in (a duplicate delivery)."""
-        return any(
-            isinstance(e, UserMessage | HumanResponse) and e.message_ts == message_ts
-            for e in self.events
-        )
-
-    def model_steps(self) -> int:
-        return sum(1 for e in self.events if isinstance(e, ToolCall) and e.source == "model")
-
-    def consecutive_errors(self) -> int:
-        count = 0
-        for event in reversed(self.events):
-            if not isinstance(event, Error):
-                break
-            count += 1
-        return count

@@ -3,6 +3,7 @@ consumer group. The edge only enqueues; workers load the thread and step it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -10,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agents import keys
-from agents.events import SlackOrigin
+from agents.thread import SlackOrigin
 
 
 class _Job(BaseModel):
@@ -37,6 +38,35 @@ class Decide(_Job):
     approved: bool
     user: str
     reason: str | None = None
+    edited_action: dict[str, Any] | None = None
+
+
+class Respond(_Job):
+    """A person picked an answer button on question `call_id`."""
+
+    kind: Literal["respond"] = "respond"
+    thread_id: str
+    call_id: str
+    user: str
+    text: str
+
+
+class Take(_Job):
+    """An on-call person clicked "Take it" on escalation `call_id`."""
+
+    kind: Literal["take"] = "take"
+    thread_id: str
+    call_id: str
+    user: str
+
+
+class Deadline(_Job):
+    """Request `call_id` is due for a reminder, or has expired."""
+
+    kind: Literal["deadline"] = "deadline"
+    thread_id: str
+    call_id: str
+    event: Literal["remind", "expire"]
 
 
 class Reply(_Job):
@@ -50,14 +80,29 @@ class Reply(_Job):
     mentioned: bool = False
 
 
-Job = Annotated[Launch | Decide | Reply, Field(discriminator="kind")]
+Job = Annotated[Launch | Decide | Respond | Take | Deadline | Reply, Field(discriminator="kind")]
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)
+
+
+# KEYS: the stream, then dedupe keys. ARGV: job json, marker, dedupe ttl, maxlen, stream ttl.
+_ENQUEUE_ONCE = """
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2], 'EX', ARGV[3])
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
 
 
 class JobQueue:
     def __init__(self, redis: Redis, *, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
+        self._enqueue_once: Any = redis.register_script(_ENQUEUE_ONCE)
 
     async def setup(self) -> None:
         """Create the stream and consumer group if missing (idempotent)."""
@@ -68,11 +113,14 @@ class JobQueue:
                 raise
         await self._redis.expire(keys.jobs(), keys.JOBS_TTL)
 
-    async def enqueue(self, job: Job) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.jobs(), {"job": job.model_dump_json()}, maxlen=keys.JOBS_MAXLEN)
-            pipe.expire(keys.jobs(), keys.JOBS_TTL)
-            await pipe.execute()
+    async def enqueue(self, job: Job, *, once: Sequence[str] = (), marker: str = "1") -> bool:
+        """Add a job. With `once` (dedupe keys from `keys.seen`), only if none of them was
+        seen before; marking them and adding the job is one atomic step. False if a duplicate."""
+        added = await self._enqueue_once(
+            keys=[keys.jobs(), *once],
+            args=[job.model_dump_json(), marker, keys.SEEN_TTL, keys.JOBS_MAXLEN, keys.JOBS_TTL],
+        )
+        return bool(added)
 
     async def take(self, *, block_ms: int | None, count: int = 10) -> list[tuple[str, Job]]:
         """Jobs delivered to this consumer; empty when none arrived within `block_ms`."""

@@ -9,6 +9,10 @@ THREAD_TTL = 30 * 24 * 3600
 """A thread (and everything keyed by it) lives 30 days after its last save."""
 JOBS_TTL = 7 * 24 * 3600
 SIMULATED_TTL = 7 * 24 * 3600
+SEEN_TTL = 24 * 3600
+"""Slack retries within minutes; a day of dedupe keys is plenty."""
+GROUP_TTL = 300
+"""User-group members are cached this long."""
 
 JOBS_GROUP = "workers"
 JOBS_MAXLEN = 100_000
@@ -24,7 +28,22 @@ def request_message(thread_id: str, call_id: str) -> str:
 
 
 def jobs() -> str:
-    return f"{PREFIX}:jobs"
+    return f"{PREFIX}:{{jobs}}"
+
+
+def deadlines() -> str:
+    """Due jobs (deadlines, reminders) by time; same slot as the stream they move into."""
+    return f"{PREFIX}:{{jobs}}:deadlines"
+
+
+def seen(kind: str, key: str) -> str:
+    """Marks a Slack delivery (event id, or channel+ts of a message) as taken in; in the job
+    stream's slot, since it is set in the same atomic step as the enqueue."""
+    return f"{PREFIX}:{{jobs}}:seen:{kind}:{key}"
+
+
+def group_members(group_id: str) -> str:
+    return f"{PREFIX}:group:{group_id}"
 
 
 def simulated_deploys() -> str:

@@ -7,7 +7,9 @@ a call that was saved first, so their idempotency key (thread id + call id) is s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -15,46 +17,55 @@ from pydantic import ValidationError
 from agents.agent import Agent
 from agents.context import build_request
 from agents.events import (
+    ESCALATION,
+    FINAL,
+    HUMAN_INTENTS,
     ApprovalDecision,
     Error,
-    Status,
-    Thread,
+    Terms,
     ToolCall,
     ToolResult,
     call_hash,
+    utcnow,
 )
+from agents.thread import Status, Thread
 from agents.types import Model, ModelError
-from tools.human import DoneForNow, RequestApproval, RequestInput
-from tools.policy import needs_approval
+from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
+from tools.policy import Policy
 from tools.types import Deployer, RetryableToolError, ToolContext
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 300
+HUMAN_STEPS = (RequestApproval, RequestInput, Escalate, DoneForNow)
 
 
 @dataclass(frozen=True)
 class StepDeps:
-    """What a step needs besides the thread: the model and the tools' adapters."""
+    """What a step needs besides the thread: the model, tool policy and the tools' adapters."""
 
     model: Model
     deployer: Deployer
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], datetime] = utcnow
 
 
 async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
     """Take one step. A thread that is waiting or done comes back unchanged."""
     last = thread.events[-1] if thread.events else None
     match last:
-        case ApprovalDecision(approved=True):
-            return await _run_approved(thread, agent, last, deps)
         case ToolCall(intent=intent) if agent.is_business(intent):
             return await _run(thread, agent, last, last.arguments | {"intent": intent}, deps)
         case _ if thread.status is not Status.RUNNING:
             return thread
+        case ApprovalDecision(approved=True):
+            return await _run_approved(thread, agent, last, deps)
         case _ if thread.consecutive_errors() >= agent.max_consecutive_errors:
-            return _finish(thread, "I stopped after repeated errors; a person should take a look.")
+            reason = f"{agent.max_consecutive_errors} errors in a row; a person should take over."
+            return _runtime_call(thread, ESCALATION, {"reason": reason, "urgency": "high"}, deps)
         case _ if thread.model_steps() >= agent.max_steps:
-            return _finish(thread, f"I stopped after {agent.max_steps} steps without finishing.")
+            message = f"I stopped after {agent.max_steps} steps without finishing."
+            return _runtime_call(thread, FINAL, {"message": message}, deps)
         case _:
             return await _decide(thread, agent, deps)
 
@@ -69,21 +80,27 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
     except ValueError as exc:
         return thread.append(Error(message=_invalid_output(exc, reply.text), usage=reply.usage))
     source: Literal["model", "policy"] = "model"
-    if not isinstance(chosen, RequestApproval | RequestInput | DoneForNow) and needs_approval(
-        chosen
-    ):
+    if not isinstance(chosen, HUMAN_STEPS) and deps.policy.needs_approval(chosen):
         # The model cannot go around a human: a gated call becomes a request for approval.
         chosen = RequestApproval[Any](action=chosen, summary=chosen.summary())
         source = "policy"
+    arguments = chosen.model_dump(mode="json", exclude={"intent"})
     return thread.append(
         ToolCall(
             call_id=f"c{len(thread.events)}",
             intent=chosen.intent,
-            arguments=chosen.model_dump(mode="json", exclude={"intent"}),
+            arguments=arguments,
             source=source,
             usage=reply.usage,
+            terms=_terms(chosen.intent, arguments, deps),
         )
     )
+
+
+def _terms(intent: str, arguments: dict[str, Any], deps: StepDeps) -> Terms | None:
+    if intent not in HUMAN_INTENTS:
+        return None
+    return deps.policy.terms(intent, arguments, now=deps.clock())
 
 
 async def _run_approved(
@@ -92,7 +109,7 @@ async def _run_approved(
     request = thread.call(decision.call_id)
     if request is None or call_hash(request.action) != decision.action_hash:
         return thread.append(Error(message="the approved call does not match the request; not run"))
-    return await _run(thread, agent, request, request.action, deps)
+    return await _run(thread, agent, request, thread.approved_action(request), deps)
 
 
 async def _run(
@@ -117,13 +134,14 @@ async def _run(
     return thread.append(ToolResult(call_id=call.call_id, intent=intent, output=output))
 
 
-def _finish(thread: Thread, message: str) -> Thread:
+def _runtime_call(thread: Thread, intent: str, arguments: dict[str, Any], deps: StepDeps) -> Thread:
     return thread.append(
         ToolCall(
             call_id=f"c{len(thread.events)}",
-            intent="done_for_now",
-            arguments={"message": message},
+            intent=intent,
+            arguments=arguments,
             source="runtime",
+            terms=_terms(intent, arguments, deps),
         )
     )
 

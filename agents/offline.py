@@ -18,10 +18,11 @@ from agents.events import (
     Error,
     Event,
     HumanResponse,
-    Thread,
+    RequestExpired,
     ToolResult,
     UserMessage,
 )
+from agents.thread import Thread
 from agents.types import ModelReply, ModelRequest
 
 HELP = (
@@ -69,6 +70,12 @@ def plan_deploy(thread: Thread) -> str:
         case ApprovalDecision(approved=False, user=user, reason=reason):
             because = f": {reason}" if reason else "."
             return _done(f"Rejected by <@{user}>, so nothing was deployed{because}")
+        case RequestExpired():
+            return _done("Nobody decided in time, so nothing was deployed.")
+        case HumanResponse(call_id=call_id, user=user, text=text) if _answers_escalation(
+            thread, call_id
+        ):
+            return _done(f"Thanks <@{user}>, it's yours from here. Your note: {text}")
         case Error(message=message):
             return _done(f"I couldn't finish: {message}")
         case _:
@@ -103,6 +110,11 @@ def _plan_request(thread: Thread) -> str:
         summary = f"Deploy {deploy['service']} {version.lstrip('vV')} to production"
         return _call("request_approval", action=deploy, summary=summary)
     return json.dumps(deploy)
+
+
+def _answers_escalation(thread: Thread, call_id: str) -> bool:
+    call = thread.call(call_id)
+    return call is not None and call.intent == "escalate"
 
 
 def _answered_version(events: list[Event]) -> str | None:

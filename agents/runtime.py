@@ -1,32 +1,44 @@
-"""The runtime: applies a job to its thread, then steps the thread until it pauses or finishes.
-Every change is a compare-and-set save, so duplicate jobs, double clicks and racing workers
-settle into exactly one outcome."""
+"""The runtime: applies a job to its thread, then steps the thread until it waits for a person
+or is done. Every change is a compare-and-set save of the thread, so the first of any number of
+concurrent clicks, retries or workers wins and the others see what happened."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import assert_never
 
 from agents.agent import Agent
+from agents.deadlines import Deadlines
 from agents.events import (
+    APPROVAL,
+    ESCALATION,
+    INPUT,
     ApprovalDecision,
+    EscalationTaken,
     Event,
     HumanResponse,
-    Status,
-    Thread,
+    ReminderSent,
+    RequestExpired,
+    ToolCall,
     UserMessage,
     call_hash,
 )
-from agents.jobs import Decide, Job, Launch, Reply
+from agents.jobs import Deadline, Decide, Job, Launch, Reply, Respond, Take
 from agents.loop import StepDeps, step
 from agents.store import ConflictError, ThreadStore, thread_id_for
-from agents.types import Notifier, Refusal
-from tools.policy import may_answer, may_approve, may_reject
+from agents.thread import Status, Thread
+from agents.types import Directory, Notifier, Refusal
+from tools.policy import may_answer, may_approve, may_reject, may_take
 
 log = logging.getLogger(__name__)
 
-SAVE_ATTEMPTS = 5
+MAX_ATTEMPTS = 20
+"""Compare-and-set attempts for one person's input; each retry sees newer state."""
+
+Verdict = Event | Refusal | None
+"""What a person's input does to a thread: one event, a refusal to tell them, or nothing."""
 
 
 class Runtime:
@@ -37,23 +49,31 @@ class Runtime:
         agents: Sequence[Agent],
         deps: StepDeps,
         notifier: Notifier,
-        approvers: Collection[str],
+        directory: Directory,
+        deadlines: Deadlines,
     ) -> None:
         self._store = store
         self._agents = {agent.name: agent for agent in agents}
         self._default_agent = agents[0].name
         self._deps = deps
         self._notifier = notifier
-        self._approvers = frozenset(approvers)
+        self._directory = directory
+        self._deadlines = deadlines
 
     async def handle(self, job: Job) -> None:
         match job:
             case Launch():
                 await self._launch(job)
             case Decide():
-                await self._decide(job)
+                await self._apply(job, job.user, lambda t: self._decision(t, job))
+            case Respond():
+                await self._apply(job, job.user, lambda t: self._answer(t, job))
+            case Take():
+                await self._apply(job, job.user, lambda t: self._take(t, job))
             case Reply():
-                await self._reply(job)
+                await self._apply(job, job.user, lambda t: self._reply(t, job))
+            case Deadline():
+                await self._apply(job, None, lambda t: self._deadline(t, job))
             case _:
                 assert_never(job)
 
@@ -69,76 +89,142 @@ class Runtime:
             log.info("thread %s exists; launch is a duplicate", thread.id)
         await self.advance(thread.id)
 
-    async def _decide(self, job: Decide) -> None:
-        for _ in range(SAVE_ATTEMPTS):
-            thread = await self._store.load(job.thread_id)
+    async def _apply(
+        self,
+        job: Decide | Respond | Take | Reply | Deadline,
+        user: str | None,
+        verdict: Callable[[Thread], Awaitable[Verdict]],
+    ) -> None:
+        """Save what a person's input (or a deadline) does to the thread, then advance it."""
+        thread_id = job.thread_id
+        for _ in range(MAX_ATTEMPTS):
+            thread = await self._store.load(thread_id)
             if thread is None:
                 return
-            refusal = self._refusal(thread, job)
-            if refusal is not None:
-                await self._notifier.refuse(thread, job.user, refusal)
+            result = await verdict(thread)
+            if result is None:
                 return
-            decision = ApprovalDecision(
-                call_id=job.call_id,
-                approved=job.approved,
-                user=job.user,
-                action_hash=job.action_hash,
-                reason=job.reason,
-            )
-            if await self._append(thread, decision):
-                break
-        await self.advance(job.thread_id)
+            if isinstance(result, Refusal):
+                if user is not None:
+                    call_id = getattr(job, "call_id", None)
+                    await self._notifier.refuse(thread, user, replace(result, call_id=call_id))
+                return
+            try:
+                saved = await self._store.save(thread.append(result))
+            except ConflictError:
+                continue
+            await self._notifier.publish(saved, [result])
+            await self.advance(thread_id)
+            return
+        raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
 
-    def _refusal(self, thread: Thread, job: Decide) -> Refusal | None:
-        settled = thread.settlement(job.call_id)
-        if settled is not None:
-            return Refusal("already_settled", settled)
-        pending = thread.pending
-        if (
-            pending is None
-            or pending.call_id != job.call_id
-            or pending.intent != "request_approval"
-            or call_hash(pending.action) != job.action_hash
-        ):
+    async def _open(self, thread: Thread, call_id: str, intent: str) -> ToolCall | Refusal:
+        """The request a person acts on, if it is still open."""
+        request = thread.call(call_id)
+        if request is None or request.intent != intent:
             return Refusal("stale")
-        allowed = may_approve if job.approved else may_reject
-        if not allowed(job.user, requester=thread.requester, approvers=self._approvers):
+        outcome = thread.outcome(request)
+        if outcome is not None:
+            return Refusal("settled", outcome)
+        return request
+
+    async def _allowed(self, request: ToolCall) -> frozenset[str] | None:
+        deciders = request.terms.deciders if request.terms else ()
+        return await self._directory.members(deciders) if deciders else None
+
+    async def _decision(self, thread: Thread, job: Decide) -> Verdict:
+        request = await self._open(thread, job.call_id, APPROVAL)
+        if isinstance(request, Refusal):
+            return request
+        if job.action_hash != call_hash(request.action):
+            return Refusal("stale")
+        allowed = await self._allowed(request)
+        may = may_approve if job.approved else may_reject
+        if not may(job.user, requester=thread.requester, allowed=allowed):
             return Refusal("not_allowed")
-        return None
+        if job.approved and any(a.user == job.user for a in thread.approvals(job.call_id)):
+            return Refusal("already_approved")
+        if job.edited_action is not None:
+            problem = self._edit_problem(thread, request, job.edited_action)
+            if problem:
+                return Refusal("invalid_edit", detail=problem)
+        return ApprovalDecision(
+            call_id=job.call_id,
+            approved=job.approved,
+            user=job.user,
+            action_hash=job.action_hash,
+            reason=job.reason,
+            edited_action=job.edited_action,
+        )
 
-    async def _reply(self, job: Reply) -> None:
-        for _ in range(SAVE_ATTEMPTS):
-            thread = await self._store.load(job.thread_id)
-            if thread is None or thread.has_message(job.message_ts):
-                return
-            event = self._reply_event(thread, job)
-            if event is None:
-                return
-            if await self._append(thread, event):
-                break
-        await self.advance(job.thread_id)
+    def _edit_problem(self, thread: Thread, request: ToolCall, edited: dict[str, object]) -> str:
+        """Why an edited call cannot be approved as is ('' if it can)."""
+        if request.terms is None or not request.terms.editable:
+            return "this request needs several approvals, so it can't be edited"
+        if edited.get("intent") != request.action["intent"]:
+            return "an edit can change the arguments, not the tool"
+        try:
+            action = self._agents[thread.agent].parse_action(dict(edited))
+        except ValueError as exc:
+            return str(exc).splitlines()[0]
+        edited_terms = self._deps.policy.terms(
+            APPROVAL, {"action": action.model_dump(mode="json")}, now=self._deps.clock()
+        )
+        if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
+            return "the edited call needs different approvers; reject it and ask again"
+        return ""
 
-    def _reply_event(self, thread: Thread, job: Reply) -> Event | None:
-        pending = thread.pending
-        if thread.status is Status.WAITING_INPUT and pending is not None:
-            if not may_answer(job.user, requester=thread.requester, approvers=self._approvers):
+    async def _answer(self, thread: Thread, job: Respond) -> Verdict:
+        request = await self._open(thread, job.call_id, INPUT)
+        if isinstance(request, Refusal):
+            return request
+        if not may_answer(
+            job.user, requester=thread.requester, allowed=await self._allowed(request)
+        ):
+            return Refusal("not_allowed")
+        return HumanResponse(call_id=job.call_id, user=job.user, text=job.text)
+
+    async def _take(self, thread: Thread, job: Take) -> Verdict:
+        request = await self._open(thread, job.call_id, ESCALATION)
+        if isinstance(request, Refusal):
+            return request
+        taker = thread.taken_by(job.call_id)
+        if taker is not None:
+            return None if taker == job.user else Refusal("settled", thread.outcome(request))
+        if not may_take(job.user, allowed=await self._allowed(request)):
+            return Refusal("not_allowed")
+        return EscalationTaken(call_id=job.call_id, user=job.user)
+
+    async def _reply(self, thread: Thread, job: Reply) -> Verdict:
+        """A message in the Slack thread: an answer, a follow-up request, or nothing to us."""
+        if thread.has_message(job.message_ts):
+            return None
+        request = thread.open_request()
+        if request is not None and request.intent == INPUT:
+            allowed = await self._allowed(request)
+            if not may_answer(job.user, requester=thread.requester, allowed=allowed):
                 return None
-            return HumanResponse(
-                call_id=pending.call_id, user=job.user, text=job.text, message_ts=job.message_ts
-            )
-        if thread.status is Status.DONE and job.mentioned:
+        elif request is not None and request.intent == ESCALATION:
+            if thread.taken_by(request.call_id) != job.user:
+                return None
+        elif thread.status is Status.DONE and job.mentioned:
             # A new request in a finished thread continues it, with the history in context.
             return UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
-        return None
+        else:
+            return None
+        return HumanResponse(
+            call_id=request.call_id, user=job.user, text=job.text, message_ts=job.message_ts
+        )
 
-    async def _append(self, thread: Thread, event: Event) -> bool:
-        """Save one event a person caused and tell the thread. False if someone saved first."""
-        try:
-            saved = await self._store.save(thread.append(event))
-        except ConflictError:
-            return False
-        await self._notifier.publish(saved, [event])
-        return True
+    async def _deadline(self, thread: Thread, job: Deadline) -> Verdict:
+        request = thread.open_request()
+        if request is None or request.call_id != job.call_id:
+            return None
+        if job.event == "expire":
+            return RequestExpired(call_id=job.call_id)
+        if any(isinstance(e, ReminderSent) for e in thread.about(job.call_id)):
+            return None
+        return ReminderSent(call_id=job.call_id)
 
     async def advance(self, thread_id: str) -> None:
         """Step the thread until it waits for a person or is done; publish each step."""
@@ -158,5 +244,11 @@ class Runtime:
             except ConflictError:
                 log.info("thread %s was advanced elsewhere", thread_id)
                 return
+            await self._schedule(thread.id, new_events)
             await self._notifier.publish(thread, new_events)
         log.error("thread %s did not settle within its step bound", thread_id)
+
+    async def _schedule(self, thread_id: str, new_events: Sequence[Event]) -> None:
+        for event in new_events:
+            if isinstance(event, ToolCall) and event.terms is not None:
+                await self._deadlines.schedule(thread_id, event.call_id, event.terms)

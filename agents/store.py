@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from agents import keys
-from agents.events import SlackOrigin, Thread
+from agents.thread import SlackOrigin, Thread
 
 
 def thread_id_for(origin: SlackOrigin) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from agents.events import ApprovalDecision, Event, HumanResponse, Thread, Usage
+from agents.events import Event, Usage
+from agents.thread import Outcome, Thread
 
 JsonSchema = dict[str, Any]
 
@@ -42,10 +43,12 @@ class Model(Protocol):
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a person's click or reply was not taken. `settled` says who decided already."""
+    """Why a person's click, form or reply was not taken, to tell them so."""
 
-    reason: str  # one of "not_allowed", "already_settled", "stale"
-    settled: ApprovalDecision | HumanResponse | None = None
+    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit"]
+    outcome: Outcome | None = None
+    detail: str = ""
+    call_id: str | None = None
 
 
 class Notifier(Protocol):
@@ -54,3 +57,11 @@ class Notifier(Protocol):
     async def publish(self, thread: Thread, new_events: Sequence[Event]) -> None: ...
 
     async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None: ...
+
+
+class Directory(Protocol):
+    """Resolves user-group IDs to their members (Slack's usergroups.users.list)."""
+
+    async def members(self, ids: Collection[str]) -> frozenset[str]:
+        """The user IDs named in `ids`, with every group replaced by its members."""
+        ...

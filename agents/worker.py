@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from agents.deadlines import Deadlines
+from agents.events import utcnow
 from agents.jobs import JobQueue
 from agents.runtime import Runtime
 
@@ -17,9 +21,19 @@ RETRY_DELAY = 1.0
 
 
 class Worker:
-    def __init__(self, *, queue: JobQueue, runtime: Runtime, block_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        runtime: Runtime,
+        deadlines: Deadlines,
+        clock: Callable[[], datetime] = utcnow,
+        block_ms: int = 1000,
+    ) -> None:
         self._queue = queue
         self._runtime = runtime
+        self._deadlines = deadlines
+        self._clock = clock
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
 
@@ -32,6 +46,8 @@ class Worker:
         handled = 0
         while not self._stopping.is_set():
             try:
+                # Due deadlines become jobs first; any worker may fire them, once each.
+                await self._deadlines.fire_due(self._clock())
                 taken = await self._queue.take(block_ms=None if burst else self._block_ms)
             except RedisError:
                 if burst:

@@ -1,59 +1,111 @@
 """Bolt listeners: thin shims that turn a Slack payload into a typed job and enqueue it.
 
-The job is enqueued *before* `ack()`: XADD takes well under a millisecond, and if Redis is down
-the missing 200 makes Slack retry instead of the event being lost."""
+Jobs are enqueued *before* `ack()`: it takes well under a millisecond, and if Redis is down the
+missing 200 makes Slack retry instead of the event being lost. Deliveries are deduplicated on
+Slack's event id and on the message (channel, ts), atomically with the enqueue."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.jobs import Decide, Job, JobQueue, Launch, Reply
+from agents import keys
+from agents.agent import Agent
+from agents.jobs import Decide, Job, JobQueue, Launch, Reply, Respond, Take
 from agents.store import ThreadStore
-from bot import messages, payloads
-from bot.blocks import APPROVE_ACTION
+from agents.thread import Thread
+from bot import blocks, messages, payloads
+from bot.payloads import Click, MessageEvent, RequestRef, Submission
+
+log = logging.getLogger(__name__)
 
 
 class Handlers:
-    def __init__(self, *, queue: JobQueue, store: ThreadStore) -> None:
+    def __init__(self, *, queue: JobQueue, store: ThreadStore, agents: Mapping[str, Agent]) -> None:
         self._queue = queue
         self._store = store
+        self._agents = agents
 
-    async def on_mention(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    # Events
+
+    async def on_mention(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         event = payloads.message_event(body)
         job = await self._mention_job(event) if event and event.from_person else None
-        if job is not None:
-            await self._queue.enqueue(job)
+        if event is not None and job is not None:
+            await self._enqueue_event(job, body, event, request)
         await ack()
 
-    async def on_message(self, ack: AsyncAck, body: dict[str, Any], context: Any) -> None:
+    async def on_message(
+        self, ack: AsyncAck, body: dict[str, Any], context: Any, request: AsyncBoltRequest
+    ) -> None:
         event = payloads.message_event(body)
         job = await self._reply_job(event, context.get("bot_user_id")) if event else None
-        if job is not None:
-            await self._queue.enqueue(job)
+        if event is not None and job is not None:
+            await self._enqueue_event(job, body, event, request)
         await ack()
 
-    async def on_decision(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        click = payloads.click(body)
-        ref = payloads.approval_ref(click.value) if click else None
-        if click is None or ref is None or not await self._store.exists(ref.thread_id):
-            await ack()
-            await _tell(client, click, messages.UNKNOWN_THREAD)
-            return
-        await self._queue.enqueue(
-            Decide(
-                thread_id=ref.thread_id,
-                call_id=ref.call_id,
-                action_hash=ref.action_hash,
-                approved=click.action_id == APPROVE_ACTION,
-                user=click.user,
-            )
-        )
+    async def on_other_event(self, ack: AsyncAck) -> None:
+        """Subscribed events we take no action on still get their 200."""
         await ack()
+
+    # Buttons
+
+    async def on_approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        click, ref = await self._clicked(body)
+        if click is not None and ref is not None:
+            await self._queue.enqueue(_decide(ref, click.user, approved=True))
+        await ack()
+        await _unless_found(client, click, ref)
+
+    async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click, ref = await self._clicked(body)
+        thread = await self._store.load(ref.thread_id) if ref else None
+        call = thread.call(ref.call_id) if thread and ref else None
+        if click is None or ref is None or call is None:
+            await _unless_found(client, click, None)
+            return
+        modal = blocks.reject_modal(ref, call.arguments["summary"])
+        await client.views_open(trigger_id=click.trigger_id, view=modal)
+
+    async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click, ref = await self._clicked(body)
+        thread = await self._store.load(ref.thread_id) if ref else None
+        call = thread.call(ref.call_id) if thread and ref else None
+        tool = self._agents[thread.agent].tool(call.action["intent"]) if thread and call else None
+        if click is None or ref is None or call is None or tool is None:
+            await _unless_found(client, click, None)
+            return
+        modal = blocks.edit_modal(ref, call, tool.model_json_schema())
+        await client.views_open(trigger_id=click.trigger_id, view=modal)
+
+    async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        click, ref = await self._clicked(body)
+        if click is not None and ref is not None and ref.answer is not None:
+            job = Respond(
+                thread_id=ref.thread_id, call_id=ref.call_id, user=click.user, text=ref.answer
+            )
+            await self._queue.enqueue(job)
+        await ack()
+        await _unless_found(client, click, ref)
+
+    async def on_take(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        click, ref = await self._clicked(body)
+        if click is not None and ref is not None:
+            await self._queue.enqueue(
+                Take(thread_id=ref.thread_id, call_id=ref.call_id, user=click.user)
+            )
+        await ack()
+        await _unless_found(client, click, ref)
 
     async def on_unknown_action(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -61,7 +113,43 @@ class Handlers:
         await ack()
         await _tell(client, payloads.click(body), messages.UNKNOWN_ACTION)
 
-    async def _mention_job(self, event: payloads.MessageEvent) -> Job | None:
+    # Modals
+
+    async def on_reject_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        form, ref = _submitted(body)
+        reason = " ".join((form.values.get(blocks.REASON_BLOCK) or "").split()) if form else ""
+        if form is None or ref is None:
+            await ack()
+            return
+        if not reason:
+            await ack(
+                response_action="errors", errors={blocks.REASON_BLOCK: messages.REASON_REQUIRED}
+            )
+            return
+        await self._queue.enqueue(_decide(ref, form.user, approved=False, reason=reason))
+        await ack()
+
+    async def on_edit_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        form, ref = _submitted(body)
+        thread = await self._store.load(ref.thread_id) if ref else None
+        call = thread.call(ref.call_id) if thread and ref else None
+        if form is None or ref is None or thread is None or call is None:
+            await ack()
+            return
+        edited, errors = self._edited(thread, call.action, form)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        changed = edited if edited != call.action else None
+        await self._queue.enqueue(_decide(ref, form.user, approved=True, edited_action=changed))
+        await ack()
+
+    async def on_other_view(self, ack: AsyncAck) -> None:
+        await ack()
+
+    # Conversions
+
+    async def _mention_job(self, event: MessageEvent) -> Job | None:
         assert event.user is not None
         thread_id = await self._store.find(event.origin)
         if thread_id is not None:
@@ -74,8 +162,9 @@ class Handlers:
             )
         return Launch(user=event.user, text=event.text, origin=event.origin, message_ts=event.ts)
 
-    async def _reply_job(self, event: payloads.MessageEvent, bot_user_id: str | None) -> Job | None:
-        # Only a person's plain reply inside a thread; a mention arrives as app_mention too.
+    async def _reply_job(self, event: MessageEvent, bot_user_id: str | None) -> Job | None:
+        # Only a person's new message inside a thread (no edits, deletions or bots); a
+        # mention of the bot arrives as app_mention too and is taken from there.
         if not event.from_person or event.thread_ts is None or event.mentions(bot_user_id):
             return None
         assert event.user is not None
@@ -84,7 +173,76 @@ class Handlers:
             return None
         return Reply(thread_id=thread_id, user=event.user, text=event.text, message_ts=event.ts)
 
+    async def _enqueue_event(
+        self, job: Job, body: dict[str, Any], event: MessageEvent, request: AsyncBoltRequest
+    ) -> None:
+        retry = request.headers.get("x-slack-retry-num", ["0"])[0]
+        once = [
+            keys.seen("event", str(body.get("event_id"))),
+            keys.seen("msg", f"{event.channel}:{event.ts}"),
+        ]
+        added = await self._queue.enqueue(job, once=once, marker=f"retry={retry}")
+        if retry != "0" or not added:
+            reason = request.headers.get("x-slack-retry-reason", [""])[0]
+            log.info(
+                "slack delivery event_id=%s retry=%s reason=%s duplicate=%s",
+                body.get("event_id"),
+                retry,
+                reason,
+                not added,
+            )
 
-async def _tell(client: AsyncWebClient, click: payloads.Click | None, text: str) -> None:
+    async def _clicked(self, body: dict[str, Any]) -> tuple[Click | None, RequestRef | None]:
+        click = payloads.click(body)
+        ref = payloads.request_ref(click.value) if click else None
+        if ref is not None and not await self._store.exists(ref.thread_id):
+            ref = None
+        return click, ref
+
+    def _edited(
+        self, thread: Thread, action: dict[str, Any], form: Submission
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The edited call, validated by the tool's model, or errors per field."""
+        values = {name: value for name, value in form.values.items() if value is not None}
+        try:
+            tool = self._agents[thread.agent].parse_action({**action, **values})
+        except ValidationError as exc:
+            errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
+            return {}, errors or {next(iter(form.values), "form"): str(exc)}
+        return tool.model_dump(mode="json"), {}
+
+
+def _decide(
+    ref: RequestRef,
+    user: str,
+    *,
+    approved: bool,
+    reason: str | None = None,
+    edited_action: dict[str, Any] | None = None,
+) -> Decide:
+    return Decide(
+        thread_id=ref.thread_id,
+        call_id=ref.call_id,
+        action_hash=ref.action_hash,
+        approved=approved,
+        user=user,
+        reason=reason,
+        edited_action=edited_action,
+    )
+
+
+def _submitted(body: dict[str, Any]) -> tuple[Submission | None, RequestRef | None]:
+    form = payloads.submission(body)
+    return form, payloads.request_ref(form.private_metadata) if form else None
+
+
+async def _unless_found(
+    client: AsyncWebClient, click: Click | None, ref: RequestRef | None
+) -> None:
+    if ref is None:
+        await _tell(client, click, messages.UNKNOWN_THREAD)
+
+
+async def _tell(client: AsyncWebClient, click: Click | None, text: str) -> None:
     if click is not None:
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agents.events import SlackOrigin
+from agents.thread import SlackOrigin
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
@@ -38,16 +38,18 @@ class MessageEvent(BaseModel):
         return user_id is not None and user_id in _MENTION.findall(self.text)
 
 
-class ApprovalRef(BaseModel):
-    """What an Approve/Reject button carries: the request and the hash of its exact call."""
+class RequestRef(BaseModel):
+    """What a button or modal of a human request carries: the request, the hash of the exact
+    call it shows (approvals), and the answer a button stands for (questions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     thread_id: str
     call_id: str
-    action_hash: str
+    action_hash: str = ""
+    answer: str | None = None
 
     def encode(self) -> str:
-        return self.model_dump_json()
+        return self.model_dump_json(exclude_defaults=True)
 
 
 class Click(BaseModel):
@@ -59,6 +61,17 @@ class Click(BaseModel):
     message_ts: str | None
     action_id: str
     value: str | None
+    trigger_id: str | None = None
+
+
+class Submission(BaseModel):
+    """A submitted modal: who, which one, what it was about, and each field's value."""
+
+    model_config = ConfigDict(frozen=True)
+    user: str
+    callback_id: str
+    private_metadata: str
+    values: dict[str, str | None]
 
 
 def message_event(body: dict[str, Any]) -> MessageEvent | None:
@@ -78,15 +91,35 @@ def click(body: dict[str, Any]) -> Click | None:
             message_ts=container.get("message_ts"),
             action_id=action["action_id"],
             value=action.get("value"),
+            trigger_id=body.get("trigger_id"),
         )
     except (KeyError, IndexError, TypeError, AttributeError, ValidationError):
         return None
 
 
-def approval_ref(value: str | None) -> ApprovalRef | None:
+def request_ref(value: str | None) -> RequestRef | None:
     if not value:
         return None
     try:
-        return ApprovalRef.model_validate(json.loads(value))
+        return RequestRef.model_validate(json.loads(value))
     except (ValueError, ValidationError):
+        return None
+
+
+def submission(body: dict[str, Any]) -> Submission | None:
+    """A `view_submission`; each input's value (text, or the selected option's value)."""
+    try:
+        view = body["view"]
+        values: dict[str, str | None] = {}
+        for block_id, actions in view["state"]["values"].items():
+            for state in actions.values():
+                selected = state.get("selected_option")
+                values[block_id] = selected["value"] if selected else state.get("value")
+        return Submission(
+            user=body["user"]["id"],
+            callback_id=view["callback_id"],
+            private_metadata=view.get("private_metadata", ""),
+            values=values,
+        )
+    except (KeyError, TypeError, AttributeError, ValidationError):
         return None

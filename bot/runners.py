@@ -9,16 +9,23 @@ import logging
 import secrets
 import shutil
 import signal
+import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from agents.types import Model
 from bot.emulator import SlackEmulator
 from bot.services import ConfigError, Services, build_services
-from bot.serving import free_port, start_server
+from bot.serving import RunningServer, free_port, start_server
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from fakeredis import TcpFakeServer
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +93,31 @@ async def worker(settings: Settings) -> None:
         await _until_signalled()
 
 
+@dataclass(frozen=True)
+class LocalRedis:
+    """Where the sandbox's Redis listens; `in_memory` when it is the embedded fallback."""
+
+    url: str
+    in_memory: bool
+
+
+IN_MEMORY_NOTICE = (
+    "slack-hitl sandbox: redis-server is not installed, so an embedded in-memory Redis "
+    "(fakeredis) stands in.\n  State is in memory only: it is lost when the sandbox stops. "
+    "For state under {data_dir}, install redis-server (apt-get install -y redis-server)."
+)
+
+
 @contextlib.asynccontextmanager
-async def local_redis(data_dir: Path) -> AsyncIterator[str]:
-    """A redis-server from PATH on a free port, its data (AOF) under `data_dir`."""
+async def local_redis(data_dir: Path) -> AsyncIterator[LocalRedis]:
+    """A redis-server from PATH on a free port, its data (AOF) under `data_dir`; without one,
+    an embedded in-memory Redis, announced on stdout."""
     exe = shutil.which("redis-server")
     if exe is None:
-        raise ConfigError("redis-server is not installed: apt-get install -y redis-server")
+        print(IN_MEMORY_NOTICE.format(data_dir=data_dir), flush=True)
+        async with embedded_redis() as url:
+            yield LocalRedis(url, in_memory=True)
+        return
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     port = free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
@@ -109,11 +135,50 @@ async def local_redis(data_dir: Path) -> AsyncIterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     try:
         await _wait_for_redis(url, proc)
-        yield url
+        yield LocalRedis(url, in_memory=False)
     finally:
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def embedded_redis() -> AsyncIterator[str]:
+    """An in-memory Redis (fakeredis) on a free port, served by a thread of this process."""
+    server = embedded_redis_server()
+    thread = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+        await asyncio.to_thread(thread.join)
+
+
+def embedded_redis_server() -> TcpFakeServer:
+    """fakeredis's Redis-protocol TCP server on 127.0.0.1 and a free port, not yet serving."""
+    from fakeredis import TcpFakeServer
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        # fakeredis (2.40) drops the connection after any error reply (BUSYGROUP, NOSCRIPT...),
+        # which real Redis does not: hand such replies to the client as values instead.
+        def setup(self) -> None:
+            super().setup()
+            read = self.current_client.read_response
+
+            def read_response(**options: Any) -> Any:
+                try:
+                    return read(**options)
+                except ResponseError as e:
+                    return e
+
+            self.current_client.read_response = read_response  # type: ignore[method-assign]
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    server.RequestHandlerClass = Handler
+    return server
 
 
 async def _wait_for_redis(url: str, proc: asyncio.subprocess.Process) -> None:
@@ -132,12 +197,30 @@ async def _wait_for_redis(url: str, proc: asyncio.subprocess.Process) -> None:
         await client.aclose()
 
 
-async def sandbox(settings: Settings, *, port: int, data_dir: Path) -> None:
-    """Slack emulator with its web UI, the bot in HTTP mode pointed at it, a local Redis."""
+@dataclass
+class Sandbox:
+    """A running sandbox: the Slack emulator and the bot (HTTP + worker) pointed at it."""
+
+    emulator: SlackEmulator
+    services: Services
+    server: RunningServer
+
+
+@contextlib.asynccontextmanager
+async def sandbox_stack(
+    settings: Settings,
+    *,
+    redis_url: str,
+    port: int = 0,
+    model: Model | None = None,
+    retries: bool = True,
+) -> AsyncIterator[Sandbox]:
+    """The Slack emulator with its web UI on `port`, and the bot in HTTP mode with a worker,
+    pointed at it and at `redis_url`; stopped in order on exit. Used by `sandbox` and tests."""
     secret = secrets.token_hex(16)
-    async with local_redis(data_dir / "redis") as redis_url:
-        emulator = SlackEmulator(signing_secret=secret)
-        await emulator.start(port=port)
+    emulator = SlackEmulator(signing_secret=secret, retries=retries)
+    await emulator.start(port=port)
+    try:
         local = settings.model_copy(
             update={
                 "slack_bot_token": emulator.identity.bot_token,
@@ -147,18 +230,31 @@ async def sandbox(settings: Settings, *, port: int, data_dir: Path) -> None:
                 "hitl_approvers": settings.hitl_approvers or SANDBOX_APPROVERS,
             }
         )
-        services = build_services(local)
+        services = build_services(local, model=model)
         await services.queue.setup()
         async with _worker(services, enabled=True):
             server = await start_server(services.http)
             emulator.events_url = f"{server.url}/slack/events"
-            print(
-                f"slack-hitl sandbox: open {emulator.url} in a browser.\n"
-                "  Try: @bot deploy api 1.4.2 to production  (in #deploys, as alice),\n"
-                "  then switch to bob and click Approve.\n"
-                f"  Model: {local.llm_provider}. Ctrl-C stops.",
-                flush=True,
-            )
-            await _until_signalled()
-            await server.stop()
+            try:
+                yield Sandbox(emulator=emulator, services=services, server=server)
+            finally:
+                await server.stop()
+    finally:
         await emulator.stop()
+
+
+async def sandbox(settings: Settings, *, port: int, data_dir: Path) -> None:
+    """Slack emulator with its web UI, the bot in HTTP mode pointed at it, a local Redis."""
+    async with (
+        local_redis(data_dir / "redis") as redis,
+        sandbox_stack(settings, redis_url=redis.url, port=port) as running,
+    ):
+        where = "in memory (embedded)" if redis.in_memory else f"{redis.url}, data in {data_dir}"
+        print(
+            f"slack-hitl sandbox: open {running.emulator.url} in a browser.\n"
+            "  Try: @bot deploy api 1.4.2 to production  (in #deploys, as alice),\n"
+            "  then switch to bob and click Approve.\n"
+            f"  Model: {running.services.settings.llm_provider}. Redis: {where}. Ctrl-C stops.",
+            flush=True,
+        )
+        await _until_signalled()

@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
 from agents.jobs import JobQueue
+from agents.llm_anthropic import AnthropicModel
+from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
 from agents.offline import OfflineModel
 from agents.runtime import Runtime
@@ -20,11 +27,13 @@ from agents.store import ThreadStore
 from agents.types import Model
 from agents.worker import Worker
 from bot.app import build_bolt_app
+from bot.directory import SlackDirectory
 from bot.handlers import Handlers
 from bot.http import build_http_app
 from bot.notifier import SlackNotifier
 from bot.settings import Settings
 from tools.deploy import SimulatedDeployer
+from tools.policy import Policy, PolicyError, PolicyFile, load_policy_file
 
 AGENTS = [DEPLOY]
 
@@ -34,11 +43,26 @@ class ConfigError(Exception):
 
 
 def model_for(settings: Settings) -> Model:
-    if settings.llm_provider == "offline":
-        return OfflineModel()
+    """The model LLM_PROVIDER names. The HTTP clients hold a connection pool (`aclose()`)."""
+    model, anthropic_key = settings.llm_model, settings.anthropic_api_key
+    match settings.llm_provider:
+        case "offline":
+            return OfflineModel()
+        case "openai" if model:
+            return OpenAIModel(
+                model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key
+            )
+        case "anthropic" if model and anthropic_key:
+            return AnthropicModel(
+                model=model, api_key=anthropic_key, base_url=settings.anthropic_base_url
+            )
+    needed = {"LLM_MODEL": model}
+    if settings.llm_provider == "anthropic":
+        needed["ANTHROPIC_API_KEY"] = anthropic_key
+    missing = ", ".join(name for name, value in needed.items() if not value)
     raise ConfigError(
-        f"LLM_PROVIDER={settings.llm_provider} is not available in this version; "
-        "use LLM_PROVIDER=offline (the default)."
+        f"LLM_PROVIDER={settings.llm_provider} needs {missing}; see README (LLM providers), "
+        "or use LLM_PROVIDER=offline (the default)."
     )
 
 
@@ -53,10 +77,29 @@ class Services:
     client: AsyncWebClient
     bolt: AsyncApp
     http: Starlette
+    owned_model: Model | None = None  # built from settings, not passed in: closed here
 
     async def close(self) -> None:
         self.worker.stop()
+        if isinstance(self.owned_model, OpenAIModel | AnthropicModel):
+            await self.owned_model.aclose()
         await self.redis.aclose()
+
+
+def policy_for(settings: Settings) -> Policy:
+    """Tool policy from HITL_APPROVERS, HITL_APPROVAL_TIMEOUT, HITL_ONCALL and the policy file."""
+    policy_file = PolicyFile()
+    if settings.hitl_policy_file is not None:
+        try:
+            policy_file = load_policy_file(settings.hitl_policy_file)
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from exc
+    return Policy(
+        approvers=tuple(sorted(settings.hitl_approvers)),
+        timeout=settings.hitl_approval_timeout,
+        rules=policy_file.rules,
+        oncall=policy_file.oncall or settings.hitl_oncall,
+    )
 
 
 def consumer_name() -> str:
@@ -66,21 +109,34 @@ def consumer_name() -> str:
 def build_services(settings: Settings, *, model: Model | None = None) -> Services:
     if not settings.slack_signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is not set.")
+    owned_model: Model | None = None
+    if model is None:
+        model = owned_model = model_for(settings)
     redis = Redis.from_url(settings.redis_url)
     store = ThreadStore(redis)
     queue = JobQueue(redis, consumer=consumer_name())
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        # Slack's 429s are retried after their Retry-After; dropped connections once more.
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+    deadlines = Deadlines(redis)
     runtime = Runtime(
         store=store,
         agents=AGENTS,
-        deps=StepDeps(model=model or model_for(settings), deployer=SimulatedDeployer(redis)),
-        notifier=SlackNotifier(client, store),
-        approvers=settings.hitl_approvers,
+        deps=StepDeps(model=model, deployer=SimulatedDeployer(redis), policy=policy_for(settings)),
+        notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
+        directory=SlackDirectory(client, redis),
+        deadlines=deadlines,
     )
     bolt = build_bolt_app(
         client=client,
         signing_secret=settings.slack_signing_secret,
-        handlers=Handlers(queue=queue, store=store),
+        handlers=Handlers(queue=queue, store=store, agents={a.name: a for a in AGENTS}),
     )
     return Services(
         settings=settings,
@@ -88,8 +144,9 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         store=store,
         queue=queue,
         runtime=runtime,
-        worker=Worker(queue=queue, runtime=runtime),
+        worker=Worker(queue=queue, runtime=runtime, deadlines=deadlines),
         client=client,
         bolt=bolt,
         http=build_http_app(bolt, redis=redis),
+        owned_model=owned_model,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -24,7 +25,9 @@ class Settings(BaseSettings):
     anthropic_api_key: str | None = None
     hitl_approvers: Annotated[frozenset[str], NoDecode] = frozenset()
     hitl_escalation_channel: str | None = None
-    hitl_approval_timeout: int = 3600
+    hitl_approval_timeout: int = Field(default=3600, gt=0)
+    hitl_oncall: str | None = None
+    hitl_policy_file: Path | None = None
 
     @field_validator("hitl_approvers", mode="before")
     @classmethod

@@ -8,8 +8,22 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents.events import Event, Thread
+from agents.events import (
+    ApprovalDecision,
+    Error,
+    EscalationTaken,
+    Event,
+    HumanResponse,
+    ReminderSent,
+    RequestExpired,
+    Terms,
+    ToolCall,
+    ToolResult,
+    UserMessage,
+    call_hash,
+)
 from agents.store import ThreadStore
+from agents.thread import Thread
 from bot.services import ConfigError
 from bot.settings import Settings
 
@@ -30,8 +44,48 @@ def summary_line(thread: Thread) -> str:
 
 
 def event_line(event: Event) -> str:
-    body = event.model_dump(mode="json", exclude={"at", "type"})
-    return f"{event.at.strftime('%Y-%m-%d %H:%M:%S')}  {event.type:<17} {json.dumps(body)}"
+    label, detail = _describe(event)
+    return f"{event.at.strftime('%Y-%m-%d %H:%M:%S')}  {label:<20} {detail}"
+
+
+def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per event type
+    match event:
+        case UserMessage(user=user, text=text):
+            return "message", f"{user}: {text}"
+        case ToolCall(intent="request_approval", arguments=args, source=source, terms=terms):
+            return "approval requested", (
+                f"{args['summary']} · by {source} · hash {call_hash(args['action'])[:12]}"
+                f"{_terms(terms)}"
+            )
+        case ToolCall(intent=intent, arguments=args, source=source, terms=terms):
+            return intent.replace("_", " "), f"{json.dumps(args)} · by {source}{_terms(terms)}"
+        case ToolResult(intent=intent, output=output):
+            return f"{intent} result", json.dumps(output)
+        case ApprovalDecision(
+            approved=approved, user=user, action_hash=h, reason=r, edited_action=e
+        ):
+            detail = f"by {user} · hash {h[:12]}"
+            detail += f" · reason: {r}" if r else ""
+            detail += f" · edited to {json.dumps(e)}" if e else ""
+            return ("approved" if approved else "rejected"), detail
+        case HumanResponse(user=user, text=text):
+            return "answered", f"by {user}: {text}"
+        case EscalationTaken(user=user):
+            return "escalation taken", f"by {user}"
+        case RequestExpired(call_id=call_id):
+            return "expired", f"request {call_id}; nothing ran"
+        case ReminderSent(call_id=call_id):
+            return "reminder sent", f"request {call_id}"
+        case Error(message=message):
+            return "error", message
+
+
+def _terms(terms: Terms | None) -> str:
+    if terms is None:
+        return ""
+    who = ", ".join(terms.deciders) or "anyone but the requester"
+    deadline = terms.deadline.strftime("%Y-%m-%d %H:%M:%S")
+    return f" · needs {terms.quorum} from {who} · expires {deadline}"
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:

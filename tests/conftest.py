@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
@@ -94,7 +95,7 @@ async def make_bot(redis_server: str, redis: Redis, slack: SlackEmulator) -> Asy
     started: list[BotProcess] = []
 
     async def make(
-        *, model: Model | None = None, approvers: frozenset[str] = APPROVERS
+        *, model: Model | None = None, approvers: frozenset[str] = APPROVERS, **overrides: Any
     ) -> BotProcess:
         settings = Settings(
             slack_bot_token=BOT_TOKEN,
@@ -102,6 +103,7 @@ async def make_bot(redis_server: str, redis: Redis, slack: SlackEmulator) -> Asy
             slack_api_url=slack.api_url,
             redis_url=redis_server,
             hitl_approvers=approvers,
+            **overrides,
         )
         services = build_services(settings, model=model)
         await services.queue.setup()

@@ -13,6 +13,8 @@ SCOPE_FOR_METHOD = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+    "views.open": None,  # interactivity, no scope
 }
 SCOPE_FOR_EVENT = {
     "app_mention": "app_mentions:read",

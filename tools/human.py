@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,20 @@ class RequestInput(BaseModel):
     """Ask the people in the thread for information you lack."""
 
     intent: Literal["request_input"] = "request_input"
-    question: str = Field(description="A short, specific question.")
+    question: str = Field(description="A short, specific question.", max_length=500)
+    options: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Up to 5 short answers to offer as buttons; empty for a free-text answer.",
+    )
+
+
+class Escalate(BaseModel):
+    """Hand the thread to the on-call person when you are stuck or the matter is urgent."""
+
+    intent: Literal["escalate"] = "escalate"
+    reason: str = Field(description="Why a person must take over, in one or two sentences.")
+    urgency: Literal["low", "high"] = "high"
 
 
 class DoneForNow(BaseModel):

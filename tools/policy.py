@@ -1,15 +1,42 @@
-"""Tool policy: which calls need a human's approval, and who may decide. Decided by code, never by
-the model's prompt."""
+"""Tool policy: which calls need a person's approval, who may settle each human request, how
+many approvals it needs and by when. Decided by code and the operator's policy file, never by
+the model's prompt.
+
+The built-in default gates production deploys. A policy file (`HITL_POLICY_FILE`, YAML) adds
+rules; the first rule matching a call wins:
+
+    rules:
+      - tool: deploy
+        when: {environment: production}
+        approvers: [S0SRE, U0LEAD]   # user and user-group IDs; default HITL_APPROVERS
+        quorum: 2                    # distinct approvers needed
+        timeout: 1800                # seconds; default HITL_APPROVAL_TIMEOUT
+      - tool: deploy
+        when: {service: docs}
+        gated: false
+    oncall: S0ONCALL                 # who `escalate` pages; default the approvers
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.events import APPROVAL, ESCALATION, Terms
 from tools.deploy import Deploy
 from tools.types import Tool
 
+REMIND_AT = 0.8
+"""A reminder goes out when this share of a request's time has passed."""
 
-def needs_approval(call: Tool) -> bool:
+
+def gated_by_default(call: Tool) -> bool:
     match call:
         case Deploy(environment="production"):
             return True
@@ -17,19 +44,90 @@ def needs_approval(call: Tool) -> bool:
             return False
 
 
-def may_approve(user: str, *, requester: str, approvers: Collection[str]) -> bool:
-    """Configured approvers (anyone, when none are configured) but never the requester: every
-    gated action is high-risk, and nobody approves their own."""
-    if user == requester:
-        return False
-    return not approvers or user in approvers
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tool: str
+    when: dict[str, str | int | bool] = Field(default_factory=dict)
+    gated: bool | None = None
+    approvers: tuple[str, ...] | None = None
+    quorum: int = Field(default=1, ge=1)
+    timeout: int | None = Field(default=None, gt=0)
+
+    def matches(self, call: dict[str, Any]) -> bool:
+        return call.get("intent") == self.tool and all(
+            call.get(key) == value for key, value in self.when.items()
+        )
 
 
-def may_reject(user: str, *, requester: str, approvers: Collection[str]) -> bool:
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: tuple[Rule, ...] = ()
+    oncall: str | None = None
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message says where and why."""
+
+
+def load_policy_file(path: Path) -> PolicyFile:
+    try:
+        return PolicyFile.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise PolicyError(f"policy file {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Policy:
+    approvers: tuple[str, ...] = ()
+    timeout: int = 3600
+    rules: tuple[Rule, ...] = ()
+    oncall: str | None = None
+
+    def rule(self, call: dict[str, Any]) -> Rule | None:
+        return next((rule for rule in self.rules if rule.matches(call)), None)
+
+    def needs_approval(self, call: Tool) -> bool:
+        rule = self.rule(call.model_dump(mode="json"))
+        if rule is not None and rule.gated is not None:
+            return rule.gated
+        return gated_by_default(call)
+
+    def terms(self, intent: str, arguments: dict[str, Any], *, now: datetime) -> Terms:
+        """The terms of a new human request."""
+        rule = self.rule(arguments["action"]) if intent == APPROVAL else None
+        deciders = self.approvers
+        if rule is not None and rule.approvers is not None:
+            deciders = rule.approvers
+        if intent == ESCALATION and self.oncall:
+            deciders = (self.oncall,)
+        timeout = rule.timeout if rule and rule.timeout else self.timeout
+        return Terms(
+            deciders=deciders,
+            quorum=rule.quorum if rule else 1,
+            deadline=now + timedelta(seconds=timeout),
+            remind_at=now + timedelta(seconds=timeout * REMIND_AT),
+        )
+
+
+# Who may settle a request. `allowed` is the request's deciders with groups expanded to their
+# members, or None when it names nobody (then anyone may, but never the requester alone).
+
+
+def may_approve(user: str, *, requester: str, allowed: Collection[str] | None) -> bool:
+    """Nobody approves their own request; otherwise the deciders (anyone, if none are set)."""
+    return user != requester and (allowed is None or user in allowed)
+
+
+def may_reject(user: str, *, requester: str, allowed: Collection[str] | None) -> bool:
     """Rejecting runs nothing, so the requester may withdraw their own request."""
-    return user == requester or may_approve(user, requester=requester, approvers=approvers)
+    return user == requester or may_approve(user, requester=requester, allowed=allowed)
 
 
-def may_answer(user: str, *, requester: str, approvers: Collection[str]) -> bool:
-    """Who may answer the agent's questions: the requester and the approvers."""
-    return user == requester or user in approvers
+def may_answer(user: str, *, requester: str, allowed: Collection[str] | None) -> bool:
+    """Questions are answered by the requester and the deciders (the approvers)."""
+    return user == requester or (allowed is not None and user in allowed)
+
+
+def may_take(user: str, *, allowed: Collection[str] | None) -> bool:
+    """An escalation is taken by the on-call people (anyone, if none are set)."""
+    return allowed is None or user in allowed

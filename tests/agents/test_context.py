@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agents.context import build_request, render_context
 from agents.deploy import DEPLOY
-from agents.events import ApprovalDecision, Error, Thread, ToolCall, ToolResult, UserMessage
+from agents.events import ApprovalDecision, Error, ToolCall, ToolResult, UserMessage
+from agents.thread import Thread
 
 PROD = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
 
@@ -55,6 +56,7 @@ def test_the_request_carries_prompt_context_and_every_tool_schema() -> None:
         "deploy",
         "request_approval",
         "request_input",
+        "escalate",
         "done_for_now",
     ]
     approval = request.tools[1]["parameters"]

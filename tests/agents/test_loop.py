@@ -11,8 +11,6 @@ from agents.deploy import DEPLOY
 from agents.events import (
     ApprovalDecision,
     Error,
-    Status,
-    Thread,
     ToolCall,
     ToolResult,
     Usage,
@@ -21,6 +19,7 @@ from agents.events import (
 )
 from agents.loop import StepDeps, step
 from agents.scripted import ScriptedModel
+from agents.thread import Status, Thread
 from agents.types import ModelError, ModelReply
 from tools.deploy import SimulatedDeployer
 
@@ -94,11 +93,25 @@ async def test_model_unavailable_is_an_error_event(deps: StepDeps) -> None:
     assert "503" in thread.events[-1].message
 
 
-async def test_three_errors_in_a_row_stop_the_run(deps: StepDeps) -> None:
+async def test_three_errors_in_a_row_escalate_to_a_person(deps: StepDeps) -> None:
     thread = new_thread().append(*(Error(message="junk") for _ in range(3)))
     stopped = await run_model(deps, thread=thread)
-    assert stopped.status is Status.DONE
-    assert stopped.events[-1].source == "runtime"  # type: ignore[union-attr]
+    assert stopped.status is Status.WAITING_ESCALATION
+    call = stopped.events[-1]
+    assert isinstance(call, ToolCall) and call.source == "runtime"
+    assert "3 errors in a row" in call.arguments["reason"] and call.terms is not None
+
+
+async def test_failed_tool_calls_count_towards_the_error_limit(deps: StepDeps) -> None:
+    failing = [ToolCall(call_id=f"c{i}", intent="deploy", arguments=STAGING) for i in range(3)]
+    thread = new_thread().append(*[e for c in failing for e in (c, Error(message="boom"))])
+    assert thread.consecutive_errors() == 3
+    assert (
+        new_thread()
+        .append(Error(message="x"), UserMessage(user="U", text="y"))
+        .consecutive_errors()
+        == 0
+    )
 
 
 async def test_step_limit_ends_the_run(deps: StepDeps) -> None:

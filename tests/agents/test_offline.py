@@ -9,8 +9,9 @@ import pytest
 
 from agents.context import build_request
 from agents.deploy import DEPLOY
-from agents.events import ApprovalDecision, HumanResponse, Thread, ToolCall, ToolResult, UserMessage
+from agents.events import ApprovalDecision, HumanResponse, ToolCall, ToolResult, UserMessage
 from agents.offline import OfflineModel
+from agents.thread import Thread
 
 
 async def next_step(*events: Any) -> dict[str, Any]:

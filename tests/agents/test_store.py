@@ -8,8 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from agents import keys
-from agents.events import Error, SlackOrigin, Thread, UserMessage
+from agents.events import Error, UserMessage
 from agents.store import ConflictError, ThreadStore, thread_id_for
+from agents.thread import SlackOrigin, Thread
 
 
 def new_thread() -> Thread:

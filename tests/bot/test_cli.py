@@ -10,8 +10,9 @@ import sys
 import httpx
 from redis.asyncio import Redis
 
-from agents.events import SlackOrigin, Thread, UserMessage
+from agents.events import UserMessage
 from agents.store import ThreadStore, thread_id_for
+from agents.thread import SlackOrigin, Thread
 from bot.serving import free_port
 
 
@@ -82,7 +83,7 @@ async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis
 
     shown = await hitl("threads", "show", thread.id, environ=env(redis_server))
     out, _ = await shown.communicate()
-    assert "user_message" in out.decode() and "deploy api to production" in out.decode()
+    assert "message              U0ALICE: deploy api to production" in out.decode()
 
     missing = await hitl("threads", "show", "t000", environ=env(redis_server))
     _, err = await missing.communicate()

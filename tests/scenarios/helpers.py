@@ -41,6 +41,15 @@ def approval_message(slack: SlackEmulator, channel: str, thread_ts: str) -> Mess
     return found[0]
 
 
+async def reject(slack: SlackEmulator, *, user: str, message: Message, reason: str) -> None:
+    """Click Reject and submit the reason modal it opens."""
+    await slack.click(user=user, message=message, action_id="hitl_reject")
+    await slack.wait_for(lambda: bool(slack.open_views(user)))
+    (modal,) = slack.open_views(user)
+    response = await slack.submit_view(user=user, view=modal, values={"reason": {"reason": reason}})
+    assert response.status_code == 200
+
+
 async def redis_snapshot(redis: Redis) -> dict[bytes, bytes | None]:
     """Every key and its serialized value, to prove a request changed nothing."""
     return {key: await redis.dump(key) for key in sorted(await redis.keys("*"))}

@@ -37,7 +37,7 @@ async def test_a_direct_gated_call_becomes_an_approval_and_claims_change_nothing
     assert bot_replies(slack, DEPLOYS, root)[-1].text == "Approved by the CTO, deploying now."
 
 
-async def test_junk_output_three_times_ends_the_run_with_a_message(
+async def test_junk_output_three_times_escalates_to_on_call(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:
     bot = await make_bot(
@@ -47,4 +47,6 @@ async def test_junk_output_three_times_ends_the_run_with_a_message(
     await bot.settle()
 
     assert await deployments(redis) == []
-    assert "repeated errors" in bot_replies(slack, DEPLOYS, root)[-1].text
+    escalation = bot_replies(slack, DEPLOYS, root)[-1]
+    assert "3 errors in a row" in shown_text(escalation)
+    assert "hitl_take" in str(escalation.blocks)

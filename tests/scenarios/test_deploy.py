@@ -14,6 +14,7 @@ from tests.scenarios.helpers import (
     bot_replies,
     has_buttons,
     redis_snapshot,
+    reject,
     shown_text,
 )
 from tests.test_manifest import SCOPE_FOR_METHOD
@@ -61,7 +62,7 @@ async def test_production_deploy_is_approved_run_once_and_reported(
     await bot.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert slack.ephemerals[-1].user == CAROL
-    assert f"already approved by <@{BOB}>" in slack.ephemerals[-1].text
+    assert f"Approved by <@{BOB}>" in slack.ephemerals[-1].text
     # Every Web API method used is one the manifest's scopes cover.
     assert {call.method for call in slack.calls} <= set(SCOPE_FOR_METHOD)
 
@@ -73,13 +74,14 @@ async def test_rejected_deploy_runs_nothing_and_says_so(
     await bot.settle()
     approval = approval_message(slack, DEPLOYS, root)
 
-    await slack.click(user=BOB, message=approval, action_id="hitl_reject")
+    await reject(slack, user=BOB, message=approval, reason="change freeze until Monday")
     await bot.settle()
 
     assert await deployments(redis) == []
-    assert f"Rejected by <@{BOB}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
+    decided = shown_text(slack.find_message(DEPLOYS, approval.ts))
+    assert f"Rejected by <@{BOB}>" in decided and "change freeze until Monday" in decided
     last = bot_replies(slack, DEPLOYS, root)[-1].text
-    assert "nothing was deployed" in last and f"<@{BOB}>" in last
+    assert "nothing was deployed" in last and "change freeze until Monday" in last
 
 
 async def test_missing_version_is_asked_and_the_reply_resumes(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from agents.events import HumanResponse, SlackOrigin, Status
+from agents.events import HumanResponse
 from agents.store import ThreadStore, thread_id_for
+from agents.thread import SlackOrigin, Status
 from bot.emulator import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, MALLORY, BotProcess
 from tests.scenarios.helpers import approval_message, bot_replies

@@ -1,0 +1,61 @@
+"""Deadlines and reminders of human requests: a sorted set scored by due time whose members are
+the jobs themselves. When due, a Lua script moves them into the job stream in one atomic step,
+so whichever worker gets there first fires each one, exactly once."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from agents import keys
+from agents.events import Terms
+from agents.jobs import Deadline
+
+# KEYS: deadlines zset, jobs stream. ARGV: now, batch size, stream maxlen.
+_FIRE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, job in ipairs(due) do
+  redis.call('ZREM', KEYS[1], job)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', job)
+end
+return #due
+"""
+
+BATCH = 100
+
+
+class Deadlines:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._fire_due: Any = redis.register_script(_FIRE_DUE)
+
+    async def schedule(self, thread_id: str, call_id: str, terms: Terms) -> None:
+        """Plan the reminder and the expiry of a request (idempotent)."""
+        due = {
+            Deadline(thread_id=thread_id, call_id=call_id, event="expire"): terms.deadline,
+        }
+        if terms.remind_at is not None:
+            due[Deadline(thread_id=thread_id, call_id=call_id, event="remind")] = terms.remind_at
+        mapping = {job.model_dump_json(): at.timestamp() for job, at in due.items()}
+        ttl = max(keys.JOBS_TTL, int(terms.deadline.timestamp() - time.time()) + 3600)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(keys.deadlines(), mapping)
+            pipe.expire(keys.deadlines(), ttl, gt=True)
+            await pipe.execute()
+
+    async def fire_due(self, now: datetime) -> int:
+        """Move every job due by `now` into the job stream; returns how many moved."""
+        fired = 0
+        while True:
+            moved = int(
+                await self._fire_due(
+                    keys=[keys.deadlines(), keys.jobs()],
+                    args=[now.timestamp(), BATCH, keys.JOBS_MAXLEN],
+                )
+            )
+            fired += moved
+            if moved < BATCH:
+                return fired
