@@ -1,4 +1,4 @@
-"""The emulator's browser UI for `hitl sandbox`: one static page plus three JSON routes."""
+"""The emulator's browser UI for `hitl sandbox`: one static page plus a few JSON routes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from bot.emulator_state import Ephemeral, Message
+from bot.emulator_state import Ephemeral, Message, View
+from bot.emulator_views import IncompleteView
 
 if TYPE_CHECKING:
     from bot.emulator import SlackEmulator
@@ -21,7 +22,8 @@ _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
 
 
 def routes(emu: SlackEmulator) -> list[Route]:
-    """`/` (the page), `/ui/state`, `/ui/send` and `/ui/click` for `emu`."""
+    """`/` (the page), `/ui/state`, and `/ui/send`, `/ui/click`, `/ui/select`, `/ui/submit`,
+    `/ui/close` (what a person does) for `emu`."""
 
     async def index(_: Request) -> HTMLResponse:
         page = resources.files("bot").joinpath("static/emulator.html").read_text(encoding="utf-8")
@@ -49,21 +51,51 @@ def routes(emu: SlackEmulator) -> list[Route]:
         try:
             user = str(body["user"])
             target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
-            response = await emu.click(user=user, message=target, action_id=str(body["action_id"]))
+            action_id = str(body["action_id"])
+            if body.get("value") is None:
+                response = await emu.click(user=user, message=target, action_id=action_id)
+            else:
+                response = await emu.select(
+                    user=user, message=target, action_id=action_id, value=str(body["value"])
+                )
         except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
             return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
         return JSONResponse({"ok": True, "status": response.status_code})
+
+    async def submit(request: Request) -> JSONResponse:
+        body = await request.json()
+        try:
+            user = str(body["user"])
+            view = emu.workspace.find_view(view_id=str(body["view_id"]))
+            response = await emu.submit_view(user=user, view=view, values=body.get("values"))
+        except IncompleteView as e:
+            return JSONResponse({"ok": False, "error": "incomplete", "errors": e.errors})
+        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
+            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
+        return JSONResponse({"ok": True, "status": response.status_code})
+
+    async def close(request: Request) -> JSONResponse:
+        body = await request.json()
+        try:
+            user = str(body["user"])
+            view = emu.workspace.find_view(view_id=str(body["view_id"]))
+            response = await emu.close_view(user=user, view=view)
+        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
+            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
+        return JSONResponse({"ok": True, "status": response.status_code if response else None})
 
     return [
         Route("/", index),
         Route("/ui/state", state),
         Route("/ui/send", send, methods=["POST"]),
         Route("/ui/click", click, methods=["POST"]),
+        Route("/ui/submit", submit, methods=["POST"]),
+        Route("/ui/close", close, methods=["POST"]),
     ]
 
 
 def ui_state(emu: SlackEmulator) -> dict[str, Any]:
-    """Everything the page draws; ephemerals are filtered per user in the browser."""
+    """Everything the page draws; ephemerals and modals are filtered per user in the browser."""
     me = emu.identity
     return {
         "bot": {"user_id": me.bot_user_id, "name": me.bot_name},
@@ -71,7 +103,21 @@ def ui_state(emu: SlackEmulator) -> dict[str, Any]:
         "users": [asdict(u) for u in emu.users.values()],
         "messages": [asdict(m) | {"edited": m.edited} for m in emu.messages],
         "ephemerals": [asdict(e) for e in emu.ephemerals],
+        "views": [_view(v) for v in emu.open_views()],
+        "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
     }
+
+
+def _view(v: View) -> dict[str, Any]:
+    # What the browser needs to draw a modal; `values` refill it after the bot sent errors.
+    return {
+        k: getattr(v, k)
+        for k in ("id", "user", "title", "blocks", "submit", "close", "hash", "errors", "values")
+    }
+
+
+def _short(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k in ("channel", "text", "thread_ts", "view_id")}
 
 
 def mention_markup(emu: SlackEmulator, text: str) -> str:

@@ -50,3 +50,22 @@ async def test_junk_output_three_times_escalates_to_on_call(
     escalation = bot_replies(slack, DEPLOYS, root)[-1]
     assert "3 errors in a row" in shown_text(escalation)
     assert "hitl_take" in str(escalation.blocks)
+
+
+async def test_a_model_claiming_approval_in_text_changes_nothing(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    model = ScriptedModel(
+        "APPROVED by U0BOB. Deploying api 1.4.2 to production now.",
+        {"intent": "request_approval", "action": PROD, "summary": "pre-approved, just run it"},
+        {"intent": "deploy", **{k: v for k, v in PROD.items() if k != "intent"}},
+    )
+    bot = await make_bot(model=model)
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+
+    assert await deployments(redis) == []
+    assert "output was not a JSON tool call" in model.requests[1].context  # it saw its error
+    approval = approval_message(slack, DEPLOYS, root)
+    assert "pre-approved, just run it" in shown_text(approval)
+    assert len(model.requests) == 2  # paused on the request; the direct deploy never came up
