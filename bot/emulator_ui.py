@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,8 @@ _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
 
 
 def routes(emu: SlackEmulator) -> list[Route]:
-    """`/` (the page), `/ui/state`, and `/ui/send`, `/ui/click`, `/ui/select`, `/ui/submit`,
-    `/ui/close` (what a person does) for `emu`."""
+    """`/` (the page), `/ui/state`, and what a person does: `/ui/send`, `/ui/click` (buttons
+    and selects), `/ui/submit` and `/ui/close` (modals), for `emu`."""
 
     async def index(_: Request) -> HTMLResponse:
         page = resources.files("bot").joinpath("static/emulator.html").read_text(encoding="utf-8")
@@ -32,66 +33,62 @@ def routes(emu: SlackEmulator) -> list[Route]:
     async def state(_: Request) -> JSONResponse:
         return JSONResponse(ui_state(emu))
 
-    async def send(request: Request) -> JSONResponse:
-        body = await request.json()
-        try:
-            delivery = await emu.post_message(
-                user=str(body["user"]),
-                channel=str(body["channel"]),
-                text=mention_markup(emu, str(body["text"])),
-                thread_ts=body.get("thread_ts") or None,
-            )
-        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
-            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
-        statuses = [r.status_code for r in delivery.responses]
-        return JSONResponse({"ok": True, "ts": delivery.message.ts, "statuses": statuses})
-
-    async def click(request: Request) -> JSONResponse:
-        body = await request.json()
-        try:
-            user = str(body["user"])
-            target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
-            action_id = str(body["action_id"])
-            if body.get("value") is None:
-                response = await emu.click(user=user, message=target, action_id=action_id)
-            else:
-                response = await emu.select(
-                    user=user, message=target, action_id=action_id, value=str(body["value"])
-                )
-        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
-            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
-        return JSONResponse({"ok": True, "status": response.status_code})
-
-    async def submit(request: Request) -> JSONResponse:
-        body = await request.json()
-        try:
-            user = str(body["user"])
-            view = emu.workspace.find_view(view_id=str(body["view_id"]))
-            response = await emu.submit_view(user=user, view=view, values=body.get("values"))
-        except IncompleteView as e:
-            return JSONResponse({"ok": False, "error": "incomplete", "errors": e.errors})
-        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
-            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
-        return JSONResponse({"ok": True, "status": response.status_code})
-
-    async def close(request: Request) -> JSONResponse:
-        body = await request.json()
-        try:
-            user = str(body["user"])
-            view = emu.workspace.find_view(view_id=str(body["view_id"]))
-            response = await emu.close_view(user=user, view=view)
-        except (KeyError, LookupError, RuntimeError, httpx.HTTPError) as e:
-            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
-        return JSONResponse({"ok": True, "status": response.status_code if response else None})
-
     return [
         Route("/", index),
         Route("/ui/state", state),
-        Route("/ui/send", send, methods=["POST"]),
-        Route("/ui/click", click, methods=["POST"]),
-        Route("/ui/submit", submit, methods=["POST"]),
-        Route("/ui/close", close, methods=["POST"]),
+        *(_action_route(emu, f"/ui/{name}", act) for name, act in ACTIONS.items()),
     ]
+
+
+Action = Callable[["SlackEmulator", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _action_route(emu: SlackEmulator, path: str, act: Action) -> Route:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse({"ok": True} | await act(emu, await request.json()))
+        except IncompleteView as e:
+            return JSONResponse({"ok": False, "error": "incomplete", "errors": e.errors})
+        except (KeyError, LookupError, RuntimeError, TimeoutError, httpx.HTTPError) as e:
+            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
+
+    return Route(path, endpoint, methods=["POST"])
+
+
+async def _send(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    delivery = await emu.post_message(
+        user=str(body["user"]),
+        channel=str(body["channel"]),
+        text=mention_markup(emu, str(body["text"])),
+        thread_ts=body.get("thread_ts") or None,
+    )
+    return {"ts": delivery.message.ts, "statuses": [r.status_code for r in delivery.responses]}
+
+
+async def _click(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    user, action_id = str(body["user"]), str(body["action_id"])
+    target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
+    if body.get("value") is None:
+        response = await emu.click(user=user, message=target, action_id=action_id)
+    else:
+        value = str(body["value"])
+        response = await emu.select(user=user, message=target, action_id=action_id, value=value)
+    return {"status": response.status_code}
+
+
+async def _submit(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    view = emu.workspace.find_view(view_id=str(body["view_id"]))
+    response = await emu.submit_view(user=str(body["user"]), view=view, values=body.get("values"))
+    return {"status": response.status_code}
+
+
+async def _close(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    view = emu.workspace.find_view(view_id=str(body["view_id"]))
+    response = await emu.close_view(user=str(body["user"]), view=view)
+    return {"status": response.status_code if response is not None else None}
+
+
+ACTIONS: dict[str, Action] = {"send": _send, "click": _click, "submit": _submit, "close": _close}
 
 
 def ui_state(emu: SlackEmulator) -> dict[str, Any]:

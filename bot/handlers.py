@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents import keys
 from agents.agent import Agent
+from agents.events import ToolCall
 from agents.jobs import Decide, Job, JobQueue, Launch, Reply, Respond, Take
 from agents.store import ThreadStore
 from agents.thread import Thread
@@ -68,24 +69,22 @@ class Handlers:
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click, ref = await self._clicked(body)
-        thread = await self._store.load(ref.thread_id) if ref else None
-        call = thread.call(ref.call_id) if thread and ref else None
-        if click is None or ref is None or call is None:
+        found = await self._request(ref)
+        if click is None or ref is None or found is None:
             await _unless_found(client, click, None)
             return
-        modal = blocks.reject_modal(ref, call.arguments["summary"])
+        modal = blocks.reject_modal(ref, found[1].arguments["summary"])
         await client.views_open(trigger_id=click.trigger_id, view=modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click, ref = await self._clicked(body)
-        thread = await self._store.load(ref.thread_id) if ref else None
-        call = thread.call(ref.call_id) if thread and ref else None
-        tool = self._agents[thread.agent].tool(call.action["intent"]) if thread and call else None
-        if click is None or ref is None or call is None or tool is None:
+        found = await self._request(ref)
+        tool = self._agents[found[0].agent].tool(found[1].action["intent"]) if found else None
+        if click is None or ref is None or found is None or tool is None:
             await _unless_found(client, click, None)
             return
-        modal = blocks.edit_modal(ref, call, tool.model_json_schema())
+        modal = blocks.edit_modal(ref, found[1], tool.model_json_schema())
         await client.views_open(trigger_id=click.trigger_id, view=modal)
 
     async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -131,11 +130,11 @@ class Handlers:
 
     async def on_edit_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         form, ref = _submitted(body)
-        thread = await self._store.load(ref.thread_id) if ref else None
-        call = thread.call(ref.call_id) if thread and ref else None
-        if form is None or ref is None or thread is None or call is None:
+        found = await self._request(ref)
+        if form is None or ref is None or found is None:
             await ack()
             return
+        thread, call = found
         edited, errors = self._edited(thread, call.action, form)
         if errors:
             await ack(response_action="errors", errors=errors)
@@ -198,6 +197,12 @@ class Handlers:
         if ref is not None and not await self._store.exists(ref.thread_id):
             ref = None
         return click, ref
+
+    async def _request(self, ref: RequestRef | None) -> tuple[Thread, ToolCall] | None:
+        """The thread and the request call a button or modal refers to, if they exist."""
+        thread = await self._store.load(ref.thread_id) if ref else None
+        call = thread.call(ref.call_id) if thread and ref else None
+        return (thread, call) if thread and call else None
 
     def _edited(
         self, thread: Thread, action: dict[str, Any], form: Submission
