@@ -46,6 +46,13 @@ class Deadlines:
             pipe.expire(keys.deadlines(), ttl, gt=True)
             await pipe.execute()
 
+    async def cancel(self, thread_id: str, call_id: str) -> None:
+        """Drop the reminder and expiry of a request that was settled."""
+        jobs = [
+            Deadline(thread_id=thread_id, call_id=call_id, event=e) for e in ("remind", "expire")
+        ]
+        await self._redis.zrem(keys.deadlines(), *(job.model_dump_json() for job in jobs))
+
     async def fire_due(self, now: datetime) -> int:
         """Move every job due by `now` into the job stream; returns how many moved."""
         fired = 0

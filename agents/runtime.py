@@ -113,6 +113,7 @@ class Runtime:
                 saved = await self._store.save(thread.append(result))
             except ConflictError:
                 continue
+            await self._cancel_deadlines(thread, saved)
             await self._notifier.publish(saved, [result])
             await self.advance(thread_id)
             return
@@ -247,6 +248,11 @@ class Runtime:
             await self._schedule(thread.id, new_events)
             await self._notifier.publish(thread, new_events)
         log.error("thread %s did not settle within its step bound", thread_id)
+
+    async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
+        request = before.open_request()
+        if request is not None and after.outcome(request) is not None:
+            await self._deadlines.cancel(after.id, request.call_id)
 
     async def _schedule(self, thread_id: str, new_events: Sequence[Event]) -> None:
         for event in new_events:

@@ -1,12 +1,12 @@
-"""Threads in Redis. A thread is a hash {version, json}; saves are compare-and-set on the version
-(WATCH/MULTI), so two writers can never both advance the same thread."""
+"""Threads in Redis. A thread is a hash {version, json}; saves are compare-and-set on the version,
+so two writers can never both advance the same thread."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from agents import keys
 from agents.thread import SlackOrigin, Thread
@@ -23,25 +23,44 @@ class ConflictError(Exception):
     """Someone else saved the thread first; reload and decide again."""
 
 
+# Compare-and-set as scripts rather than WATCH/MULTI: redis-py's async cluster client cannot
+# run WATCH transactions, and a script is one atomic round trip on a standalone server too.
+# KEYS: the thread hash. ARGV: expected version (-1: must not exist), new version, json, ttl.
+_SAVE = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if ARGV[1] == '-1' then
+  if current then return 0 end
+elseif current ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
 class ThreadStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._save: Any = redis.register_script(_SAVE)
 
     async def create(self, thread: Thread) -> bool:
         """Save a new thread. False, writing nothing, if it exists (a retried launch)."""
-        key = keys.thread(thread.id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                if await pipe.exists(key):
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(key, mapping={"version": 0, "json": thread.model_dump_json()})
-                pipe.expire(key, keys.THREAD_TTL)
-                await pipe.execute()
-            except WatchError:
-                return False
-        return True
+        return await self._write(thread, expected=-1, version=0)
+
+    async def save(self, thread: Thread) -> Thread:
+        """Save if nobody saved since `thread` was loaded; returns it with the new version."""
+        saved = thread.model_copy(update={"version": thread.version + 1})
+        if not await self._write(saved, expected=thread.version, version=saved.version):
+            raise ConflictError(thread.id)
+        return saved
+
+    async def _write(self, thread: Thread, *, expected: int, version: int) -> bool:
+        written = await self._save(
+            keys=[keys.thread(thread.id)],
+            args=[expected, version, thread.model_dump_json(), keys.THREAD_TTL],
+        )
+        return bool(written)
 
     async def load(self, thread_id: str) -> Thread | None:
         raw = await self._redis.hget(keys.thread(thread_id), "json")
@@ -49,24 +68,6 @@ class ThreadStore:
 
     async def exists(self, thread_id: str) -> bool:
         return bool(await self._redis.exists(keys.thread(thread_id)))
-
-    async def save(self, thread: Thread) -> Thread:
-        """Save if nobody saved since `thread` was loaded; returns it with the new version."""
-        key = keys.thread(thread.id)
-        saved = thread.model_copy(update={"version": thread.version + 1})
-        async with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                current = await pipe.hget(key, "version")
-                if current is None or int(current) != thread.version:
-                    raise ConflictError(thread.id)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(key, mapping={"version": saved.version, "json": saved.model_dump_json()})
-                pipe.expire(key, keys.THREAD_TTL)
-                await pipe.execute()
-            except WatchError as exc:
-                raise ConflictError(thread.id) from exc
-        return saved
 
     async def find(self, origin: SlackOrigin) -> str | None:
         """The thread launched in this Slack thread, if any."""

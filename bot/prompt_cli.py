@@ -9,10 +9,10 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agents.agent import Agent
+from agents.connect import redis_from_url
 from agents.context import build_request
 from agents.events import UserMessage
 from agents.store import ThreadStore
@@ -81,7 +81,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
 async def _load(thread_id: str, settings: Settings) -> Thread:
     where = _without_password(settings.redis_url)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_from_url(settings.redis_url)
     try:
         thread = await ThreadStore(redis).load(thread_id)
     except RedisError as exc:

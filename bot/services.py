@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from agents.connect import redis_from_url
 from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
 from agents.jobs import JobQueue
@@ -112,7 +113,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     owned_model: Model | None = None
     if model is None:
         model = owned_model = model_for(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_from_url(settings.redis_url)
     store = ThreadStore(redis)
     queue = JobQueue(redis, consumer=consumer_name())
     client = AsyncWebClient(

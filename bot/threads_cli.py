@@ -6,8 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from redis.asyncio import Redis
-
+from agents.connect import redis_from_url
 from agents.events import (
     ApprovalDecision,
     Error,
@@ -89,7 +88,7 @@ def _terms(terms: Terms | None) -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_from_url(settings.redis_url)
     try:
         store = ThreadStore(redis)
         if args.verb == "list":

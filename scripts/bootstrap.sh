@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server (apt) and a
+# Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server, chromium and an
+# emoji font (apt; the browser tests drive Debian's chromium, never a downloaded one) and a
 # virtualenv in .venv with the project and its test tools. Safe to run again; fast when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "bootstrap: installing redis-server" >&2
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 python=${PYTHON:-python3}

@@ -3,23 +3,19 @@ slack_sdk client talks to, delivering signed requests), and bot processes built 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from agents.types import Model
 from bot.emulator import SlackEmulator
 from bot.services import Services, build_services
-from bot.serving import RunningServer, free_port, start_server
+from bot.serving import RunningServer, start_server
 from bot.settings import Settings
+from tests.redis_servers import redis_cluster, redis_process
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-sandbox"
@@ -30,29 +26,15 @@ DEPLOYS = "C0DEPLOYS"
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen([*args, "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = SyncRedis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    client.close()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with redis_process(tmp_path_factory.mktemp("redis"), "--appendonly", "no") as port:
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real 3-node Redis Cluster (redis-server in cluster mode)."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        yield f"redis+cluster://127.0.0.1:{ports[0]}"
 
 
 @pytest.fixture
@@ -97,14 +79,14 @@ async def make_bot(redis_server: str, redis: Redis, slack: SlackEmulator) -> Asy
     async def make(
         *, model: Model | None = None, approvers: frozenset[str] = APPROVERS, **overrides: Any
     ) -> BotProcess:
-        settings = Settings(
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=slack.api_url,
-            redis_url=redis_server,
-            hitl_approvers=approvers,
-            **overrides,
-        )
+        defaults: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack.api_url,
+            "redis_url": redis_server,
+            "hitl_approvers": approvers,
+        }
+        settings = Settings(**(defaults | overrides))
         services = build_services(settings, model=model)
         await services.queue.setup()
         server = await start_server(services.http)

@@ -1,0 +1,55 @@
+"""One place that turns REDIS_URL into a client. Supported forms:
+
+  redis://[:password@]host:port/db          a server (rediss:// for TLS)
+  redis+cluster://host:port                 a Redis Cluster, any node as the seed (rediss+cluster)
+  redis+sentinel://host:port,host:port/name[/db]   the master `name` found through Sentinel
+
+Every key of one thread shares a hash slot, so everything the bot does works on a cluster.
+Dropped connections are retried with backoff, so a Redis restart is a pause, not a failure."""
+
+from __future__ import annotations
+
+from typing import cast
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=6)
+
+
+def redis_from_url(url: str) -> Redis:
+    parts = urlsplit(url)
+    scheme, _, mode = parts.scheme.partition("+")
+    if mode == "cluster":
+        # A cluster client speaks the same commands; typed as Redis for the code using it.
+        seed = urlunsplit(parts._replace(scheme=scheme))
+        return cast(Redis, RedisCluster.from_url(seed, retry=_retry()))
+    if mode == "sentinel":
+        return _sentinel_master(parts.netloc, parts.path, tls=scheme == "rediss")
+    if mode:
+        raise ValueError(
+            f"REDIS_URL scheme {parts.scheme!r}: use redis, rediss, +cluster or +sentinel"
+        )
+    return Redis.from_url(url, retry=_retry(), retry_on_error=[ConnectionError, TimeoutError])
+
+
+def _sentinel_master(netloc: str, path: str, *, tls: bool) -> Redis:
+    credentials, _, hosts = netloc.rpartition("@")
+    password = credentials.partition(":")[2] or None
+    name, _, db = path.strip("/").partition("/")
+    if not name:
+        raise ValueError(
+            "redis+sentinel:// URLs name the master: redis+sentinel://h:26379/mymaster"
+        )
+    nodes = [
+        (host, int(port or 26379)) for host, _, port in (h.partition(":") for h in hosts.split(","))
+    ]
+    sentinel = Sentinel(nodes, password=password, ssl=tls, retry=_retry())  # type: ignore[no-untyped-call]
+    return cast(Redis, sentinel.master_for(name, db=int(db or 0), password=password, ssl=tls))

@@ -1,0 +1,80 @@
+"""What each person sees in the sandbox's web UI, clicking through the README's flows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.async_api import Locator, Page, expect
+
+from bot.runners import Sandbox
+
+USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "mallory": "U0MALLORY"}
+DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-approval.png"
+
+
+async def send(page: Page, text: str, *, composer: str = "#compose") -> None:
+    await page.fill(composer, text)
+    await page.press(composer, "Enter")
+
+
+async def switch_user(page: Page, name: str) -> None:
+    await page.select_option("#who", value=USERS[name])
+
+
+async def press(button: Locator) -> None:
+    """Click like a person: answer the button's confirm dialog with its confirm button."""
+    await button.click()
+    page = button.page
+    if await page.locator("#confirm-root [role=alertdialog]").count():
+        await page.locator("[data-confirm-ok]").click()
+
+
+async def open_thread(page: Page, root_text: str) -> Locator:
+    root = page.locator("#messages .msg", has_text=root_text).last
+    await root.locator(".thread-link").click()
+    return page.locator("#thread-messages")
+
+
+async def test_approval_flow_what_alice_and_bob_see(
+    page: Page, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    await send(page, "@bot deploy api 1.4.2 to production")
+    thread = await open_thread(page, "deploy api 1.4.2 to production")
+    approval = thread.locator(".msg", has=page.get_by_role("button", name="Approve"))
+    await expect(approval).to_contain_text("Deploy api 1.4.2 to production")
+
+    # The requester cannot approve: only she gets an ephemeral saying so.
+    await press(approval.get_by_role("button", name="Approve"))
+    refusal = thread.locator(".msg.ephemeral")
+    await expect(refusal).to_contain_text("You can't approve")
+    await expect(refusal).to_contain_text("Only visible to you")
+
+    await switch_user(page, "bob")
+    await expect(refusal).to_have_count(0)
+    await press(approval.get_by_role("button", name="Approve"))
+    decided = thread.locator(".msg", has_text="Approved by")
+    await expect(decided).to_contain_text("@bob")
+    await expect(decided.get_by_role("button")).to_have_count(0)
+    await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
+    await page.screenshot(path=tmp_path / "approval.png")
+    if os.environ.get("HITL_UPDATE_SCREENSHOT"):
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=DOCS_SCREENSHOT)
+
+    # Alice sees the decision and the result, and still her own refusal; bob never saw it.
+    await switch_user(page, "alice")
+    await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
+    await expect(thread.locator(".msg", has_text="Approved by")).to_contain_text("@bob")
+    await expect(refusal).to_have_count(1)
+    assert [e.user for e in sandbox.emulator.ephemerals] == ["U0ALICE"]
+
+
+async def test_question_answered_in_the_thread(page: Page) -> None:
+    await send(page, "@bot deploy web to staging")
+    thread = await open_thread(page, "deploy web to staging")
+    await expect(thread).to_contain_text("version")
+
+    await send(page, "2.0.1", composer="#compose-thread")
+
+    await expect(thread).to_contain_text("Deployed web 2.0.1 to staging")
