@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from agents import keys
+from agents.store import thread_id_for
 from agents.thread import SlackOrigin
 
 
@@ -84,6 +85,13 @@ Job = Annotated[Launch | Decide | Respond | Take | Deadline | Reply, Field(discr
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)
 
 
+def thread_of(job: Job) -> str:
+    """The thread a job changes (a launch names it after its Slack thread)."""
+    if isinstance(job, Launch):
+        return thread_id_for(job.origin)
+    return job.thread_id
+
+
 # KEYS: the stream, then dedupe keys. ARGV: job json, marker, dedupe ttl, maxlen, stream ttl.
 _ENQUEUE_ONCE = """
 for i = 2, #KEYS do
@@ -123,16 +131,47 @@ class JobQueue:
         return bool(added)
 
     async def take(self, *, block_ms: int | None, count: int = 10) -> list[tuple[str, Job]]:
-        """Jobs delivered to this consumer; empty when none arrived within `block_ms`."""
+        """New jobs for this consumer; empty when none arrived within `block_ms`."""
         # RESP2 reply: [(stream, [(entry_id, {b"job": json}), ...])]
         reply: Any = await self._redis.xreadgroup(
             keys.JOBS_GROUP, self.consumer, {keys.jobs(): ">"}, count=count, block=block_ms
         )
-        return [
-            (entry_id.decode(), _JOB.validate_json(fields[b"job"]))
-            for _stream, entries in reply or []
-            for entry_id, fields in entries
-        ]
+        return await self._parse([entry for _stream, entries in reply or [] for entry in entries])
+
+    async def reclaim(self, *, min_idle_ms: int, count: int = 10) -> list[tuple[str, Job]]:
+        """Jobs another consumer took but has not touched for `min_idle_ms`: it died."""
+        reply: Any = await self._redis.xautoclaim(
+            keys.jobs(), keys.JOBS_GROUP, self.consumer, min_idle_ms, "0-0", count=count
+        )
+        return await self._parse([entry for entry in reply[1] if entry[1]])
+
+    async def touch(self, entry_id: str) -> None:
+        """Tell the group this job is still being worked on, so nobody reclaims it."""
+        await self._redis.xclaim(
+            keys.jobs(), keys.JOBS_GROUP, self.consumer, 0, [entry_id], justid=True
+        )
+
+    async def started(self, entry_id: str) -> int:
+        """Count a start of the job; returns how many there were."""
+        return int(await self._redis.hincrby(keys.job_attempts(), entry_id, 1))
 
     async def ack(self, entry_id: str) -> None:
         await self._redis.xack(keys.jobs(), keys.JOBS_GROUP, entry_id)
+        await self._redis.hdel(keys.job_attempts(), entry_id)
+
+    async def bury(self, entry_id: str, raw: str, reason: str) -> None:
+        """Move a job that keeps failing to the dead-letter stream, out of everyone's way."""
+        fields = {"job": raw, "entry": entry_id, "reason": reason[:500]}
+        await self._redis.xadd(keys.dead_jobs(), fields, maxlen=keys.JOBS_MAXLEN)  # type: ignore[arg-type]
+        await self._redis.expire(keys.dead_jobs(), keys.JOBS_TTL)
+        await self.ack(entry_id)
+
+    async def _parse(self, entries: list[Any]) -> list[tuple[str, Job]]:
+        jobs: list[tuple[str, Job]] = []
+        for raw_id, fields in entries:
+            entry_id, raw = raw_id.decode(), fields.get(b"job", b"").decode()
+            try:
+                jobs.append((entry_id, _JOB.validate_json(raw)))
+            except ValueError as exc:
+                await self.bury(entry_id, raw, f"not a job: {exc}")
+        return jobs

@@ -22,6 +22,11 @@ def thread(thread_id: str) -> str:
     return f"{PREFIX}:thread:{{{thread_id}}}"
 
 
+def lease(thread_id: str) -> str:
+    """Held by the one worker advancing the thread; expires by itself (PX)."""
+    return f"{PREFIX}:lease:{{{thread_id}}}"
+
+
 def request_message(thread_id: str, call_id: str) -> str:
     """Where the Slack message of a human request lives (channel, ts)."""
     return f"{PREFIX}:reqmsg:{{{thread_id}}}:{call_id}"
@@ -36,6 +41,16 @@ def deadlines() -> str:
     return f"{PREFIX}:{{jobs}}:deadlines"
 
 
+def dead_jobs() -> str:
+    """Jobs that failed too often, kept for a person to look at."""
+    return f"{PREFIX}:{{jobs}}:dead"
+
+
+def job_attempts() -> str:
+    """Entry id -> how many times a job was started."""
+    return f"{PREFIX}:{{jobs}}:attempts"
+
+
 def seen(kind: str, key: str) -> str:
     """Marks a Slack delivery (event id, or channel+ts of a message) as taken in; in the job
     stream's slot, since it is set in the same atomic step as the enqueue."""
@@ -48,3 +63,13 @@ def group_members(group_id: str) -> str:
 
 def simulated_deploys() -> str:
     return f"{PREFIX}:sim:deploys"
+
+
+def simulated_access() -> str:
+    """Simulated access grants: idempotency key -> grant record (and revocations)."""
+    return f"{PREFIX}:sim:access"
+
+
+def simulated_incidents() -> str:
+    """Simulated open incidents: incident id -> record."""
+    return f"{PREFIX}:sim:incidents"

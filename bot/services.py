@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from agents.connect import redis_from_url
 from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
 from agents.jobs import JobQueue
+from agents.lease import Leases
 from agents.llm_anthropic import AnthropicModel
 from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
@@ -26,7 +28,7 @@ from agents.offline import OfflineModel
 from agents.runtime import Runtime
 from agents.store import ThreadStore
 from agents.types import Model
-from agents.worker import Worker
+from agents.worker import Worker, WorkerLimits
 from bot.app import build_bolt_app
 from bot.directory import SlackDirectory
 from bot.handlers import Handlers
@@ -104,7 +106,8 @@ def policy_for(settings: Settings) -> Policy:
 
 
 def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """Unique per worker, readable in XINFO: host, process and a random tag."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def build_services(settings: Settings, *, model: Model | None = None) -> Services:
@@ -129,7 +132,11 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     runtime = Runtime(
         store=store,
         agents=AGENTS,
-        deps=StepDeps(model=model, deployer=SimulatedDeployer(redis), policy=policy_for(settings)),
+        deps=StepDeps(
+            model=model,
+            deployer=SimulatedDeployer(redis, seconds=settings.hitl_simulated_deploy_seconds),
+            policy=policy_for(settings),
+        ),
         notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
         directory=SlackDirectory(client, redis),
         deadlines=deadlines,
@@ -145,7 +152,13 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         store=store,
         queue=queue,
         runtime=runtime,
-        worker=Worker(queue=queue, runtime=runtime, deadlines=deadlines),
+        worker=Worker(
+            queue=queue,
+            runtime=runtime,
+            deadlines=deadlines,
+            leases=Leases(redis, ttl_ms=settings.hitl_lease_ms),
+            limits=WorkerLimits(claim_ms=settings.hitl_job_claim_ms),
+        ),
         client=client,
         bolt=bolt,
         http=build_http_app(bolt, redis=redis),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Literal
@@ -45,10 +46,12 @@ class SimulatedDeployer:
     """Records deployments in Redis instead of deploying. One record per idempotency key, so a
     retried call returns the first result instead of deploying twice."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, seconds: float = 0.0) -> None:
         self._redis = redis
+        self._seconds = seconds  # how long a deploy takes (crash-recovery tests, demos)
 
     async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
+        await asyncio.sleep(self._seconds)
         record: ToolOutput = {
             "deployment_id": "d-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:8],
             "service": call.service,
