@@ -209,8 +209,12 @@ class Handlers:
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """The edited call, validated by the tool's model, or errors per field."""
         values = {name: value for name, value in form.values.items() if value is not None}
+        model = self._agents[thread.agent].tool(action["intent"])
+        if model is None:
+            return {}, {next(iter(form.values), "form"): "this tool can no longer be edited"}
         try:
-            tool = self._agents[thread.agent].parse_action({**action, **values})
+            # The tool's own model, so each error names the field (block) it is about.
+            tool = model.model_validate({**action, **values})
         except ValidationError as exc:
             errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
             return {}, errors or {next(iter(form.values), "form"): str(exc)}

@@ -51,6 +51,8 @@ async def slack() -> AsyncIterator[SlackEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+    # Whatever a test did, nothing the bot sent broke Slack's rules (limits, fallback text).
+    assert emulator.violations == [], emulator.violations
 
 
 @dataclass

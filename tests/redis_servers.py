@@ -68,7 +68,7 @@ def redis_process(workdir: Path, *args: str, port: int | None = None) -> Iterato
 @contextmanager
 def redis_cluster(workdir: Path, *, nodes: int = 3) -> Iterator[list[int]]:
     """A Redis Cluster of `nodes` masters, no replicas."""
-    ports = [free_port() for _ in range(nodes)]
+    ports = [_cluster_port() for _ in range(nodes)]
     with ExitStack() as stack:
         for port in ports:
             stack.enter_context(
@@ -101,6 +101,13 @@ def redis_cluster(workdir: Path, *, nodes: int = 3) -> Iterator[list[int]]:
         )
         _wait_for_slots(ports[0])
         yield ports
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is a valid port too."""
+    while (port := free_port()) > 55_000:
+        pass
+    return port
 
 
 def _wait_for_slots(port: int, *, timeout: float = 15) -> None:

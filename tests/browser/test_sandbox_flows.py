@@ -8,6 +8,7 @@ from pathlib import Path
 from playwright.async_api import Locator, Page, expect
 
 from bot.runners import Sandbox
+from tools.deploy import SimulatedDeployer
 
 USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "mallory": "U0MALLORY"}
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-approval.png"
@@ -53,7 +54,7 @@ async def test_approval_flow_what_alice_and_bob_see(
     await switch_user(page, "bob")
     await expect(refusal).to_have_count(0)
     await press(approval.get_by_role("button", name="Approve"))
-    decided = thread.locator(".msg", has_text="Approved by")
+    decided = thread.locator(".msg", has_text="Approved by").first
     await expect(decided).to_contain_text("@bob")
     await expect(decided.get_by_role("button")).to_have_count(0)
     await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
@@ -65,7 +66,7 @@ async def test_approval_flow_what_alice_and_bob_see(
     # Alice sees the decision and the result, and still her own refusal; bob never saw it.
     await switch_user(page, "alice")
     await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
-    await expect(thread.locator(".msg", has_text="Approved by")).to_contain_text("@bob")
+    await expect(decided).to_contain_text("@bob")
     await expect(refusal).to_have_count(1)
     assert [e.user for e in sandbox.emulator.ephemerals] == ["U0ALICE"]
 
@@ -78,3 +79,33 @@ async def test_question_answered_in_the_thread(page: Page) -> None:
     await send(page, "2.0.1", composer="#compose-thread")
 
     await expect(thread).to_contain_text("Deployed web 2.0.1 to staging")
+
+
+async def test_reject_asks_bob_for_a_reason_in_a_modal(page: Page, sandbox: Sandbox) -> None:
+    await send(page, "@bot deploy api 1.4.2 to production")
+    thread = await open_thread(page, "deploy api 1.4.2 to production")
+    approval = thread.locator(".msg", has=page.get_by_role("button", name="Reject"))
+    await switch_user(page, "bob")
+    await press(approval.get_by_role("button", name="Reject"))
+
+    modal = page.get_by_role("dialog", name="Reject")
+    reason = modal.get_by_label("Why are you rejecting it?")
+    error = modal.locator(".field-error")
+    await modal.get_by_role("button", name="Reject").click()
+    await expect(error).to_have_text("Please complete this required field.")  # Slack's client
+    await reason.fill("   ")
+    await modal.get_by_role("button", name="Reject").click()
+    await expect(error).to_contain_text("Please say why")  # the bot's own check
+
+    await reason.fill("the canary is red")
+    await modal.get_by_role("button", name="Reject").click()
+    await expect(modal).to_have_count(0)
+    decided = thread.locator(".msg", has_text="Rejected by").first  # the updated request
+    await expect(decided).to_contain_text("@bob")
+    await expect(decided).to_contain_text("the canary is red")
+    await expect(decided.get_by_role("button")).to_have_count(0)
+
+    await switch_user(page, "alice")
+    await expect(decided).to_contain_text("the canary is red")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    assert await SimulatedDeployer(sandbox.services.redis).deployments() == []
