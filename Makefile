@@ -6,7 +6,7 @@ run:
 	.venv/bin/hitl $(ARGS)
 
 test:
-	@bash scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh --test
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 	.venv/bin/pytest

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server, chromium and an
-# emoji font (apt; the browser tests drive Debian's chromium, never a downloaded one) and a
-# virtualenv in .venv with the project and its test tools. Safe to run again; fast when done.
+# Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server (apt) and a
+# virtualenv in .venv with the project and its test tools. With --test, also chromium and an
+# emoji font for the browser tests (Debian's chromium, never a downloaded one).
+# Safe to run again; fast when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${missing[*]}" >&2
   sudo=""
