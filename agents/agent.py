@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, cast
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -26,11 +26,19 @@ def _union(models: tuple[type[BaseModel], ...]) -> Any:
 
 @dataclass(frozen=True)
 class Agent:
+    """`prefetch` names tools (without arguments) that code runs before the first model step of
+    each request, so their results are in the context (factor 13). `context_budget` is how many
+    tokens (approximated as characters / 4) the rendered thread may take; older events beyond it
+    are summarised by code. `description` says what the agent is for (routing, help)."""
+
     name: str
     prompt_file: str
     tools: tuple[type[BaseModel], ...]
     max_steps: int = 10
     max_consecutive_errors: int = 3
+    prefetch: tuple[str, ...] = ()
+    context_budget: int = 3000
+    description: str = ""
 
     @cached_property
     def prompt(self) -> str:
@@ -68,6 +76,11 @@ class Agent:
         return step
 
     def parse_action(self, data: dict[str, Any]) -> Tool:
+        """Validate a business tool call. With a known intent, by that tool's model alone, so
+        error locations name its fields (`version`, not `deploy.version`)."""
+        model = self.tool(str(data.get("intent")))
+        if model is not None:
+            return cast(Tool, model.model_validate(data))
         action: Tool = self._actions.validate_python(data)
         return action
 

@@ -1,8 +1,15 @@
 """Render a thread as the model sees it (factor 3): one tag per event with a YAML body, oldest
-first. Not a chat transcript; errors that a later successful step resolved are left out."""
+first. Not a chat transcript; errors that a later successful step resolved are left out.
+
+Each agent has a token budget for its context. Tokens are approximated as characters / 4 (close
+enough for English and YAML with the common tokenizers, and it needs no tokenizer). When the
+rendered events exceed the budget, the newest events that fit stay as they are and the older
+ones are summarised by code, one short line each, in a `<summary>` tag at the top; if even those
+lines do not fit, the oldest are counted instead of shown."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -14,8 +21,11 @@ from agents.events import (
     EscalationTaken,
     Event,
     HumanResponse,
+    Paused,
     ReminderSent,
     RequestExpired,
+    Resumed,
+    Stopped,
     ToolCall,
     ToolResult,
     UserMessage,
@@ -50,8 +60,8 @@ def render_event(event: Event) -> str:
             return _tag("request_expired", {"result": "nobody decided in time; nothing ran"})
         case Error(message=message):
             return _tag("error", {"message": message})
-        case ReminderSent():
-            return ""
+        case ReminderSent() | Paused() | Resumed() | Stopped():
+            return ""  # about the run, not for the model (a stopped run asks it nothing)
 
 
 def _decision(event: ApprovalDecision) -> dict[str, Any]:
@@ -68,8 +78,70 @@ def _unresolved(events: list[Event]) -> list[Event]:
     return [e for i, e in enumerate(events) if not (isinstance(e, Error) and i < last_result)]
 
 
-def render_context(thread: Thread) -> str:
-    return "\n".join(filter(None, (render_event(e) for e in _unresolved(thread.events))))
+CHARS_PER_TOKEN = 4
+SUMMARY_LINE_CHARS = 120
+SUMMARY_SHARE = 0.25
+"""At most this share of the budget goes to the summary of older events."""
+
+
+def approx_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def render_context(thread: Thread, *, budget: int | None = None) -> str:
+    """The thread as the model sees it, within `budget` approximate tokens (None: no limit).
+    The latest event is always shown whole."""
+    rendered = [(e, text) for e in _unresolved(thread.events) if (text := render_event(e))]
+    full = "\n".join(text for _, text in rendered)
+    if budget is None or approx_tokens(full) <= budget:
+        return full
+    summary_budget = int(budget * SUMMARY_SHARE)
+    kept: list[str] = []
+    used = 0
+    for _, text in reversed(rendered):
+        cost = approx_tokens(text) + 1
+        if kept and used + cost > budget - summary_budget:
+            break
+        kept.insert(0, text)
+        used += cost
+    older = [event for event, _ in rendered[: len(rendered) - len(kept)]]
+    return "\n".join([summarise(older, budget=max(budget - used, summary_budget)), *kept])
+
+
+def summarise(events: list[Event], *, budget: int) -> str:
+    """Older events as one short line each, newest kept when the lines do not all fit."""
+    lines = [_line(e) for e in events]
+    shown: list[str] = []
+    for line in reversed(lines):
+        if approx_tokens("\n".join([line, *shown])) + 16 > budget:
+            break
+        shown.insert(0, line)
+    body: dict[str, Any] = {"shortened": len(events)}
+    if len(shown) < len(lines):
+        body["not_shown"] = len(lines) - len(shown)
+    body["earlier"] = shown
+    return _tag("summary", body)
+
+
+def _line(event: Event) -> str:
+    match event:
+        case UserMessage(user=user, text=text):
+            line = f"{user} said: {text}"
+        case ToolCall(intent=intent, arguments=arguments):
+            line = f"{intent} {_compact(arguments)}"
+        case ToolResult(intent=intent, output=output):
+            line = f"{intent} result {_compact(output)}"
+        case HumanResponse(user=user, text=text):
+            line = f"{user} answered: {text}"
+        case _:
+            head, _, body = render_event(event).partition("\n")
+            line = f"{head.strip('<>')} {body.rpartition(chr(10))[0]}"
+    line = " ".join(line.split())
+    return line if len(line) <= SUMMARY_LINE_CHARS else line[: SUMMARY_LINE_CHARS - 1] + "…"
+
+
+def _compact(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def build_request(agent: Agent, thread: Thread) -> ModelRequest:
@@ -77,7 +149,7 @@ def build_request(agent: Agent, thread: Thread) -> ModelRequest:
     return ModelRequest(
         agent=agent.name,
         system=agent.prompt,
-        context=render_context(thread),
+        context=render_context(thread, budget=agent.context_budget),
         tools=agent.tool_schemas(),
         thread=thread,
     )

@@ -1,6 +1,7 @@
-"""Deadlines and reminders of human requests: a sorted set scored by due time whose members are
-the jobs themselves. When due, a Lua script moves them into the job stream in one atomic step,
-so whichever worker gets there first fires each one, exactly once."""
+"""Deadlines and reminders of human requests, and tool calls planned for later: a sorted set
+scored by due time whose members are the jobs themselves. When due, a Lua script moves them into
+the job stream in one atomic step, so whichever worker gets there first fires each one, exactly
+once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 
 from agents import keys
 from agents.events import Terms
-from agents.jobs import Deadline
+from agents.jobs import Deadline, Job, Scheduled
 
 # KEYS: deadlines zset, jobs stream. ARGV: now, batch size, stream maxlen.
 _FIRE_DUE = """
@@ -52,6 +53,17 @@ class Deadlines:
             Deadline(thread_id=thread_id, call_id=call_id, event=e) for e in ("remind", "expire")
         ]
         await self._redis.zrem(keys.deadlines(), *(job.model_dump_json() for job in jobs))
+
+    async def schedule_call(self, thread_id: str, call: dict[str, Any], *, at: datetime) -> None:
+        """Run tool call `call` in the thread at `at` (the same call is planned once)."""
+        await self.schedule_job(Scheduled(thread_id=thread_id, call=call), at=at)
+
+    async def schedule_job(self, job: Job, *, at: datetime) -> None:
+        ttl = max(keys.JOBS_TTL, int(at.timestamp() - time.time()) + 3600)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(keys.deadlines(), {job.model_dump_json(): at.timestamp()})
+            pipe.expire(keys.deadlines(), ttl, gt=True)
+            await pipe.execute()
 
     async def fire_due(self, now: datetime) -> int:
         """Move every job due by `now` into the job stream; returns how many moved."""

@@ -133,6 +133,26 @@ class ReminderSent(_Event):
     call_id: str
 
 
+class Paused(_Event):
+    """Someone paused the thread: no step is taken and no click is taken until it resumes."""
+
+    type: Literal["paused"] = "paused"
+    by: str
+
+
+class Resumed(_Event):
+    type: Literal["resumed"] = "resumed"
+    by: str
+
+
+class Stopped(_Event):
+    """Someone stopped the thread for good; an open request is cancelled and nothing runs."""
+
+    type: Literal["stopped"] = "stopped"
+    by: str
+    reason: str | None = None
+
+
 class Error(_Event):
     """A compact error the model sees next turn (junk output, tool failure)."""
 
@@ -150,6 +170,9 @@ Event = Annotated[
     | EscalationTaken
     | RequestExpired
     | ReminderSent
+    | Paused
+    | Resumed
+    | Stopped
     | Error,
     Field(discriminator="type"),
 ]

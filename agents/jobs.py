@@ -70,6 +70,16 @@ class Deadline(_Job):
     event: Literal["remind", "expire"]
 
 
+class Control(_Job):
+    """Pause, resume or stop a thread (from the CLI or the HTTP API)."""
+
+    kind: Literal["control"] = "control"
+    thread_id: str
+    action: Literal["pause", "resume", "stop"]
+    by: str
+    reason: str | None = None
+
+
 class Reply(_Job):
     """A person wrote in the Slack thread of an agent thread; `mentioned` if they @-ed the bot."""
 
@@ -81,7 +91,20 @@ class Reply(_Job):
     mentioned: bool = False
 
 
-Job = Annotated[Launch | Decide | Respond | Take | Deadline | Reply, Field(discriminator="kind")]
+class Scheduled(_Job):
+    """A tool call planned for later in thread `thread_id` (a grant's revocation on expiry);
+    see agents/scheduled.py. `attempt` counts failed runs, which are retried with backoff."""
+
+    kind: Literal["scheduled"] = "scheduled"
+    thread_id: str
+    call: dict[str, Any]
+    attempt: int = 0
+
+
+Job = Annotated[
+    Launch | Decide | Respond | Take | Deadline | Reply | Scheduled | Control,
+    Field(discriminator="kind"),
+]
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)
 
 

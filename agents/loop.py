@@ -25,6 +25,7 @@ from agents.events import (
     Terms,
     ToolCall,
     ToolResult,
+    UserMessage,
     call_hash,
     utcnow,
 )
@@ -32,7 +33,14 @@ from agents.thread import Status, Thread
 from agents.types import Model, ModelError
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
 from tools.policy import Policy
-from tools.types import Deployer, RetryableToolError, ToolContext
+from tools.types import (
+    AccessGrants,
+    Deployer,
+    Incidents,
+    RetryableToolError,
+    Scheduler,
+    ToolContext,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,16 @@ class StepDeps:
     deployer: Deployer
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = utcnow
+    grants: AccessGrants | None = None
+    incidents: Incidents | None = None
+    scheduler: Scheduler | None = None
 
 
 async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
-    """Take one step. A thread that is waiting or done comes back unchanged."""
-    last = thread.events[-1] if thread.events else None
+    """Take one step. A thread that is waiting, paused or done comes back unchanged."""
+    last = thread.last_step
+    if thread.status in (Status.PAUSED, Status.STOPPED):
+        return thread
     match last:
         case ToolCall(intent=intent) if agent.is_business(intent):
             return await _run(thread, agent, last, last.arguments | {"intent": intent}, deps)
@@ -66,6 +79,9 @@ async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
         case _ if thread.model_steps() >= agent.max_steps:
             message = f"I stopped after {agent.max_steps} steps without finishing."
             return _runtime_call(thread, FINAL, {"message": message}, deps)
+        case _ if (prefetch := _prefetch_due(thread, agent)) is not None:
+            # Factor 13: code fetches what the agent always needs; the next step runs it.
+            return _runtime_call(thread, prefetch, {}, deps)
         case _:
             return await _decide(thread, agent, deps)
 
@@ -116,12 +132,7 @@ async def _run(
     thread: Thread, agent: Agent, call: ToolCall, action: dict[str, Any], deps: StepDeps
 ) -> Thread:
     intent = str(action["intent"])
-    ctx = ToolContext(
-        thread_id=thread.id,
-        requester=thread.requester,
-        idempotency_key=f"{thread.id}:{call.call_id}",
-        deployer=deps.deployer,
-    )
+    ctx = tool_context(thread, call.call_id, deps)
     try:
         output = await agent.parse_action(action).run(ctx)
     except RetryableToolError as exc:
@@ -132,6 +143,27 @@ async def _run(
             Error(message=_compact(f"{intent} failed: {type(exc).__name__}: {exc}"))
         )
     return thread.append(ToolResult(call_id=call.call_id, intent=intent, output=output))
+
+
+def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
+    """What tool call `call_id` of `thread` runs with; its idempotency key is (thread, call)."""
+    return ToolContext(
+        thread_id=thread.id,
+        requester=thread.requester,
+        idempotency_key=f"{thread.id}:{call_id}",
+        deployer=deps.deployer,
+        grants=deps.grants,
+        incidents=deps.incidents,
+        scheduler=deps.scheduler,
+        now=deps.clock(),
+    )
+
+
+def _prefetch_due(thread: Thread, agent: Agent) -> str | None:
+    """The next tool to pre-fetch for the latest request, if one was not called since."""
+    start = max((i for i, e in enumerate(thread.events) if isinstance(e, UserMessage)), default=0)
+    called = {e.intent for e in thread.events[start:] if isinstance(e, ToolCall)}
+    return next((intent for intent in agent.prefetch if intent not in called), None)
 
 
 def _runtime_call(thread: Thread, intent: str, arguments: dict[str, Any], deps: StepDeps) -> Thread:

@@ -19,14 +19,19 @@ from agents.events import (
     EscalationTaken,
     Event,
     HumanResponse,
+    Paused,
     ReminderSent,
     RequestExpired,
+    Resumed,
+    Stopped,
     ToolCall,
     UserMessage,
     call_hash,
 )
-from agents.jobs import Deadline, Decide, Job, Launch, Reply, Respond, Take
+from agents.jobs import Control, Deadline, Decide, Job, Launch, Reply, Respond, Scheduled, Take
 from agents.loop import StepDeps, step
+from agents.routing import Router
+from agents.scheduled import run_scheduled
 from agents.store import ConflictError, ThreadStore, thread_id_for
 from agents.thread import Status, Thread
 from agents.types import Directory, Notifier, Refusal
@@ -51,8 +56,10 @@ class Runtime:
         notifier: Notifier,
         directory: Directory,
         deadlines: Deadlines,
+        router: Router | None = None,
     ) -> None:
         self._store = store
+        self._router = router  # None: every launch goes to the first agent
         self._agents = {agent.name: agent for agent in agents}
         self._default_agent = agents[0].name
         self._deps = deps
@@ -74,24 +81,33 @@ class Runtime:
                 await self._apply(job, job.user, lambda t: self._reply(t, job))
             case Deadline():
                 await self._apply(job, None, lambda t: self._deadline(t, job))
+            case Control():
+                await self._apply(job, None, lambda t: self._control(t, job))
+            case Scheduled():
+                await self._apply(job, None, lambda t: self._scheduled(t, job))
             case _:
                 assert_never(job)
 
     async def _launch(self, job: Launch) -> None:
+        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
+        # Routing (agents/routing.py) picks one agent, or answers with help by itself.
+        routed = await self._router.route(message) if self._router else None
         thread = Thread(
             id=thread_id_for(job.origin),
-            agent=self._default_agent,
+            agent=routed.agent if routed else self._default_agent,
             requester=job.user,
             origin=job.origin,
-            events=[UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)],
+            events=[message, *(routed.events if routed else [])],
         )
         if not await self._store.create(thread):
             log.info("thread %s exists; launch is a duplicate", thread.id)
+        elif routed and routed.events:
+            await self._notifier.publish(thread, routed.events)
         await self.advance(thread.id)
 
     async def _apply(
         self,
-        job: Decide | Respond | Take | Reply | Deadline,
+        job: Decide | Respond | Take | Reply | Deadline | Control | Scheduled,
         user: str | None,
         verdict: Callable[[Thread], Awaitable[Verdict]],
     ) -> None:
@@ -101,7 +117,8 @@ class Runtime:
             thread = await self._store.load(thread_id)
             if thread is None:
                 return
-            result = await verdict(thread)
+            paused = thread.status is Status.PAUSED and isinstance(job, Decide | Respond | Take)
+            result = Refusal("paused") if paused else await verdict(thread)
             if result is None:
                 return
             if isinstance(result, Refusal):
@@ -215,6 +232,27 @@ class Runtime:
             return None
         return HumanResponse(
             call_id=request.call_id, user=job.user, text=job.text, message_ts=job.message_ts
+        )
+
+    async def _control(self, thread: Thread, job: Control) -> Verdict:
+        """Pause a live thread, resume a paused one, stop any not finished; else nothing."""
+        status = thread.status
+        if status in (Status.DONE, Status.STOPPED):
+            return None
+        match job.action:
+            case "pause" if status is not Status.PAUSED:
+                return Paused(by=job.by)
+            case "resume" if status is Status.PAUSED:
+                return Resumed(by=job.by)
+            case "stop":
+                return Stopped(by=job.by, reason=job.reason)
+            case _:
+                return None
+
+    async def _scheduled(self, thread: Thread, job: Scheduled) -> Verdict:
+        agent = self._agents[thread.agent]
+        return await run_scheduled(
+            thread, job, agent=agent, deps=self._deps, deadlines=self._deadlines
         )
 
     async def _deadline(self, thread: Thread, job: Deadline) -> Verdict:

@@ -21,7 +21,10 @@ from agents.events import (
     EscalationTaken,
     Event,
     HumanResponse,
+    Paused,
     RequestExpired,
+    Resumed,
+    Stopped,
     ToolCall,
     UserMessage,
     utcnow,
@@ -33,7 +36,9 @@ class Status(StrEnum):
     WAITING_APPROVAL = "waiting_approval"
     WAITING_INPUT = "waiting_input"
     WAITING_ESCALATION = "waiting_escalation"
+    PAUSED = "paused"
     DONE = "done"
+    STOPPED = "stopped"
 
 
 _WAITING = {
@@ -43,11 +48,14 @@ _WAITING = {
 }
 
 
+_CONTROL = (Paused, Resumed, Stopped)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a human request ended; `by` is who settled it (None when it expired)."""
 
-    kind: Literal["approved", "rejected", "answered", "expired"]
+    kind: Literal["approved", "rejected", "answered", "expired", "cancelled"]
     by: str | None
     at: datetime
     reason: str | None = None
@@ -77,11 +85,21 @@ class Thread(BaseModel):
 
     @property
     def status(self) -> Status:
-        last = self.events[-1] if self.events else None
+        control = next((e for e in reversed(self.events) if isinstance(e, _CONTROL)), None)
+        if isinstance(control, Stopped):
+            return Status.STOPPED
+        if isinstance(control, Paused):
+            return Status.PAUSED
+        last = self.last_step
         if isinstance(last, ToolCall) and last.intent == FINAL:
             return Status.DONE
         request = self.open_request()
         return _WAITING[request.intent] if request else Status.RUNNING
+
+    @property
+    def last_step(self) -> Event | None:
+        """The last event that says where the run is (pausing and resuming do not)."""
+        return next((e for e in reversed(self.events) if not isinstance(e, Paused | Resumed)), None)
 
     def call(self, call_id: str) -> ToolCall | None:
         return next(
@@ -115,8 +133,13 @@ class Thread(BaseModel):
     def outcome(self, request: ToolCall) -> Outcome | None:
         quorum = request.terms.quorum if request.terms else 1
         approvers: set[str] = set()
-        for event in self.about(request.call_id):
+        later = self.events[self.events.index(request) + 1 :]
+        for event in (
+            e for e in later if getattr(e, "call_id", request.call_id) == request.call_id
+        ):
             match event:
+                case Stopped(by=by, at=at, reason=reason):
+                    return Outcome("cancelled", by, at, reason)
                 case RequestExpired(at=at):
                     return Outcome("expired", None, at)
                 case ApprovalDecision(approved=False, user=user, at=at, reason=reason):

@@ -45,7 +45,7 @@ class Model(Protocol):
 class Refusal:
     """Why a person's click, form or reply was not taken, to tell them so."""
 
-    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit"]
+    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit", "paused"]
     outcome: Outcome | None = None
     detail: str = ""
     call_id: str | None = None

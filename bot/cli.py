@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot import prompt_cli, runners, threads_cli
+from bot import eval_cli, prompt_cli, runners, threads_cli
 from bot.services import ConfigError
 from bot.settings import Settings
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="take agent steps from the job stream")
     threads_cli.add_parser(sub)
     prompt_cli.add_parser(sub)
+    eval_cli.add_parser(sub)
     return parser
 
 
@@ -53,6 +54,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
             return threads_cli.run(args, settings)
         case "prompt":
             return prompt_cli.run(args, settings)
+        case "eval":
+            return eval_cli.run(args, settings)
         case _:
             raise AssertionError(args.command)
 

@@ -11,8 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.api import api_routes
+from bot.operations import ThreadOps
 
-def build_http_app(bolt: AsyncApp, *, redis: Redis) -> Starlette:
+
+def build_http_app(
+    bolt: AsyncApp, *, redis: Redis, ops: ThreadOps, api_token: str | None
+) -> Starlette:
     slack = AsyncSlackRequestHandler(bolt)
 
     async def events(request: Request) -> Response:
@@ -29,5 +34,6 @@ def build_http_app(bolt: AsyncApp, *, redis: Redis) -> Starlette:
         routes=[
             Route("/slack/events", events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *api_routes(ops, token=api_token),
         ]
     )

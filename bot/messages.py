@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ NOT_ALLOWED = (
     "the people it names can decide it."
 )
 STALE = "This request is no longer waiting for a decision."
+PAUSED = "This run is paused, so nothing was changed. Click again once it is resumed."
 ALREADY_APPROVED = "You already approved this; it is waiting for the other approvals."
 UNKNOWN_THREAD = "I can't find the run this belongs to. It may have expired or been removed."
 UNKNOWN_ACTION = "This button isn't one I know. Nothing was changed."
@@ -87,6 +89,9 @@ def outcome(result: Outcome) -> str:
             return f"💬 Answered by <@{result.by}> on {when}: {result.reason}"
         case "expired":
             return f"⏰ Expired on {when}: nobody decided in time, so nothing ran."
+        case "cancelled":
+            because = f": {result.reason}" if result.reason else ""
+            return f"⏹ Cancelled on {when}: the run was stopped by {who(result.by or '')}{because}."
 
 
 def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -94,6 +99,26 @@ def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:
         f"{label(k)} {before.get(k)} → {v}" for k, v in after.items() if before.get(k) != v
     )
     return f"✏️ Edited by <@{user}> before approving: {changes}"
+
+
+def who(by: str) -> str:
+    """A Slack user as a mention; anything else (`cli:ops`, `api:ci`) as it is."""
+    return f"<@{by}>" if re.fullmatch(r"[UW][A-Z0-9]+", by) else f"`{by}`"
+
+
+def control(action: str, by: str, reason: str | None) -> str:
+    icon = {"paused": "⏸", "resumed": "▶️", "stopped": "⏹"}[action]
+    because = f": {reason}" if reason else "."
+    tail = {
+        "paused": " I won't take a step or a click until it is resumed.",
+        "resumed": "",
+        "stopped": " Nothing more will run here.",
+    }[action]
+    return f"{icon} {action.capitalize()} by {who(by)}{because}{tail}"
+
+
+def launched(by: str, text: str) -> str:
+    return f"🤖 Request from {who(by)} (via the API): {text}"
 
 
 def question(text: str) -> str:

@@ -17,8 +17,11 @@ from agents.events import (
     EscalationTaken,
     Event,
     HumanResponse,
+    Paused,
     ReminderSent,
     RequestExpired,
+    Resumed,
+    Stopped,
     ToolCall,
 )
 from agents.store import ThreadStore
@@ -52,6 +55,11 @@ class SlackNotifier:
                     await self._post(thread, messages.on_it(user))
                 case ReminderSent(call_id=call_id):
                     await self._remind(thread, call_id)
+                case Paused(by=by) | Resumed(by=by):
+                    await self._post(thread, messages.control(event.type, by, None))
+                case Stopped(by=by, reason=reason):
+                    await self._cancel_open(thread, event)
+                    await self._post(thread, messages.control("stopped", by, reason))
                 case _:
                     pass
 
@@ -69,6 +77,8 @@ class SlackNotifier:
                 text = messages.invalid_edit(refusal.detail)
             case "stale":
                 text = messages.STALE
+            case "paused":
+                text = messages.PAUSED
         channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
         where = (
             await self._store.request_message(thread.id, refusal.call_id)
@@ -136,6 +146,14 @@ class SlackNotifier:
                     thread, call, link=link, taken_by=taken, outcome=outcome
                 )
                 return messages.escalation_header(call.arguments.get("urgency", "high")), rendered
+
+    async def _cancel_open(self, thread: Thread, stop: Stopped) -> None:
+        """Show the request the stop cancelled as cancelled."""
+        index = thread.events.index(stop)
+        before = thread.model_copy(update={"events": thread.events[:index]})
+        request = before.open_request()
+        if request is not None:
+            await self._refresh(thread, request.call_id)
 
     async def _remind(self, thread: Thread, call_id: str) -> None:
         call = thread.call(call_id)

@@ -16,29 +16,34 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from agents.access import ACCESS
 from agents.connect import redis_from_url
 from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
+from agents.incident import INCIDENT
 from agents.jobs import JobQueue
 from agents.lease import Leases
 from agents.llm_anthropic import AnthropicModel
 from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
 from agents.offline import OfflineModel
+from agents.routing import Router
 from agents.runtime import Runtime
 from agents.store import ThreadStore
 from agents.types import Model
 from agents.worker import Worker, WorkerLimits
+from bot.adapters import AdapterConfigError, Adapters, build_adapters
 from bot.app import build_bolt_app
 from bot.directory import SlackDirectory
 from bot.handlers import Handlers
 from bot.http import build_http_app
 from bot.notifier import SlackNotifier
+from bot.operations import ThreadOps
 from bot.settings import Settings
-from tools.deploy import SimulatedDeployer
 from tools.policy import Policy, PolicyError, PolicyFile, load_policy_file
 
-AGENTS = [DEPLOY]
+AGENTS = [DEPLOY, ACCESS, INCIDENT]
+"""Every micro-agent; routing picks one per mention (the first when nothing else applies)."""
 
 
 class ConfigError(Exception):
@@ -81,11 +86,14 @@ class Services:
     bolt: AsyncApp
     http: Starlette
     owned_model: Model | None = None  # built from settings, not passed in: closed here
+    adapters: Adapters | None = None
 
     async def close(self) -> None:
         self.worker.stop()
         if isinstance(self.owned_model, OpenAIModel | AnthropicModel):
             await self.owned_model.aclose()
+        if self.adapters is not None:
+            await self.adapters.aclose()
         await self.redis.aclose()
 
 
@@ -102,6 +110,7 @@ def policy_for(settings: Settings) -> Policy:
         timeout=settings.hitl_approval_timeout,
         rules=policy_file.rules,
         oncall=policy_file.oncall or settings.hitl_oncall,
+        owners={**settings.hitl_resource_owners, **policy_file.owners},
     )
 
 
@@ -129,17 +138,26 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         ],
     )
     deadlines = Deadlines(redis)
+    try:
+        adapters = build_adapters(settings, redis)
+    except AdapterConfigError as exc:
+        raise ConfigError(str(exc)) from exc
     runtime = Runtime(
         store=store,
         agents=AGENTS,
         deps=StepDeps(
             model=model,
-            deployer=SimulatedDeployer(redis, seconds=settings.hitl_simulated_deploy_seconds),
+            deployer=adapters.deployer,
             policy=policy_for(settings),
+            grants=adapters.grants,
+            incidents=adapters.incidents,
+            scheduler=deadlines,
         ),
         notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
         directory=SlackDirectory(client, redis),
         deadlines=deadlines,
+        # Offline: the planner's keywords route; with an LLM, a classification call does.
+        router=Router(AGENTS, model=None if settings.llm_provider == "offline" else model),
     )
     bolt = build_bolt_app(
         client=client,
@@ -161,6 +179,12 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         ),
         client=client,
         bolt=bolt,
-        http=build_http_app(bolt, redis=redis),
+        http=build_http_app(
+            bolt,
+            redis=redis,
+            ops=ThreadOps(store=store, queue=queue, client=client),
+            api_token=settings.hitl_api_token,
+        ),
         owned_model=owned_model,
+        adapters=adapters,
     )

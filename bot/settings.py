@@ -27,10 +27,33 @@ class Settings(BaseSettings):
     hitl_escalation_channel: str | None = None
     hitl_approval_timeout: int = Field(default=3600, gt=0)
     hitl_oncall: str | None = None
+    hitl_api_token: str | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
     hitl_simulated_deploy_seconds: float = Field(default=0.0, ge=0)
     hitl_policy_file: Path | None = None
+    # Tool adapters (README: "Agents and their adapters"); unset means the simulated ones.
+    hitl_resource_owners: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    hitl_github_token: str | None = None
+    hitl_github_repo: str | None = None
+    hitl_github_workflow: str = "deploy.yml"
+    hitl_github_ref: str = "main"
+    hitl_github_api_url: str = "https://api.github.com"
+    hitl_deploy_webhook_url: str | None = None
+    hitl_deploy_webhook_secret: str | None = None
+    hitl_access_webhook_url: str | None = None
+    hitl_access_webhook_secret: str | None = None
+    hitl_incidents_webhook_url: str | None = None
+    hitl_incidents_webhook_secret: str | None = None
+
+    @field_validator("hitl_resource_owners", mode="before")
+    @classmethod
+    def _owners(cls, value: object) -> object:
+        """`billing-db=U0DBA,analytics=S0DATA`: resource -> who approves access to it."""
+        if isinstance(value, str):
+            pairs = (part.partition("=") for part in value.split(",") if part.strip())
+            return {name.strip(): owner.strip() for name, _, owner in pairs}
+        return value
 
     @field_validator("hitl_approvers", mode="before")
     @classmethod

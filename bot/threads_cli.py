@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from typing import Any
+
+from pydantic import ValidationError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.connect import redis_from_url
 from agents.events import (
@@ -13,26 +17,56 @@ from agents.events import (
     EscalationTaken,
     Event,
     HumanResponse,
+    Paused,
     ReminderSent,
     RequestExpired,
+    Resumed,
+    Stopped,
     Terms,
     ToolCall,
     ToolResult,
     UserMessage,
     call_hash,
 )
+from agents.jobs import JobQueue
 from agents.store import ThreadStore
 from agents.thread import Thread
+from bot.operations import (
+    Accepted,
+    Conflict,
+    ControlRequest,
+    LaunchRequest,
+    NotFound,
+    RespondRequest,
+    SlackError,
+    ThreadOps,
+)
 from bot.services import ConfigError
 from bot.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
-    threads = sub.add_parser("threads", help="list and inspect agent threads")
+    threads = sub.add_parser("threads", help="launch, inspect, pause, resume and stop threads")
     verbs = threads.add_subparsers(dest="verb", required=True)
     verbs.add_parser("list", help="one line per thread: id, agent, status, requester")
-    show = verbs.add_parser("show", help="a thread's timeline")
+    show = verbs.add_parser("show", help="a thread's audit timeline")
     show.add_argument("thread_id")
+    launch = verbs.add_parser("launch", help="start an agent that reports in a Slack channel")
+    launch.add_argument("--channel", required=True, help="Slack channel ID, e.g. C0123ABC")
+    launch.add_argument("--as", dest="user", default=f"cli:{getpass.getuser()}")
+    launch.add_argument("text", help='the request, e.g. "deploy api 1.4.2 to production"')
+    for verb in ("pause", "resume", "stop"):
+        control = verbs.add_parser(verb, help=f"{verb} a thread (a worker applies it)")
+        control.add_argument("thread_id")
+        control.add_argument("--by", default=f"cli:{getpass.getuser()}")
+        control.add_argument("--reason")
+    respond = verbs.add_parser("respond", help="approve, reject or answer the open request")
+    respond.add_argument("thread_id")
+    respond.add_argument("--as", dest="user", required=True, help="Slack user ID deciding")
+    answer = respond.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--approve", action="store_true")
+    answer.add_argument("--reject", metavar="REASON")
+    answer.add_argument("--text", help="the answer to a question")
 
 
 def summary_line(thread: Thread) -> str:
@@ -77,6 +111,10 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
             return "reminder sent", f"request {call_id}"
         case Error(message=message):
             return "error", message
+        case Paused(by=by) | Resumed(by=by):
+            return event.type, f"by {by}"
+        case Stopped(by=by, reason=reason):
+            return "stopped", f"by {by}" + (f" · reason: {reason}" if reason else "")
 
 
 def _terms(terms: Terms | None) -> str:
@@ -91,17 +129,48 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     redis = redis_from_url(settings.redis_url)
     try:
         store = ThreadStore(redis)
-        if args.verb == "list":
-            for thread_id in await store.thread_ids():
-                thread = await store.load(thread_id)
-                if thread is not None:
-                    print(summary_line(thread))
+        if args.verb in ("list", "show"):
+            await _inspect(args, store)
             return
-        thread = await store.load(args.thread_id)
-        if thread is None:
-            raise ConfigError(f"no thread {args.thread_id!r} in {settings.redis_url}")
-        print(summary_line(thread))
-        for event in thread.events:
-            print("  " + event_line(event))
+        client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        ops = ThreadOps(store=store, queue=JobQueue(redis, consumer="cli"), client=client)
+        try:
+            accepted = await _operate(args, ops)
+        except (NotFound, Conflict, SlackError, ValidationError) as exc:
+            raise ConfigError(str(exc)) from exc
+        print(f"{args.verb} queued for thread {accepted.thread_id}; a worker applies it.")
     finally:
         await redis.aclose()
+
+
+async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
+    if args.verb == "list":
+        for thread_id in await store.thread_ids():
+            thread = await store.load(thread_id)
+            if thread is not None:
+                print(summary_line(thread))
+        return
+    thread = await store.load(args.thread_id)
+    if thread is None:
+        raise ConfigError(f"no thread {args.thread_id!r}")
+    print(summary_line(thread))
+    for event in thread.events:
+        print("  " + event_line(event))
+
+
+async def _operate(args: argparse.Namespace, ops: ThreadOps) -> Accepted:
+    match args.verb:
+        case "launch":
+            request = LaunchRequest(text=args.text, channel=args.channel, user=args.user)
+            return await ops.launch(request)
+        case "pause" | "resume" | "stop":
+            control = ControlRequest(by=args.by, reason=args.reason)
+            return await ops.control(args.thread_id, args.verb, control)
+        case _:
+            answer = RespondRequest(
+                user=args.user,
+                approved=True if args.approve else (False if args.reject else None),
+                reason=args.reject,
+                text=args.text,
+            )
+            return await ops.respond(args.thread_id, answer)

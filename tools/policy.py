@@ -2,7 +2,9 @@
 many approvals it needs and by when. Decided by code and the operator's policy file, never by
 the model's prompt.
 
-The built-in default gates production deploys. A policy file (`HITL_POLICY_FILE`, YAML) adds
+The built-in default gates production deploys and rollbacks, and every access grant. An access
+grant is decided by the owner of its resource (`owners`, or `HITL_RESOURCE_OWNERS`) unless a
+rule names approvers. A policy file (`HITL_POLICY_FILE`, YAML) adds
 rules; the first rule matching a call wins:
 
     rules:
@@ -15,12 +17,14 @@ rules; the first rule matching a call wins:
         when: {service: docs}
         gated: false
     oncall: S0ONCALL                 # who `escalate` pages; default the approvers
+    owners:                          # who approves access to each resource
+      billing-db: U0DBA
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.events import APPROVAL, ESCALATION, Terms
-from tools.deploy import Deploy
+from tools.access import GrantAccess
+from tools.deploy import Deploy, Rollback
 from tools.types import Tool
 
 REMIND_AT = 0.8
@@ -38,7 +43,9 @@ REMIND_AT = 0.8
 
 def gated_by_default(call: Tool) -> bool:
     match call:
-        case Deploy(environment="production"):
+        case Deploy(environment="production") | Rollback(environment="production"):
+            return True
+        case GrantAccess():
             return True
         case _:
             return False
@@ -63,6 +70,7 @@ class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: tuple[Rule, ...] = ()
     oncall: str | None = None
+    owners: dict[str, str] = Field(default_factory=dict)
 
 
 class PolicyError(ValueError):
@@ -82,6 +90,8 @@ class Policy:
     timeout: int = 3600
     rules: tuple[Rule, ...] = ()
     oncall: str | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
+    """Resource name -> the user or user-group ID who approves access to it."""
 
     def rule(self, call: dict[str, Any]) -> Rule | None:
         return next((rule for rule in self.rules if rule.matches(call)), None)
@@ -96,6 +106,9 @@ class Policy:
         """The terms of a new human request."""
         rule = self.rule(arguments["action"]) if intent == APPROVAL else None
         deciders = self.approvers
+        owner = self._owner(arguments["action"]) if intent == APPROVAL else None
+        if owner is not None:
+            deciders = (owner,)
         if rule is not None and rule.approvers is not None:
             deciders = rule.approvers
         if intent == ESCALATION and self.oncall:
@@ -107,6 +120,11 @@ class Policy:
             deadline=now + timedelta(seconds=timeout),
             remind_at=now + timedelta(seconds=timeout * REMIND_AT),
         )
+
+    def _owner(self, action: dict[str, Any]) -> str | None:
+        if action.get("intent") != "grant_access":
+            return None
+        return self.owners.get(str(action.get("resource")))
 
 
 # Who may settle a request. `allowed` is the request's deciders with groups expanded to their

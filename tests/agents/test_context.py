@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.context import build_request, render_context
+from agents.context import approx_tokens, build_request, render_context
 from agents.deploy import DEPLOY
 from agents.events import ApprovalDecision, Error, ToolCall, ToolResult, UserMessage
 from agents.thread import Thread
@@ -54,11 +54,56 @@ def test_the_request_carries_prompt_context_and_every_tool_schema() -> None:
     assert request.system.startswith("You are the deploy agent")
     assert [t["name"] for t in request.tools] == [
         "deploy",
+        "list_versions",
+        "rollback",
         "request_approval",
         "request_input",
         "escalate",
         "done_for_now",
     ]
-    approval = request.tools[1]["parameters"]
-    assert approval["properties"]["action"]["$ref"].endswith("/Deploy")
+    approval = request.tools[3]["parameters"]
+    assert approval["properties"]["action"]["discriminator"]["mapping"] == {
+        "deploy": "#/$defs/Deploy",
+        "list_versions": "#/$defs/ListVersions",
+        "rollback": "#/$defs/Rollback",
+    }
     assert "<user_message>" in request.context
+
+
+def long_thread(turns: int) -> Thread:
+    events: list[object] = [UserMessage(user="U0ALICE", text="deploy api to production")]
+    for i in range(turns):
+        events += [
+            ToolCall(call_id=f"c{i}", intent="list_versions", arguments={"service": f"svc{i}"}),
+            ToolResult(
+                call_id=f"c{i}",
+                intent="list_versions",
+                output={"service": f"svc{i}", "versions": ["1.0.0"] * 20},
+            ),
+        ]
+    return thread(*events)
+
+
+def test_within_budget_nothing_is_summarised() -> None:
+    t = long_thread(2)
+    assert render_context(t, budget=10_000) == render_context(t)
+    assert "<summary>" not in render_context(t)
+
+
+def test_over_budget_older_events_are_summarised_by_code_and_the_newest_kept() -> None:
+    t = long_thread(30)
+    full = render_context(t)
+    text = render_context(t, budget=600)
+    assert approx_tokens(full) > 600 >= approx_tokens(text)
+    assert text.startswith("<summary>\nshortened: ")
+    # The newest events are there verbatim; the older ones as short lines, newest of them last.
+    assert text.endswith(render_context(thread(t.events[-1])))
+    summary = text.split("</summary>")[0]
+    assert "not_shown:" in summary and "list_versions result" in summary
+    assert "svc0" not in text and "svc29" in text
+
+
+def test_the_latest_event_is_always_whole() -> None:
+    huge = UserMessage(user="U0ALICE", text="x" * 4000)
+    text = render_context(thread(UserMessage(user="U0ALICE", text="hi"), huge), budget=100)
+    assert "x" * 4000 in text and "U0ALICE said: hi" in text

@@ -1,0 +1,137 @@
+"""The access agent end to end with the offline model: missing details are asked in the thread,
+the resource's owner approves, the grant runs once and is revoked when it expires."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from redis.asyncio import Redis
+
+from agents.deadlines import Deadlines
+from agents.events import Error, ToolResult, utcnow
+from agents.scripted import ScriptedModel
+from bot.emulator import SlackEmulator
+from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
+from tests.scenarios.helpers import approval_message, bot_replies, shown_text
+from tests.scenarios.test_deploy import mention
+from tests.scenarios.test_llm_providers import load
+from tools.access import SimulatedAccess
+
+DANA = "U0DANA"
+OWNERS = {"billing-db": CAROL}
+
+
+async def reply(slack: SlackEmulator, root: str, text: str, *, user: str = ALICE) -> None:
+    delivery = await slack.post_message(user=user, channel=DEPLOYS, text=text, thread_ts=root)
+    assert all(r.status_code == 200 for r in delivery.responses)
+
+
+async def test_missing_details_are_asked_the_owner_approves_and_expiry_revokes(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_resource_owners=OWNERS)
+    root = await mention(slack, f"give <@{DANA}> read access to billing-db")
+    await bot.settle()
+    assert "For how long should" in bot_replies(slack, DEPLOYS, root)[-1].text
+
+    await reply(slack, root, "2 days")
+    await bot.settle()
+    assert "Why does" in bot_replies(slack, DEPLOYS, root)[-1].text
+
+    await reply(slack, root, "she is on call for billing this week")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    shown = shown_text(approval)
+    assert "read access to billing-db for 2 days" in shown and "on call for billing" in shown
+    assert await SimulatedAccess(redis).grants() == []
+
+    # Routed to the owner: an approver who does not own the resource may not decide.
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    assert slack.ephemerals[-1].user == BOB and "can't approve" in slack.ephemerals[-1].text
+    assert await SimulatedAccess(redis).grants() == []
+
+    await slack.click(user=CAROL, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    (grant,) = await SimulatedAccess(redis).grants()
+    assert (grant["user"], grant["resource"], grant["level"], grant["status"]) == (
+        DANA,
+        "billing-db",
+        "read",
+        "active",
+    )
+    assert "Granted" in bot_replies(slack, DEPLOYS, root)[-1].text
+
+    # Nothing is due before the grant expires; after, the revocation runs exactly once.
+    assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=1)) == 0
+    assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=2, minutes=1)) >= 1
+    await bot.settle()
+    (grant,) = await SimulatedAccess(redis).grants()
+    assert grant["status"] == "revoked"
+    assert "Revoked" in bot_replies(slack, DEPLOYS, root)[-1].text
+    thread = await load(redis, root)
+    revocations = [
+        e for e in thread.events if isinstance(e, ToolResult) and e.intent == "revoke_access"
+    ]
+    assert len(revocations) == 1
+
+
+async def test_a_complete_request_goes_straight_to_the_owner_and_rejection_grants_nothing(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_resource_owners=OWNERS)
+    root = await mention(
+        slack, f"give <@{DANA}> write access to billing-db for 4 hours because of the migration"
+    )
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    assert "write access to billing-db for 4 hours" in shown_text(approval)
+
+    await slack.click(user=CAROL, message=approval, action_id="hitl_reject")
+    await slack.wait_for(lambda: bool(slack.open_views(CAROL)))
+    (modal,) = slack.open_views(CAROL)
+    await slack.submit_view(user=CAROL, view=modal, values={"reason": {"reason": "use read"}})
+    await bot.settle()
+    assert await SimulatedAccess(redis).grants() == []
+    last = bot_replies(slack, DEPLOYS, root)[-1].text
+    assert "no access was granted" in last and "use read" in last
+
+
+async def test_a_failing_grant_is_an_error_the_model_sees_and_nothing_is_recorded(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    grant = {
+        "intent": "grant_access",
+        "user": DANA,
+        "resource": "billing-db",
+        "level": "read",
+        "duration_hours": 48,
+        "justification": "on call",
+    }
+    model = ScriptedModel(
+        {"intent": "request_approval", "action": grant, "summary": "Grant dana read"},
+        lambda request: (
+            '{"intent": "done_for_now", "message": "The grant failed; ask the DBA."}'
+            if "<error>" in request.context and "grant_access failed" in request.context
+            else '{"intent": "done_for_now", "message": "unexpected"}'
+        ),
+    )
+    # The access webhook is down: nothing listens on this port.
+    bot = await make_bot(
+        model=model,
+        hitl_resource_owners=OWNERS,
+        hitl_access_webhook_url="http://127.0.0.1:9/hook",
+        hitl_access_webhook_secret="s3cret",
+    )
+    root = await mention(slack, f"give <@{DANA}> read access to billing-db for 2 days")
+    await bot.settle()
+    await slack.click(
+        user=CAROL, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
+    )
+    await bot.settle()
+
+    thread = await load(redis, root)
+    errors = [e.message for e in thread.events if isinstance(e, Error)]
+    assert errors == ["grant_access failed: RuntimeError: access webhook unreachable: ConnectError"]
+    assert bot_replies(slack, DEPLOYS, root)[-1].text == "The grant failed; ask the DBA."
+    assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=30)) == 0  # no revoke planned

@@ -1,0 +1,154 @@
+"""The access tools (`grant_access`, `revoke_access`), their simulated adapter and the signed
+webhook adapter. A grant always needs the resource owner's approval (tool policy), and schedules
+its own revocation for when it expires."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from agents import keys
+from agents.events import utcnow
+from tools.types import RetryableToolError, ToolContext, ToolOutput, missing
+from tools.webhook import SignedWebhook
+
+RESOURCE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+USER_PATTERN = r"^(U[A-Z0-9]{2,20}|[a-z0-9][a-z0-9._-]{0,40})$"
+MAX_HOURS = 30 * 24
+
+
+class GrantAccess(BaseModel):
+    """Give a person access to a resource for a limited time; it is revoked when it expires."""
+
+    intent: Literal["grant_access"] = "grant_access"
+    user: str = Field(pattern=USER_PATTERN, description="Slack user ID (U…) of who gets access.")
+    resource: str = Field(pattern=RESOURCE_PATTERN, description="Resource name, e.g. `billing-db`.")
+    level: Literal["read", "write", "admin"] = Field(description="What they may do.")
+    duration_hours: int = Field(ge=1, le=MAX_HOURS, description="How long, in hours (max 720).")
+    justification: str = Field(
+        min_length=3, max_length=300, description="Why they need it, as the requester said."
+    )
+
+    def summary(self) -> str:
+        return (
+            f"Grant <@{self.user}> {self.level} access to {self.resource} for "
+            f"{_duration(self.duration_hours)}: {self.justification}"
+        )
+
+    async def run(self, ctx: ToolContext) -> ToolOutput:
+        if ctx.grants is None:
+            raise missing("access")
+        expires_at = (ctx.now or utcnow()) + timedelta(hours=self.duration_hours)
+        output = await ctx.grants.grant(
+            self, expires_at=expires_at, idempotency_key=ctx.idempotency_key
+        )
+        if ctx.scheduler is not None:
+            revoke = RevokeAccess(
+                user=self.user,
+                resource=self.resource,
+                grant_id=str(output.get("grant_id") or ""),
+                reason="expired",
+            )
+            await ctx.scheduler.schedule_call(
+                ctx.thread_id, revoke.model_dump(mode="json"), at=expires_at
+            )
+        return {**output, "expires_at": expires_at.isoformat(), "revoke_scheduled": True}
+
+
+class RevokeAccess(BaseModel):
+    """Take a person's access to a resource away now."""
+
+    intent: Literal["revoke_access"] = "revoke_access"
+    user: str = Field(pattern=USER_PATTERN, description="Slack user ID (U…).")
+    resource: str = Field(pattern=RESOURCE_PATTERN, description="Resource name.")
+    grant_id: str = Field(default="", max_length=100, description="The grant, if known.")
+    reason: str = Field(default="", max_length=300, description="Why, in a few words.")
+
+    def summary(self) -> str:
+        return f"Revoke <@{self.user}>'s access to {self.resource}"
+
+    async def run(self, ctx: ToolContext) -> ToolOutput:
+        if ctx.grants is None:
+            raise missing("access")
+        return await ctx.grants.revoke(self, idempotency_key=ctx.idempotency_key)
+
+
+def _duration(hours: int) -> str:
+    if hours % 24 == 0:
+        days = hours // 24
+        return f"{days} day" + ("s" if days != 1 else "")
+    return f"{hours} hour" + ("s" if hours != 1 else "")
+
+
+class SimulatedAccess:
+    """Records grants and revocations in Redis instead of changing anyone's access."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def grant(
+        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+    ) -> ToolOutput:
+        grant_id = "g-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:8]
+        record: ToolOutput = {
+            "grant_id": grant_id,
+            "user": call.user,
+            "resource": call.resource,
+            "level": call.level,
+            "status": "active",
+            "granted_at": utcnow().isoformat(),
+            "expires_at": expires_at.isoformat(),
+        }
+        key = keys.simulated_access()
+        created = await self._redis.hsetnx(key, grant_id, json.dumps(record))
+        await self._redis.expire(key, keys.SIMULATED_TTL)
+        stored = None if created else await self._redis.hget(key, grant_id)
+        return json.loads(stored) if stored else record
+
+    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput:
+        matching = [
+            g
+            for g in await self.grants()
+            if (g["grant_id"] == call.grant_id if call.grant_id else True)
+            and (g["user"], g["resource"]) == (call.user, call.resource)
+        ]
+        if not matching:
+            raise RetryableToolError(f"<@{call.user}> has no grant on {call.resource}")
+        revoked = []
+        for grant in matching:
+            if grant["status"] == "active":
+                grant |= {"status": "revoked", "revoked_at": utcnow().isoformat()}
+                await self._redis.hset(
+                    keys.simulated_access(), grant["grant_id"], json.dumps(grant)
+                )
+            revoked.append(grant["grant_id"])
+        return {"user": call.user, "resource": call.resource, "revoked": revoked}
+
+    async def grants(self) -> list[ToolOutput]:
+        """Every simulated grant, oldest first, with its status (active or revoked)."""
+        raw = await self._redis.hvals(keys.simulated_access())
+        return sorted((json.loads(r) for r in raw), key=lambda r: str(r["granted_at"]))
+
+
+class WebhookAccess:
+    """Grants and revocations as `grant_access` / `revoke_access` actions on a signed webhook;
+    grants carry `expires_at` so the receiver may enforce it too."""
+
+    def __init__(self, webhook: SignedWebhook) -> None:
+        self._webhook = webhook
+
+    async def grant(
+        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+    ) -> ToolOutput:
+        arguments = call.model_dump(mode="json", exclude={"intent"})
+        arguments["expires_at"] = expires_at.isoformat()
+        return await self._webhook.call("grant_access", arguments, idempotency_key=idempotency_key)
+
+    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput:
+        arguments = call.model_dump(mode="json", exclude={"intent"})
+        return await self._webhook.call("revoke_access", arguments, idempotency_key=idempotency_key)
