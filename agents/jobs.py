@@ -67,6 +67,7 @@ class Deadline(_Job):
     kind: Literal["deadline"] = "deadline"
     thread_id: str
     call_id: str
+    intent: str
     event: Literal["remind", "expire"]
 
 

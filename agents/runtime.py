@@ -5,6 +5,7 @@ concurrent clicks, retries or workers wins and the others see what happened."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import assert_never
@@ -30,6 +31,7 @@ from agents.events import (
 )
 from agents.jobs import Control, Deadline, Decide, Job, Launch, Reply, Respond, Scheduled, Take
 from agents.loop import StepDeps, step
+from agents.metrics import Metrics
 from agents.routing import Router
 from agents.scheduled import run_scheduled
 from agents.store import ConflictError, ThreadStore, thread_id_for
@@ -56,6 +58,7 @@ class Runtime:
         notifier: Notifier,
         directory: Directory,
         deadlines: Deadlines,
+        metrics: Metrics,
         router: Router | None = None,
     ) -> None:
         self._store = store
@@ -66,6 +69,7 @@ class Runtime:
         self._notifier = notifier
         self._directory = directory
         self._deadlines = deadlines
+        self._metrics = metrics
 
     async def handle(self, job: Job) -> None:
         match job:
@@ -131,6 +135,7 @@ class Runtime:
             except ConflictError:
                 continue
             await self._cancel_deadlines(thread, saved)
+            self._metrics.resumed(result)
             await self._notifier.publish(saved, [result])
             await self.advance(thread_id)
             return
@@ -270,29 +275,40 @@ class Runtime:
         thread = await self._store.load(thread_id)
         if thread is None:
             return
+        if thread.status is not Status.RUNNING:
+            return
+        await self._notifier.working(thread, True)
+        try:
+            await self._steps(thread)
+        finally:
+            await self._notifier.working(thread, False)
+
+    async def _steps(self, thread: Thread) -> None:
         agent = self._agents[thread.agent]
         # Each step appends at least one event and the agent's limits end the run; this bound
         # only guards against a bug turning into a busy loop.
         for _ in range(4 * agent.max_steps + 4):
+            started = time.perf_counter()
             stepped = await step(thread, agent=agent, deps=self._deps)
             new_events = stepped.events[len(thread.events) :]
             if not new_events:
                 return
+            self._metrics.stepped(agent.name, time.perf_counter() - started, new_events)
             try:
                 thread = await self._store.save(stepped)
             except ConflictError:
-                log.info("thread %s was advanced elsewhere", thread_id)
+                log.info("thread %s was advanced elsewhere", thread.id)
                 return
             await self._schedule(thread.id, new_events)
             await self._notifier.publish(thread, new_events)
-        log.error("thread %s did not settle within its step bound", thread_id)
+        log.error("thread %s did not settle within its step bound", thread.id)
 
     async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
         request = before.open_request()
         if request is not None and after.outcome(request) is not None:
-            await self._deadlines.cancel(after.id, request.call_id)
+            await self._deadlines.cancel(request, after.id)
 
     async def _schedule(self, thread_id: str, new_events: Sequence[Event]) -> None:
         for event in new_events:
             if isinstance(event, ToolCall) and event.terms is not None:
-                await self._deadlines.schedule(thread_id, event.call_id, event.terms)
+                await self._deadlines.schedule(event, thread_id, event.terms)

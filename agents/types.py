@@ -58,6 +58,10 @@ class Notifier(Protocol):
 
     async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None: ...
 
+    async def working(self, thread: Thread, busy: bool) -> None:
+        """Show (or stop showing) that steps are being taken in the thread."""
+        ...
+
 
 class Directory(Protocol):
     """Resolves user-group IDs to their members (Slack's usergroups.users.list)."""

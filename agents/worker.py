@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +30,9 @@ from agents.runtime import Runtime
 log = logging.getLogger(__name__)
 
 RETRY_DELAY = 1.0
+
+current_thread: ContextVar[str | None] = ContextVar("current_thread", default=None)
+"""The thread this task is working on, for log lines (see bot/logs.py)."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,13 @@ class Worker:
             log.info("thread %s is busy; job %s waits", thread_id, entry_id)
             return 0
         attempt = await self._queue.started(entry_id)
+        working_on = current_thread.set(thread_id)
         keepalive = asyncio.create_task(self._keepalive(thread_id, owner, entry_id))
         try:
+            started = time.perf_counter()
             await self._runtime.handle(job)
+            seconds = round(time.perf_counter() - started, 3)
+            log.info("handled a %s job", job.kind, extra={"job": job.kind, "seconds": seconds})
         except Exception as exc:
             log.exception("job %s (%s) failed, attempt %d", entry_id, job.kind, attempt)
             if attempt >= self._limits.max_attempts:
@@ -109,6 +118,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await keepalive
             await self._leases.release(thread_id, owner)
+            current_thread.reset(working_on)
         await self._queue.ack(entry_id)
         return 1
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot import eval_cli, prompt_cli, runners, threads_cli
+from bot import eval_cli, logs, prompt_cli, runners, threads_cli
 from bot.services import ConfigError
 from bot.settings import Settings
 
@@ -62,10 +61,10 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings()
+    # A person reads the sandbox and one-off commands; servers and workers feed log pipelines.
+    interactive = args.command in (None, "sandbox", "threads", "prompt", "eval")
+    logs.configure(settings.hitl_log_format or ("text" if interactive else "json"))
     if args.command is None:
         args = _parser().parse_args(["serve" if settings.has_slack_credentials else "sandbox"])
     try:

@@ -149,6 +149,35 @@ def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": ws.slack_message(msg)}
 
 
+def _reacted(ws: Workspace, args: dict[str, Any]) -> tuple[list[str], str]:
+    """The users who reacted with `name` to the message, and the bot's user id."""
+    channel = _channel(ws, args)
+    name = str(args.get("name", "")).strip(":")
+    if not name:
+        raise ApiError("invalid_name")
+    try:
+        msg = ws.find_message(channel, str(args.get("timestamp", "")))
+    except LookupError:
+        raise ApiError("message_not_found") from None
+    return msg.reactions.setdefault(name, []), ws.identity.bot_user_id
+
+
+def reactions_add(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    users, me = _reacted(ws, args)
+    if me in users:
+        raise ApiError("already_reacted")
+    users.append(me)
+    return {}
+
+
+def reactions_remove(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    users, me = _reacted(ws, args)
+    if me not in users:
+        raise ApiError("no_reaction")
+    users.remove(me)
+    return {}
+
+
 def delete(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel(ws, args)
     try:
@@ -213,6 +242,8 @@ METHODS: dict[str, Handler] = {
     "views.push": emulator_views.views_push,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
+    "reactions.add": reactions_add,
+    "reactions.remove": reactions_remove,
     "conversations.replies": conversations_replies,
 }
 

@@ -64,6 +64,7 @@ class Message:
     user: str | None = None
     bot_id: str | None = None
     edited_ts: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # name -> users, in order
 
     @property
     def edited(self) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -11,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.metrics import Metrics
 from bot.api import api_routes
 from bot.operations import ThreadOps
 
 
 def build_http_app(
-    bolt: AsyncApp, *, redis: Redis, ops: ThreadOps, api_token: str | None
+    bolt: AsyncApp, *, redis: Redis, ops: ThreadOps, api_token: str | None, metrics: Metrics
 ) -> Starlette:
     slack = AsyncSlackRequestHandler(bolt)
 
@@ -34,6 +38,16 @@ def build_http_app(
         routes=[
             Route("/slack/events", events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_route(metrics, redis), methods=["GET"]),
             *api_routes(ops, token=api_token),
         ]
     )
+
+
+def metrics_route(metrics: Metrics, redis: Redis) -> Callable[[Request], Awaitable[Response]]:
+    """GET /metrics in Prometheus' text format."""
+
+    async def render(_: Request) -> Response:
+        return Response(await metrics.render(redis), media_type=CONTENT_TYPE_LATEST)
+
+    return render

@@ -4,9 +4,11 @@ current state and a repeated publish changes nothing."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.events import (
@@ -28,6 +30,10 @@ from agents.store import ThreadStore
 from agents.thread import Thread
 from agents.types import Refusal
 from bot import blocks, messages
+
+log = logging.getLogger(__name__)
+
+WORKING = "hourglass_flowing_sand"
 
 
 class SlackNotifier:
@@ -62,6 +68,18 @@ class SlackNotifier:
                     await self._post(thread, messages.control("stopped", by, reason))
                 case _:
                     pass
+
+    async def working(self, thread: Thread, busy: bool) -> None:
+        """An ⏳ on the thread's first message while a worker takes steps in it."""
+        if thread.origin is None:
+            return
+        call = self._client.reactions_add if busy else self._client.reactions_remove
+        try:
+            origin = thread.origin
+            await call(channel=origin.channel, timestamp=origin.thread_ts, name=WORKING)
+        except SlackApiError as exc:
+            # Cosmetic: a reaction already there (or gone) must not stop the run.
+            log.info("working indication: %s", exc.response.get("error"))
 
     async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None:
         if thread.origin is None:

@@ -26,6 +26,7 @@ from agents.lease import Leases
 from agents.llm_anthropic import AnthropicModel
 from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
+from agents.metrics import Metrics, TimedModel
 from agents.offline import OfflineModel
 from agents.routing import Router
 from agents.runtime import Runtime
@@ -138,6 +139,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         ],
     )
     deadlines = Deadlines(redis)
+    metrics = Metrics()
     try:
         adapters = build_adapters(settings, redis)
     except AdapterConfigError as exc:
@@ -146,7 +148,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         store=store,
         agents=AGENTS,
         deps=StepDeps(
-            model=model,
+            model=TimedModel(model, metrics),
             deployer=adapters.deployer,
             policy=policy_for(settings),
             grants=adapters.grants,
@@ -156,6 +158,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
         directory=SlackDirectory(client, redis),
         deadlines=deadlines,
+        metrics=metrics,
         # Offline: the planner's keywords route; with an LLM, a classification call does.
         router=Router(AGENTS, model=None if settings.llm_provider == "offline" else model),
     )
@@ -184,6 +187,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             redis=redis,
             ops=ThreadOps(store=store, queue=queue, client=client),
             api_token=settings.hitl_api_token,
+            metrics=metrics,
         ),
         owned_model=owned_model,
         adapters=adapters,

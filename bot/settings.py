@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     hitl_approval_timeout: int = Field(default=3600, gt=0)
     hitl_oncall: str | None = None
     hitl_api_token: str | None = None
+    hitl_log_format: Literal["json", "text"] | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
     hitl_simulated_deploy_seconds: float = Field(default=0.0, ge=0)

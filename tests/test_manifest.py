@@ -14,6 +14,8 @@ SCOPE_FOR_METHOD = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "usergroups.users.list": "usergroups:read",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
     "views.open": None,  # interactivity, no scope
 }
 SCOPE_FOR_EVENT = {

@@ -211,7 +211,7 @@ async def test_update_unknown_message_and_unknown_method(client: AsyncWebClient)
         await client.chat_update(channel="C0GENERAL", ts="1.000001", text="x")
     assert info.value.response["error"] == "message_not_found"
     with pytest.raises(SlackApiError) as info:
-        await client.api_call("reactions.add", json={"name": "eyes"})
+        await client.api_call("pins.add", json={"channel": "C0GENERAL"})
     assert info.value.response["error"] == "unknown_method"
 
 

@@ -81,3 +81,18 @@ async def test_prompt_show_names_a_missing_thread_and_unknown_agent(redis_server
     unknown = await hitl("prompt", "show", "payroll", environ=env(redis_server))
     _, err = await unknown.communicate()
     assert unknown.returncode == 2 and "invalid choice: 'payroll'" in err.decode()
+
+
+async def test_prompt_show_covers_the_access_and_incident_agents() -> None:
+    environ = env("redis://127.0.0.1:9/0")
+    for agent, tools in [
+        ("access", ["grant_access", "revoke_access"]),
+        ("incident", ["list_recent_deploys", "list_open_incidents", "rollback"]),
+    ]:
+        proc = await hitl("prompt", "show", agent, "--text", "checkout is down", environ=environ)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        shown = sections(out.decode())
+        assert shown["system"].startswith(f"You are the {agent} agent")
+        names = [tool["name"] for tool in json.loads(shown["tools"])]
+        assert names[: len(tools)] == tools and names[-1] == "done_for_now"

@@ -20,3 +20,8 @@ def test_an_unknown_provider_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("LLM_PROVIDER", "gpt")
     with pytest.raises(ValueError, match="llm_provider"):
         Settings()
+
+
+def test_resource_owners_are_name_equals_id_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HITL_RESOURCE_OWNERS", "billing-db=U0DBA, analytics = S0DATA,")
+    assert Settings().hitl_resource_owners == {"billing-db": "U0DBA", "analytics": "S0DATA"}

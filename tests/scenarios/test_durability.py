@@ -4,6 +4,7 @@ and several workers sharing a burst of runs. Real processes, real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -116,3 +117,42 @@ async def test_three_workers_on_300_runs_repeat_nothing_and_lose_nothing(
     assert len(threads) == runs and all(t and t.status is Status.DONE for t in threads)
     roots = [m for m in slack.messages if m.thread_ts is None and m.user == ALICE]
     assert all(len(bot_replies(slack, DEPLOYS, m.ts)) == 1 for m in roots)
+
+
+async def test_sigterm_lets_the_step_in_hand_finish_and_logs_are_json_with_the_thread(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str
+) -> None:
+    await make_bot()  # the Slack edge; the worker is a separate process
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))} | {
+        "REDIS_URL": redis_server,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "HITL_SIMULATED_DEPLOY_SECONDS": "1.5",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    root = await mention(slack, "deploy web 2.0.1 to staging")
+    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
+    store = ThreadStore(redis)
+    for _ in range(500):
+        thread = await store.load(thread_id)
+        if (
+            thread
+            and isinstance(thread.events[-1], ToolCall)
+            and thread.events[-1].intent == "deploy"
+        ):
+            break
+        await asyncio.sleep(0.02)
+    worker.send_signal(signal.SIGTERM)  # mid-deploy
+    _, err = await asyncio.wait_for(worker.communicate(), timeout=20)
+
+    assert worker.returncode == 0
+    assert await deployments(redis) == [("web", "2.0.1", "staging")]
+    assert "Deployed web 2.0.1" in bot_replies(slack, DEPLOYS, root)[-1].text
+    assert (await redis.xpending(keys.jobs(), keys.JOBS_GROUP))["pending"] == 0
+    lines = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    handled = [line for line in lines if line.get("job") == "launch"]
+    assert handled and handled[0]["thread_id"] == thread_id
