@@ -53,3 +53,11 @@ def _sentinel_master(netloc: str, path: str, *, tls: bool) -> Redis:
     ]
     sentinel = Sentinel(nodes, password=password, ssl=tls, retry=_retry())  # type: ignore[no-untyped-call]
     return cast(Redis, sentinel.master_for(name, db=int(db or 0), password=password, ssl=tls))
+
+
+async def close_redis(client: Redis) -> None:
+    """Close a client from `redis_from_url`, with its Sentinel connections if it has them."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    await client.aclose()
+    for sentinel in getattr(manager, "sentinels", []):
+        await sentinel.aclose()

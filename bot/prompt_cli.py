@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from redis.exceptions import RedisError
 
 from agents.agent import Agent
-from agents.connect import redis_from_url
+from agents.connect import close_redis, redis_from_url
 from agents.context import build_request
 from agents.events import UserMessage
 from agents.store import ThreadStore
@@ -87,7 +87,7 @@ async def _load(thread_id: str, settings: Settings) -> Thread:
     except RedisError as exc:
         raise ConfigError(f"cannot read thread {thread_id!r} from {where}: {exc}") from exc
     finally:
-        await redis.aclose()
+        await close_redis(redis)
     if thread is None:
         raise ConfigError(f"no thread {thread_id!r} in {where}")
     return thread

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from agents.access import ACCESS
-from agents.connect import redis_from_url
+from agents.connect import close_redis, redis_from_url
 from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
 from agents.incident import INCIDENT
@@ -95,7 +95,7 @@ class Services:
             await self.owned_model.aclose()
         if self.adapters is not None:
             await self.adapters.aclose()
-        await self.redis.aclose()
+        await close_redis(self.redis)
 
 
 def policy_for(settings: Settings) -> Policy:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.connect import redis_from_url
+from agents.connect import close_redis, redis_from_url
 from agents.events import (
     ApprovalDecision,
     Error,
@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             raise ConfigError(str(exc)) from exc
         print(f"{args.verb} queued for thread {accepted.thread_id}; a worker applies it.")
     finally:
-        await redis.aclose()
+        await close_redis(redis)
 
 
 async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
