@@ -24,37 +24,47 @@ from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import deployments, mention
 
 
+def worker_env(slack: SlackEmulator, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a `hitl worker` process talking to the emulator and test Redis."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))}
+    return inherited | {
+        "REDIS_URL": redis_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        **settings,
+    }
+
+
+async def deploy_started(redis: Redis, root: str) -> str:
+    """Wait until the thread's deploy call is saved (and so running); returns the thread id."""
+    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
+    for _ in range(500):
+        thread = await ThreadStore(redis).load(thread_id)
+        last = thread.events[-1] if thread else None
+        if isinstance(last, ToolCall) and last.intent == "deploy":
+            return thread_id
+        await asyncio.sleep(0.02)
+    raise AssertionError("the worker never started the deploy")
+
+
 async def test_a_worker_killed_mid_step_is_taken_over_and_the_run_completes_once(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str
 ) -> None:
     timing = {"hitl_lease_ms": 1000, "hitl_job_claim_ms": 1500}
     survivor = await make_bot(**timing)  # its worker only runs when the test says so
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))} | {
-        "REDIS_URL": redis_server,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "HITL_SIMULATED_DEPLOY_SECONDS": "30",  # the doomed worker is mid-deploy when killed
-        "HITL_LEASE_MS": "1000",
-        "HITL_JOB_CLAIM_MS": "1500",
-    }
+    env = worker_env(
+        slack,
+        redis_server,
+        HITL_SIMULATED_DEPLOY_SECONDS="30",  # the doomed worker is mid-deploy when killed
+        HITL_LEASE_MS="1000",
+        HITL_JOB_CLAIM_MS="1500",
+    )
     doomed = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.DEVNULL
     )
     root = await mention(slack, "deploy web 2.0.1 to staging")
-    store = ThreadStore(redis)
-    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    for _ in range(500):  # until the deploy call is saved and running in the doomed worker
-        thread = await store.load(thread_id)
-        if (
-            thread
-            and isinstance(thread.events[-1], ToolCall)
-            and thread.events[-1].intent == "deploy"
-        ):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the worker never started the deploy")
+    await deploy_started(redis, root)
     await asyncio.sleep(0.2)
     doomed.send_signal(signal.SIGKILL)
     await doomed.wait()
@@ -123,28 +133,16 @@ async def test_sigterm_lets_the_step_in_hand_finish_and_logs_are_json_with_the_t
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str
 ) -> None:
     await make_bot()  # the Slack edge; the worker is a separate process
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))} | {
-        "REDIS_URL": redis_server,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "HITL_SIMULATED_DEPLOY_SECONDS": "1.5",
-    }
+    env = worker_env(
+        slack,
+        redis_server,
+        HITL_SIMULATED_DEPLOY_SECONDS="1.5",
+    )
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.PIPE
     )
     root = await mention(slack, "deploy web 2.0.1 to staging")
-    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    store = ThreadStore(redis)
-    for _ in range(500):
-        thread = await store.load(thread_id)
-        if (
-            thread
-            and isinstance(thread.events[-1], ToolCall)
-            and thread.events[-1].intent == "deploy"
-        ):
-            break
-        await asyncio.sleep(0.02)
+    thread_id = await deploy_started(redis, root)
     worker.send_signal(signal.SIGTERM)  # mid-deploy
     _, err = await asyncio.wait_for(worker.communicate(), timeout=20)
 
