@@ -12,12 +12,16 @@ from __future__ import annotations
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, TimeoutError
+
+MAX_CONNECTIONS = 200
+POOL_WAIT = 10.0
+"""Seconds a command waits for a free connection when all are busy."""
 
 
 def _retry() -> Retry:
@@ -37,7 +41,19 @@ def redis_from_url(url: str) -> Redis:
         raise ValueError(
             f"REDIS_URL scheme {parts.scheme!r}: use redis, rediss, +cluster or +sentinel"
         )
-    return Redis.from_url(url, retry=_retry(), retry_on_error=[ConnectionError, TimeoutError])
+    # A blocking pool: a burst beyond its size waits for a connection instead of failing.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT,
+        retry=_retry(),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
+    client = Redis(
+        connection_pool=pool, retry=_retry(), retry_on_error=[ConnectionError, TimeoutError]
+    )
+    client.auto_close_connection_pool = True  # as Redis.from_pool does: aclose() closes it
+    return client
 
 
 def _sentinel_master(netloc: str, path: str, *, tls: bool) -> Redis:
@@ -57,7 +73,8 @@ def _sentinel_master(netloc: str, path: str, *, tls: bool) -> Redis:
 
 async def close_redis(client: Redis) -> None:
     """Close a client from `redis_from_url`, with its Sentinel connections if it has them."""
-    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    pool = getattr(client, "connection_pool", None)  # a cluster client has one per node
+    manager = getattr(pool, "sentinel_manager", None)
     await client.aclose()
     for sentinel in getattr(manager, "sentinels", []):
         await sentinel.aclose()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from agents.agent import Agent
 from agents.context import build_request
@@ -137,6 +138,8 @@ async def _run(
         output = await agent.parse_action(action).run(ctx)
     except RetryableToolError as exc:
         return thread.append(Error(message=_compact(f"{intent} failed: {exc}")))
+    except RedisError:
+        raise  # our own storage is down: the job fails and is retried, the model is not told
     except Exception as exc:
         log.exception("tool %s failed in thread %s", intent, thread.id)
         return thread.append(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+from redis.exceptions import RedisError
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,7 +17,11 @@ ANYTHING = re.compile(".*")
 
 
 def build_bolt_app(*, client: AsyncWebClient, signing_secret: str, handlers: Handlers) -> AsyncApp:
-    app = AsyncApp(client=client, signing_secret=signing_secret)
+    # Slack gets its 200 only once a listener has enqueued its job (they all are fast): if
+    # Redis is down the listener fails, Slack sees a 500 and retries, and nothing is lost.
+    # Without this Bolt acknowledges events before the listener runs.
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
+    app.error(on_error)
     app.event("app_mention")(handlers.on_mention)
     app.event("message")(handlers.on_message)
     app.action(blocks.APPROVE_ACTION)(handlers.on_approve)
@@ -29,3 +36,13 @@ def build_bolt_app(*, client: AsyncWebClient, signing_secret: str, handlers: Han
     app.view(ANYTHING)(handlers.on_other_view)
     app.event(ANYTHING)(handlers.on_other_event)
     return app
+
+
+async def on_error(error: Exception, logger: logging.Logger) -> BoltResponse:
+    """Redis trouble is a 500, so Slack delivers the event again; a payload that Bolt or a
+    listener cannot take is a 400 (logged with its traceback), never a 500 to retry forever."""
+    if isinstance(error, RedisError):
+        logger.warning("Redis unavailable; Slack will retry: %s", error)
+        return BoltResponse(status=500, body="temporarily unavailable")
+    logger.error("a Slack payload we cannot take", exc_info=error)
+    return BoltResponse(status=400, body="malformed Slack payload")

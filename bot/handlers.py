@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents import keys
@@ -253,5 +254,9 @@ async def _unless_found(
 
 
 async def _tell(client: AsyncWebClient, click: Click | None, text: str) -> None:
-    if click is not None:
+    if click is None:
+        return
+    try:
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)
+    except SlackApiError as exc:  # e.g. a forged click from a user that does not exist
+        log.info("could not tell %s: %s", click.user, exc.response.get("error"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,14 +21,32 @@ from agents.metrics import Metrics
 from bot.api import api_routes
 from bot.operations import ThreadOps
 
+log = logging.getLogger(__name__)
+
 
 def build_http_app(
-    bolt: AsyncApp, *, redis: Redis, ops: ThreadOps, api_token: str | None, metrics: Metrics
+    bolt: AsyncApp,
+    *,
+    signing_secret: str,
+    redis: Redis,
+    ops: ThreadOps,
+    api_token: str | None,
+    metrics: Metrics,
 ) -> Starlette:
     slack = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(signing_secret)
 
     async def events(request: Request) -> Response:
-        return await slack.handle(request)
+        # Bolt parses a body before it checks its signature, and raises on some junk; so the
+        # signature is checked first here, and what Bolt cannot parse is a 400, never a 500.
+        body = await request.body()
+        if not _signed(verifier, body, request) and not _ssl_check(body):
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        try:
+            return await slack.handle(request)
+        except Exception:
+            log.warning("a signed Slack payload we cannot parse", exc_info=True)
+            return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
 
     async def healthz(_: Request) -> JSONResponse:
         try:
@@ -42,6 +63,18 @@ def build_http_app(
             *api_routes(ops, token=api_token),
         ]
     )
+
+
+def _signed(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
+    try:
+        return bool(verifier.is_valid_request(body, dict(request.headers)))
+    except (ValueError, TypeError):  # e.g. a timestamp that is not a number
+        return False
+
+
+def _ssl_check(body: bytes) -> bool:
+    """Slack's unsigned certificate check, which Bolt answers itself."""
+    return parse_qs(body.decode(errors="replace")).get("ssl_check") == ["1"]
 
 
 def metrics_route(metrics: Metrics, redis: Redis) -> Callable[[Request], Awaitable[Response]]:

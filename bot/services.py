@@ -184,6 +184,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         bolt=bolt,
         http=build_http_app(
             bolt,
+            signing_secret=settings.slack_signing_secret,
             redis=redis,
             ops=ThreadOps(store=store, queue=queue, client=client),
             api_token=settings.hitl_api_token,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what slack-hitl needs on a fresh Debian/Ubuntu machine: redis-server (apt) and a
 # virtualenv in .venv with the project and its test tools. With --test, also chromium and an
-# emoji font for the browser tests (Debian's chromium, never a downloaded one).
+# emoji font for the browser tests, and the benchmarks' baselines (the `bench` extra) (Debian's chromium, never a downloaded one).
 # Safe to run again; fast when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "bootstrap: installing Python packages into .venv" >&2
-  "$python" -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-  touch .venv/.installed
+extras="test"
+[ "${1:-}" = "--test" ] && extras="test,bench"  # the tests also smoke-run the benchmarks
+stamp=".venv/.installed-${extras/,/-}"
+if [ ! -x .venv/bin/python ] || [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "bootstrap: installing Python packages ($extras) into .venv" >&2
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  touch "$stamp"
 fi

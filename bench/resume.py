@@ -1,0 +1,232 @@
+"""2. Pause→resume overhead of one approval cycle, model time excluded. The same two-step flow on
+both sides: a mention; the model asks to deploy api 1.4.2 to production; it waits for approval
+(state saved); approval comes in; the deploy runs (the same simulated adapter, on the same Redis);
+the model says it is done. Per cycle: wall time of both halves minus the time spent inside the
+model (a scripted one, timed on both sides). Context rendering, policy, validation, saves and
+loads count as overhead on both sides.
+
+- ours: `agents.runtime.Runtime` as `build_services` wires it (policy, simulated adapters,
+  deadlines, `ThreadStore` on a real redis-server), handling a `Launch` then a `Decide` job,
+  but with a notifier that tells nobody: Slack's HTTP is left out, as LangGraph has none.
+- LangGraph: an async `StateGraph` over `add_messages` (agent node → approval node calling
+  `interrupt()` → deploy node → agent node), `AsyncSqliteSaver` on a file, `ainvoke` then
+  `ainvoke(Command(resume=...))`, a new thread per cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import Command, interrupt
+from redis.asyncio import Redis
+
+from agents.deadlines import Deadlines
+from agents.events import Event, ToolResult, call_hash
+from agents.jobs import Decide, Launch
+from agents.loop import StepDeps
+from agents.metrics import Metrics
+from agents.runtime import Runtime
+from agents.store import ThreadStore
+from agents.thread import SlackOrigin, Thread
+from agents.types import ModelReply, ModelRequest, Refusal
+from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
+from bot.services import AGENTS, policy_for
+from tools.deploy import Deploy, SimulatedDeployer
+
+TARGET = 5
+DEPLOY_CALL = {
+    "intent": "deploy",
+    "service": "api",
+    "version": "1.4.2",
+    "environment": "production",
+}
+DONE = {"intent": "done_for_now", "message": "Deployed api 1.4.2 to production."}
+
+
+class _Clock:
+    """Time spent inside the model, summed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
+class _Model:
+    """Deploy first; done once a tool result is in the thread. Timed."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self._clock = clock
+
+    async def next_step(self, request: ModelRequest) -> ModelReply:
+        started = time.perf_counter()
+        done = any(isinstance(e, ToolResult) for e in request.thread.events)
+        reply = ModelReply(json.dumps(DONE if done else DEPLOY_CALL))
+        self._clock.seconds += time.perf_counter() - started
+        return reply
+
+
+class _Nobody:
+    """A notifier that tells nobody (Slack's HTTP calls are not part of this figure)."""
+
+    async def publish(self, thread: Thread, new_events: Sequence[Event]) -> None:
+        return None
+
+    async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None:
+        raise AssertionError(refusal)
+
+    async def working(self, thread: Thread, busy: bool) -> None:
+        return None
+
+
+class _Directory:
+    async def members(self, ids: Collection[str]) -> frozenset[str]:
+        return frozenset(ids)
+
+
+async def ours(url: str, cycles: int) -> list[float]:
+    settings = services(url, "http://127.0.0.1:9/").settings  # only the settings are used
+    redis = Redis.from_url(url)
+    clock = _Clock()
+    store = ThreadStore(redis)
+    deadlines = Deadlines(redis)
+    runtime = Runtime(
+        store=store,
+        agents=AGENTS,
+        deps=StepDeps(
+            model=_Model(clock),
+            deployer=SimulatedDeployer(redis),
+            policy=policy_for(settings),
+            scheduler=deadlines,
+        ),
+        notifier=_Nobody(),
+        directory=_Directory(),
+        deadlines=deadlines,
+        metrics=Metrics(),
+        router=None,  # every launch goes to the deploy agent, as routing would send it
+    )
+    overheads = []
+    try:
+        for i in range(cycles):
+            ts = f"1700000000.{i:06d}"
+            origin = SlackOrigin(channel=DEPLOYS, thread_ts=ts)
+            launch = Launch(
+                user=ALICE, text="deploy api 1.4.2 to production", origin=origin, message_ts=ts
+            )
+            clock.seconds = 0.0
+            started = time.perf_counter()
+            await runtime.handle(launch)
+            paused_at = time.perf_counter()
+            # What the Approve button carries (read from Slack, not from the store): not timed.
+            thread = await store.find(origin)
+            loaded = await store.load(thread or "")
+            assert loaded is not None
+            request = loaded.open_request()
+            assert request is not None and request.intent == "request_approval"
+            decide = Decide(
+                thread_id=loaded.id,
+                call_id=request.call_id,
+                action_hash=call_hash(request.action),
+                approved=True,
+                user=BOB,
+            )
+            resumed_at = time.perf_counter()
+            await runtime.handle(decide)
+            finished = time.perf_counter()
+            overheads.append((paused_at - started) + (finished - resumed_at) - clock.seconds)
+            done = await store.load(loaded.id)
+            assert done is not None and done.status.value == "done", done
+    finally:
+        await redis.aclose()
+    return overheads
+
+
+class _State(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+async def langgraph(url: str, cycles: int) -> list[float]:
+    redis = Redis.from_url(url)
+    deployer = SimulatedDeployer(redis)
+    clock = _Clock()
+
+    async def agent(state: _State) -> dict[str, Any]:
+        started = time.perf_counter()
+        done = any(isinstance(m, ToolMessage) for m in state["messages"])
+        if done:
+            message = AIMessage(DONE["message"])
+        else:
+            args = {k: v for k, v in DEPLOY_CALL.items() if k != "intent"}
+            message = AIMessage("", tool_calls=[{"name": "deploy", "args": args, "id": "c1"}])
+        clock.seconds += time.perf_counter() - started
+        return {"messages": [message]}
+
+    def route(state: _State) -> str:
+        last = state["messages"][-1]
+        return "approval" if isinstance(last, AIMessage) and last.tool_calls else END
+
+    async def approval(state: _State) -> Command[Any]:
+        decision = interrupt({"summary": "Deploy api 1.4.2 to production"})
+        return Command(goto="deploy" if decision["approved"] else "agent")
+
+    async def deploy(state: _State) -> dict[str, Any]:
+        last = state["messages"][-2 if isinstance(state["messages"][-1], ToolMessage) else -1]
+        assert isinstance(last, AIMessage)
+        call = last.tool_calls[0]
+        output = await deployer.deploy(Deploy(**call["args"]), idempotency_key=str(call["id"]))
+        return {"messages": [ToolMessage(json.dumps(output), tool_call_id=call["id"])]}
+
+    graph = StateGraph(_State)
+    graph.add_node("agent", agent)
+    graph.add_node("approval", approval, destinations=("deploy", "agent"))
+    graph.add_node("deploy", deploy)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route, ["approval", END])
+    graph.add_edge("deploy", "agent")
+    overheads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        async with AsyncSqliteSaver.from_conn_string(str(Path(tmp) / "lg.sqlite")) as saver:
+            app = graph.compile(checkpointer=saver)
+            for i in range(cycles):
+                config: Any = {"configurable": {"thread_id": f"t{i}"}}
+                clock.seconds = 0.0
+                started = time.perf_counter()
+                first = await app.ainvoke(
+                    {"messages": [HumanMessage("deploy api 1.4.2 to production")]}, config
+                )
+                paused_at = time.perf_counter()
+                assert "__interrupt__" in first
+                resumed_at = time.perf_counter()
+                last = await app.ainvoke(Command(resume={"approved": True, "user": BOB}), config)
+                finished = time.perf_counter()
+                assert last["messages"][-1].content == DONE["message"], last
+                overheads.append((paused_at - started) + (finished - resumed_at) - clock.seconds)
+    await redis.aclose()
+    return overheads
+
+
+async def run(*, cycles: int) -> list[Row]:
+    warmup = 5
+    with redis_url() as url:
+        ours_s = (await ours(url, cycles + warmup))[warmup:]
+        lg_s = (await langgraph(url, cycles + warmup))[warmup:]
+    o, b = statistics.median(ours_s) * 1000, statistics.median(lg_s) * 1000
+    return [
+        Row(
+            figure=f"Pause→resume overhead per approval cycle (median of {cycles})",
+            ours=f"{o:.2f} ms",
+            baseline=f"{b:.2f} ms (LangGraph + AsyncSqliteSaver)",
+            ratio=f"{b / o:.2f}× less" if o < b else f"{o / b:.2f}× MORE",
+            target="≥ 5× less",
+            met=b >= TARGET * o,
+            note="model time excluded on both sides; ours without Slack HTTP; see bench/resume.py",
+        )
+    ]
