@@ -93,18 +93,25 @@ class Runtime:
                 assert_never(job)
 
     async def _launch(self, job: Launch) -> None:
+        thread_id = thread_id_for(job.origin)
+        if await self._store.exists(thread_id):
+            # A redelivered launch: carry on the thread, without asking the router (a model
+            # call, with an LLM configured) again.
+            log.info("thread %s exists; launch is a duplicate", thread_id)
+            await self.advance(thread_id)
+            return
         message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
         # Routing (agents/routing.py) picks one agent, or answers with help by itself.
         routed = await self._router.route(message) if self._router else None
         thread = Thread(
-            id=thread_id_for(job.origin),
+            id=thread_id,
             agent=routed.agent if routed else self._default_agent,
             requester=job.user,
             origin=job.origin,
             events=[message, *(routed.events if routed else [])],
         )
         if not await self._store.create(thread):
-            log.info("thread %s exists; launch is a duplicate", thread.id)
+            log.info("thread %s was launched by another worker first", thread.id)
         elif routed and routed.events:
             await self._notifier.publish(thread, routed.events)
         await self.advance(thread.id)
@@ -135,13 +142,14 @@ class Runtime:
             except ConflictError:
                 continue
             await self._cancel_deadlines(thread, saved)
-            self._metrics.resumed(result)
+            if user is not None:  # a person's answer or decision, not a deadline or a control
+                self._metrics.resumed(result)
             await self._notifier.publish(saved, [result])
             await self.advance(thread_id)
             return
         raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
 
-    async def _open(self, thread: Thread, call_id: str, intent: str) -> ToolCall | Refusal:
+    def _open(self, thread: Thread, call_id: str, intent: str) -> ToolCall | Refusal:
         """The request a person acts on, if it is still open."""
         request = thread.call(call_id)
         if request is None or request.intent != intent:
@@ -156,7 +164,7 @@ class Runtime:
         return await self._directory.members(deciders) if deciders else None
 
     async def _decision(self, thread: Thread, job: Decide) -> Verdict:
-        request = await self._open(thread, job.call_id, APPROVAL)
+        request = self._open(thread, job.call_id, APPROVAL)
         if isinstance(request, Refusal):
             return request
         if job.action_hash != call_hash(request.action):
@@ -198,7 +206,7 @@ class Runtime:
         return ""
 
     async def _answer(self, thread: Thread, job: Respond) -> Verdict:
-        request = await self._open(thread, job.call_id, INPUT)
+        request = self._open(thread, job.call_id, INPUT)
         if isinstance(request, Refusal):
             return request
         if not may_answer(
@@ -208,7 +216,7 @@ class Runtime:
         return HumanResponse(call_id=job.call_id, user=job.user, text=job.text)
 
     async def _take(self, thread: Thread, job: Take) -> Verdict:
-        request = await self._open(thread, job.call_id, ESCALATION)
+        request = self._open(thread, job.call_id, ESCALATION)
         if isinstance(request, Refusal):
             return request
         taker = thread.taken_by(job.call_id)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from redis.asyncio import Redis
 
+from agents.deadlines import Deadlines
+from agents.events import utcnow
 from bot.emulator import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, BotProcess
-from tests.scenarios.helpers import approval_message
+from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import mention
 
 
@@ -62,3 +66,16 @@ async def test_the_thread_shows_an_hourglass_only_while_steps_run(
     methods = [c.method for c in slack.calls if c.method != "auth.test"]
     assert methods[0] == "reactions.add" and methods[-1] == "reactions.remove"
     assert slack.find_message(DEPLOYS, root).reactions == {"hourglass_flowing_sand": []}
+
+
+async def test_reminders_and_expiry_are_not_counted_as_resumes(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=1)) == 2
+    await bot.settle()
+
+    text = await metrics(bot)
+    assert "nothing was deployed" in bot_replies(slack, DEPLOYS, root)[-1].text
+    assert "hitl_resumes_total{" not in text  # nobody answered: no resume of any kind

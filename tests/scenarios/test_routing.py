@@ -3,12 +3,12 @@ LLM configured by a one-tool classification call, falling back to keywords, then
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
+from agents.jobs import Launch
 from agents.llm_http import Retry
+from agents.thread import SlackOrigin
 from bot.emulator import SlackEmulator
 from tests.agents.fake_providers import (
     FakeProvider,
@@ -18,20 +18,12 @@ from tests.agents.fake_providers import (
     openai_text,
     openai_tool_call,
 )
-from tests.conftest import DEPLOYS, MakeBot
+from tests.conftest import ALICE, DEPLOYS, MakeBot
 from tests.scenarios.helpers import bot_replies
 from tests.scenarios.test_deploy import mention
 from tests.scenarios.test_llm_providers import load
 
 LLM = {"llm_provider": "openai", "llm_model": "gpt-test"}
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.mark.parametrize(
@@ -73,11 +65,23 @@ async def test_the_model_routes_with_one_small_call(
     model = client_for("openai", provider)
     try:
         bot = await make_bot(model=model, **LLM)
-        root = await mention(slack, "dana needs to look at billing-db for the audit")
+        text = "dana needs to look at billing-db for the audit"
+        root = await mention(slack, text)
         await bot.settle()
+        # The same launch delivered again (a worker died before acking it): no second routing.
+        origin = SlackOrigin(channel=DEPLOYS, thread_ts=root)
+        again = Launch(
+            user=ALICE,
+            text=f"<@{slack.identity.bot_user_id}> {text}",
+            origin=origin,
+            message_ts=root,
+        )
+        await bot.services.queue.enqueue(again)
+        assert await bot.settle() == 1
     finally:
         await model.aclose()
 
+    assert len(provider.requests) == 2 and len(bot_replies(slack, DEPLOYS, root)) == 1
     assert (await load(redis, root)).agent == "access"
     routing = provider.requests[0].json
     assert [t["function"]["name"] for t in routing["tools"]] == ["route"]
