@@ -15,6 +15,7 @@ from bot.emulator import SlackEmulator
 from bot.services import Services, build_services
 from bot.serving import RunningServer, start_server
 from bot.settings import Settings
+from tests.agents.fake_providers import FakeProvider
 from tests.redis_servers import redis_cluster, redis_process
 
 SIGNING_SECRET = "test-signing-secret"
@@ -43,6 +44,15 @@ async def redis(redis_server: str) -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    """A fake OpenAI/Anthropic HTTP server (tests/agents/fake_providers.py) on a free port."""
+    fake = FakeProvider()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

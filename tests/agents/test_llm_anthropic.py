@@ -26,14 +26,6 @@ from tools.human import RequestApproval
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def model(provider: FakeProvider) -> AsyncIterator[AnthropicModel]:
     client = AnthropicModel(
         model="claude-test", api_key=ANTHROPIC_KEY, base_url=provider.url, retry=FAST

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -26,14 +25,6 @@ from tests.agents.fake_providers import (
 )
 
 DONE = openai_tool_call("done_for_now", {"message": "ok"})
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def client(url: str, *, retry: Retry = FAST, read_timeout: float = 2.0) -> OpenAIModel:

@@ -26,14 +26,6 @@ from tools.human import RequestApproval
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def model(provider: FakeProvider) -> AsyncIterator[OpenAIModel]:
     client = OpenAIModel(
         model="gpt-test", base_url=f"{provider.url}/v1", api_key=OPENAI_KEY, retry=FAST

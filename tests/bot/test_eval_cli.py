@@ -3,23 +3,12 @@ configured provider that is a fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.agents.fake_providers import FakeProvider, openai_text, openai_tool_call
 from tests.bot.test_cli import env, hitl
 
 EVALS = Path(__file__).parents[1] / "evals"
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_every_transcript_passes_against_the_offline_model(redis_server: str) -> None:

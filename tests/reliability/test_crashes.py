@@ -15,7 +15,7 @@ from agents.events import ToolCall
 from agents.thread import Status
 from bot.emulator import SlackEmulator
 from bot.serving import free_port
-from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, SIGNING_SECRET, MakeBot
+from tests.conftest import ALICE, BOB, DEPLOYS, MakeBot
 from tests.redis_servers import redis_process
 from tests.reliability.support import (
     Tally,
@@ -25,6 +25,7 @@ from tests.reliability.support import (
     duplicates,
     pending_jobs,
 )
+from tests.scenarios import test_durability as durability
 from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import mention
 
@@ -32,16 +33,14 @@ TIMING = {"hitl_lease_ms": 1000, "hitl_job_claim_ms": 1500}
 
 
 def worker_env(slack: SlackEmulator, redis_url: str, deploy_seconds: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))}
-    return env | {
-        "REDIS_URL": redis_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "HITL_SIMULATED_DEPLOY_SECONDS": deploy_seconds,
-        "HITL_LEASE_MS": "1000",
-        "HITL_JOB_CLAIM_MS": "1500",
-    }
+    """A `hitl worker` with slow deploys and the short lease and claim times of TIMING."""
+    return durability.worker_env(
+        slack,
+        redis_url,
+        HITL_SIMULATED_DEPLOY_SECONDS=deploy_seconds,
+        HITL_LEASE_MS="1000",
+        HITL_JOB_CLAIM_MS="1500",
+    )
 
 
 async def deploying(redis: Redis) -> int:

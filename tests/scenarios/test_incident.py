@@ -3,9 +3,6 @@ before the first model step, on-call is paged with a summary, a rollback is prop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
 from agents.events import Error, ToolCall, ToolResult
@@ -26,14 +23,6 @@ async def seed(redis: Redis) -> None:
         call = Deploy(service="checkout", version=version, environment="production")
         await deployer.deploy(call, idempotency_key=key)
     await SimulatedIncidents(redis).open("INC-7", title="Payments slow", service="payments")
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_on_call_gets_the_facts_and_a_rollback_needs_approval(

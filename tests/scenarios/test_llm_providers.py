@@ -3,8 +3,6 @@ and the OpenAI or Anthropic client talking HTTP to a fake provider server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -26,14 +24,6 @@ from tests.agents.fake_providers import (
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import deployments, mention
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def load(redis: Redis, root: str) -> Thread:
