@@ -22,6 +22,7 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
+    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -58,10 +59,14 @@ def render_event(event: Event) -> str:
             return _tag("escalation_taken", {"by": user})
         case RequestExpired():
             return _tag("request_expired", {"result": "nobody decided in time; nothing ran"})
+        case (
+            ReminderSent() | Paused() | Resumed() | Stopped() | Refused() | Error(scope="delivery")
+        ):
+            # About the run and its people, not for the model (a stopped run asks it nothing;
+            # a message Slack refused is the operators' problem).
+            return ""
         case Error(message=message):
             return _tag("error", {"message": message})
-        case ReminderSent() | Paused() | Resumed() | Stopped():
-            return ""  # about the run, not for the model (a stopped run asks it nothing)
 
 
 def _decision(event: ApprovalDecision) -> dict[str, Any]:

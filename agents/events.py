@@ -154,11 +154,26 @@ class Stopped(_Event):
 
 
 class Error(_Event):
-    """A compact error the model sees next turn (junk output, tool failure)."""
+    """A compact error. `scope="step"`: the model sees it next turn (junk output, tool failure).
+    `scope="delivery"`: Slack refused a message for good and a fallback was shown; it is for the
+    audit and the operators, not the model, and does not change where the run is."""
 
     type: Literal["error"] = "error"
     message: str
     usage: Usage | None = None
+    scope: Literal["step", "delivery"] = "step"
+
+
+class Refused(_Event):
+    """A person's click, form or reply was not taken (not allowed, already settled, stale,
+    paused...); they are told why. About the run, not part of it; `job` dedupes redeliveries."""
+
+    type: Literal["refused"] = "refused"
+    user: str
+    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit", "paused"]
+    call_id: str | None = None
+    detail: str = ""
+    job: str | None = None
 
 
 Event = Annotated[
@@ -173,6 +188,7 @@ Event = Annotated[
     | Paused
     | Resumed
     | Stopped
-    | Error,
+    | Error
+    | Refused,
     Field(discriminator="type"),
 ]

@@ -102,8 +102,17 @@ class Scheduled(_Job):
     attempt: int = 0
 
 
+class Advance(_Job):
+    """Carry thread `thread_id` on: deliver what its events must show people, then take any
+    steps it can. Idempotent; the reconciler and delivery retries send it."""
+
+    kind: Literal["advance"] = "advance"
+    thread_id: str
+    reason: str = ""
+
+
 Job = Annotated[
-    Launch | Decide | Respond | Take | Deadline | Reply | Scheduled | Control,
+    Launch | Decide | Respond | Take | Deadline | Reply | Scheduled | Control | Advance,
     Field(discriminator="kind"),
 ]
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)

@@ -32,6 +32,12 @@ def request_message(thread_id: str, call_id: str) -> str:
     return f"{PREFIX}:reqmsg:{{{thread_id}}}:{call_id}"
 
 
+def deliveries(thread_id: str) -> str:
+    """What the outbox did for each delivery of the thread: delivery id -> record (posted ts,
+    attempts). Read before every Slack call, so a retry never posts twice."""
+    return f"{PREFIX}:delivery:{{{thread_id}}}"
+
+
 def jobs() -> str:
     return f"{PREFIX}:{{jobs}}"
 

@@ -29,7 +29,18 @@ from agents.events import (
     UserMessage,
     call_hash,
 )
-from agents.jobs import Control, Deadline, Decide, Job, Launch, Reply, Respond, Scheduled, Take
+from agents.jobs import (
+    Advance,
+    Control,
+    Deadline,
+    Decide,
+    Job,
+    Launch,
+    Reply,
+    Respond,
+    Scheduled,
+    Take,
+)
 from agents.loop import StepDeps, step
 from agents.metrics import Metrics
 from agents.routing import Router
@@ -89,6 +100,8 @@ class Runtime:
                 await self._apply(job, None, lambda t: self._control(t, job))
             case Scheduled():
                 await self._apply(job, None, lambda t: self._scheduled(t, job))
+            case Advance():
+                await self.advance(job.thread_id)
             case _:
                 assert_never(job)
 

@@ -4,6 +4,8 @@ so two writers can never both advance the same thread."""
 from __future__ import annotations
 
 import hashlib
+import time
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -34,7 +36,10 @@ elseif current ~= ARGV[1] then
   return 0
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+-- Never shorten a TTL that scheduled work lengthened (keep_until).
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
 return 1
 """
 
@@ -61,6 +66,15 @@ class ThreadStore:
             args=[expected, version, thread.model_dump_json(), keys.THREAD_TTL],
         )
         return bool(written)
+
+    async def keep_until(self, thread_id: str, at: datetime) -> None:
+        """Keep the thread (and its delivery records) at least until `at` plus a day, so work
+        planned for then (a grant's revocation) still finds it, however long that is."""
+        ttl = max(keys.THREAD_TTL, int(at.timestamp() - time.time()) + keys.SEEN_TTL)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in (keys.thread(thread_id), keys.deliveries(thread_id)):
+                pipe.expire(key, ttl, gt=True)
+            await pipe.execute()
 
     async def load(self, thread_id: str) -> Thread | None:
         raw = await self._redis.hget(keys.thread(thread_id), "json")

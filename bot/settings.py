@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     hitl_log_format: Literal["json", "text"] | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
+    hitl_worker_concurrency: int = Field(default=64, gt=0)
+    """Threads one worker process runs at once (still one step at a time per thread)."""
+    hitl_reconcile_seconds: float = Field(default=10.0, gt=0)
+    """How often each worker looks for threads that are stuck (see agents/reconciler.py)."""
+    hitl_slack_timeout: float = Field(default=10.0, gt=0)
+    """Seconds before a Slack Web API call counts as failed (and is retried through the outbox)."""
     hitl_simulated_deploy_seconds: float = Field(default=0.0, ge=0)
     hitl_policy_file: Path | None = None
     # Tool adapters (README: "Agents and their adapters"); unset means the simulated ones.

@@ -18,6 +18,7 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
+    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -109,8 +110,12 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
             return "expired", f"request {call_id}; nothing ran"
         case ReminderSent(call_id=call_id):
             return "reminder sent", f"request {call_id}"
-        case Error(message=message):
-            return "error", message
+        case Error(message=message, scope=scope):
+            return "error", message + (" (Slack delivery)" if scope == "delivery" else "")
+        case Refused(user=user, reason=reason, call_id=call_id, detail=detail):
+            return "refused", f"{user} on request {call_id}: {reason}" + (
+                f" ({detail})" if detail else ""
+            )
         case Paused(by=by) | Resumed(by=by):
             return event.type, f"by {by}"
         case Stopped(by=by, reason=reason):
