@@ -125,7 +125,8 @@ def thread_of(job: Job) -> str:
     return job.thread_id
 
 
-# KEYS: the stream, then dedupe keys. ARGV: job json, marker, dedupe ttl, maxlen, stream ttl.
+# KEYS: the stream, then dedupe keys. ARGV: job json, marker, dedupe ttl, maxlen.
+# The stream has no TTL, only a MAXLEN: a TTL would delete the consumer group with it.
 _ENQUEUE_ONCE = """
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
@@ -134,9 +135,32 @@ for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[2], 'EX', ARGV[3])
 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+
+# KEYS: retries zset, stream, attempts. ARGV: member, due, entry id, ttl.
+# Re-schedule and ack in one step: a crash between the two neither loses nor doubles the job.
+_RETRY_LATER = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('XACK', KEYS[2], ARGV[5], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3])
+return 1
+"""
+
+# KEYS: retries zset, stream. ARGV: now, batch size, maxlen. Members are "<entry id> <json>":
+# the entry id keeps two equal jobs (two identical clicks) apart.
+_FIRE_RETRIES = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  local space = string.find(member, ' ', 1, true)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', string.sub(member, space + 1))
+end
+return #due
+"""
+
+RETRY_BATCH = 100
 
 
 class JobQueue:
@@ -144,22 +168,28 @@ class JobQueue:
         self._redis = redis
         self.consumer = consumer
         self._enqueue_once: Any = redis.register_script(_ENQUEUE_ONCE)
+        self._retry_later: Any = redis.register_script(_RETRY_LATER)
+        self._fire_retries: Any = redis.register_script(_FIRE_RETRIES)
 
     async def setup(self) -> None:
-        """Create the stream and consumer group if missing (idempotent)."""
+        """Create the stream and consumer group if missing (idempotent). Also the way back
+        from NOGROUP: a group recreated from id 0 takes every job still in the stream, which
+        after a flush or a restart without persistence are only jobs nobody has seen."""
         try:
             await self._redis.xgroup_create(keys.jobs(), keys.JOBS_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        await self._redis.expire(keys.jobs(), keys.JOBS_TTL)
+        # Earlier versions set a TTL on both streams; a TTL deletes the group with the stream.
+        await self._redis.persist(keys.jobs())
+        await self._redis.persist(keys.dead_jobs())
 
     async def enqueue(self, job: Job, *, once: Sequence[str] = (), marker: str = "1") -> bool:
         """Add a job. With `once` (dedupe keys from `keys.seen`), only if none of them was
         seen before; marking them and adding the job is one atomic step. False if a duplicate."""
         added = await self._enqueue_once(
             keys=[keys.jobs(), *once],
-            args=[job.model_dump_json(), marker, keys.SEEN_TTL, keys.JOBS_MAXLEN, keys.JOBS_TTL],
+            args=[job.model_dump_json(), marker, keys.SEEN_TTL, keys.JOBS_MAXLEN],
         )
         return bool(added)
 
@@ -192,11 +222,39 @@ class JobQueue:
         await self._redis.xack(keys.jobs(), keys.JOBS_GROUP, entry_id)
         await self._redis.hdel(keys.job_attempts(), entry_id)
 
+    async def retry_later(self, entry_id: str, job: Job, *, at: float) -> None:
+        """Finish this delivery of the job and add it again at unix time `at` (its thread was
+        busy). Jobs are idempotent, so running it once more is always safe."""
+        await self._retry_later(
+            keys=[keys.job_retries(), keys.jobs(), keys.job_attempts()],
+            args=[
+                f"{entry_id} {job.model_dump_json()}",
+                at,
+                entry_id,
+                keys.RETRIES_TTL,
+                keys.JOBS_GROUP,
+            ],
+        )
+
+    async def fire_retries(self, now: float) -> int:
+        """Move the re-scheduled jobs due by unix time `now` back into the stream."""
+        fired = 0
+        while True:
+            moved = int(
+                await self._fire_retries(
+                    keys=[keys.job_retries(), keys.jobs()],
+                    args=[now, RETRY_BATCH, keys.JOBS_MAXLEN],
+                )
+            )
+            fired += moved
+            if moved < RETRY_BATCH:
+                return fired
+
     async def bury(self, entry_id: str, raw: str, reason: str) -> None:
         """Move a job that keeps failing to the dead-letter stream, out of everyone's way."""
         fields = {"job": raw, "entry": entry_id, "reason": reason[:500]}
+        # Bounded by MAXLEN only, like the job stream.
         await self._redis.xadd(keys.dead_jobs(), fields, maxlen=keys.JOBS_MAXLEN)  # type: ignore[arg-type]
-        await self._redis.expire(keys.dead_jobs(), keys.JOBS_TTL)
         await self.ack(entry_id)
 
     async def _parse(self, entries: list[Any]) -> list[tuple[str, Job]]:

@@ -79,3 +79,13 @@ def simulated_access() -> str:
 def simulated_incidents() -> str:
     """Simulated open incidents: incident id -> record."""
     return f"{PREFIX}:sim:incidents"
+
+
+RETRIES_TTL = 24 * 3600
+"""Re-scheduled jobs are due within seconds; the set outlives any of them by far."""
+
+
+def job_retries() -> str:
+    """Jobs whose thread was busy, by the time they run again (members: entry id, job json);
+    same slot as the stream they move back into."""
+    return f"{PREFIX}:{{jobs}}:retries"

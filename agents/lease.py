@@ -36,8 +36,9 @@ class Leases:
         self._renew: Any = redis.register_script(_RENEW)
         self._release: Any = redis.register_script(_RELEASE)
 
-    async def acquire(self, thread_id: str, owner: str, *, wait_ms: int) -> bool:
-        """Take the thread's lease, waiting up to `wait_ms` for its holder to finish."""
+    async def acquire(self, thread_id: str, owner: str, *, wait_ms: int = 0) -> bool:
+        """Take the thread's lease, waiting up to `wait_ms` for its holder to finish (the
+        worker does not wait: it re-schedules the job and gets on with other threads)."""
         deadline = time.monotonic() + wait_ms / 1000
         while True:
             if await self._redis.set(keys.lease(thread_id), owner, nx=True, px=self.ttl_ms):

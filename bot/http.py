@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
@@ -18,10 +19,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agents.metrics import Metrics
+from agents.worker_health import WorkerHealth
 from bot.api import api_routes
 from bot.operations import ThreadOps
 
 log = logging.getLogger(__name__)
+
+PING_SECONDS = 1.0
+"""/healthz answers within about this long even while Redis does not (the client retries)."""
+
+WorkerHealthProbe = Callable[[], WorkerHealth]
+
+
+def attach_worker(app: Starlette, *, health: WorkerHealthProbe, metrics: Metrics | None) -> None:
+    """The worker running in this process (on this loop or its own thread): /healthz reports
+    its state and /metrics shows what its runtime recorded."""
+    app.state.worker_health = health
+    app.state.worker_metrics = metrics
 
 
 def build_http_app(
@@ -48,11 +62,18 @@ def build_http_app(
             log.warning("a signed Slack payload we cannot parse", exc_info=True)
             return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
 
-    async def healthz(_: Request) -> JSONResponse:
-        try:
-            await redis.ping()
-        except RedisError as exc:
-            return JSONResponse({"ok": False, "redis": str(exc)}, status_code=503)
+    async def healthz(request: Request) -> JSONResponse:
+        # {"ok": true} when all is well; otherwise what is wrong, in words only (exception
+        # texts carry hosts and ports).
+        problems: dict[str, str] = {} if await _answers(redis) else {"redis": "unreachable"}
+        probe: WorkerHealthProbe | None = getattr(request.app.state, "worker_health", None)
+        worker = probe() if probe is not None else None
+        if worker is not None and not worker.ok:
+            problems = {"redis": problems.get("redis", worker.redis), "worker": worker.worker}
+        elif worker is not None and problems:
+            problems["worker"] = "waiting for Redis"
+        if problems:
+            return JSONResponse({"ok": False, **problems}, status_code=503)
         return JSONResponse({"ok": True})
 
     return Starlette(
@@ -63,6 +84,15 @@ def build_http_app(
             *api_routes(ops, token=api_token),
         ]
     )
+
+
+async def _answers(redis: Redis) -> bool:
+    try:
+        async with asyncio.timeout(PING_SECONDS):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError):
+        return False
+    return True
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
@@ -80,7 +110,8 @@ def _ssl_check(body: bytes) -> bool:
 def metrics_route(metrics: Metrics, redis: Redis) -> Callable[[Request], Awaitable[Response]]:
     """GET /metrics in Prometheus' text format."""
 
-    async def render(_: Request) -> Response:
-        return Response(await metrics.render(redis), media_type=CONTENT_TYPE_LATEST)
+    async def render(request: Request) -> Response:
+        shown: Metrics = getattr(request.app.state, "worker_metrics", None) or metrics
+        return Response(await shown.render(redis), media_type=CONTENT_TYPE_LATEST)
 
     return render

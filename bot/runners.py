@@ -20,9 +20,11 @@ from redis.exceptions import RedisError, ResponseError
 
 from agents.types import Model
 from bot.emulator import SlackEmulator
+from bot.http import attach_worker
 from bot.services import ConfigError, Services, build_services
 from bot.serving import RunningServer, free_port, start_server
 from bot.settings import Settings
+from bot.worker_thread import WorkerThread
 
 if TYPE_CHECKING:
     from fakeredis import TcpFakeServer
@@ -51,13 +53,17 @@ async def _until_signalled() -> None:
 
 @contextlib.asynccontextmanager
 async def _worker(services: Services, *, enabled: bool) -> AsyncIterator[None]:
-    task = asyncio.create_task(services.worker.run()) if enabled else None
+    """Run a worker beside the Slack edge of `services`: on its own thread, event loop and
+    clients (bot/worker_thread.py), reported by the edge's /healthz and /metrics."""
+    running = WorkerThread(services.settings, model=services.model) if enabled else None
     try:
+        if running is not None:
+            await running.start()
+            attach_worker(services.http, health=running.health, metrics=running.metrics)
         yield
     finally:
-        services.worker.stop()
-        if task is not None:
-            await task
+        if running is not None:
+            await running.stop()
         await services.close()
 
 
@@ -88,9 +94,14 @@ async def socket_mode(settings: Settings, *, with_worker: bool) -> None:
 
 async def worker(settings: Settings) -> None:
     services = build_services(settings)
-    async with _worker(services, enabled=True):
-        log.info("worker %s taking jobs", services.queue.consumer)
+    run = asyncio.create_task(services.worker.run())  # no web server: the main loop is free
+    log.info("worker %s taking jobs", services.queue.consumer)
+    try:
         await _until_signalled()
+    finally:
+        services.worker.stop()
+        await run
+        await services.close()
 
 
 @dataclass(frozen=True)

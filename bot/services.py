@@ -88,6 +88,11 @@ class Services:
     http: Starlette
     owned_model: Model | None = None  # built from settings, not passed in: closed here
     adapters: Adapters | None = None
+    metrics: Metrics | None = None
+    model: Model | None = None
+    """The model passed to build_services, if any (a second set of services shares it)."""
+    """What this process's runtime records; /metrics of a web server whose worker runs on
+    its own thread shows the worker's (see bot/runners.py)."""
 
     async def close(self) -> None:
         self.worker.stop()
@@ -178,7 +183,11 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             runtime=runtime,
             deadlines=deadlines,
             leases=Leases(redis, ttl_ms=settings.hitl_lease_ms),
-            limits=WorkerLimits(claim_ms=settings.hitl_job_claim_ms),
+            limits=WorkerLimits(
+                claim_ms=settings.hitl_job_claim_ms,
+                concurrency=settings.hitl_worker_concurrency,
+                reconcile_seconds=settings.hitl_reconcile_seconds,
+            ),
         ),
         client=client,
         bolt=bolt,
@@ -192,4 +201,6 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         ),
         owned_model=owned_model,
         adapters=adapters,
+        metrics=metrics,
+        model=None if owned_model is not None else model,
     )
