@@ -80,7 +80,7 @@ class Worker:
         self._running = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._interrupted: dict[str, Job] = {}  # jobs Redis broke off, to run again
-        self._retries_due = 0.0  # monotonic time the last busy re-schedule comes due
+        self._retries_due = 0.0  # unix time the last of our busy re-schedules comes due
         self._reconciled_at = 0.0
         self._handled = 0
 
@@ -144,7 +144,8 @@ class Worker:
     async def _pass(self, *, burst: bool) -> bool:
         """Fire due deadlines, start what there is room for; False when a burst is done."""
         await self._deadlines.fire_due(self._clock())
-        await self._queue.fire_retries(time.time())
+        fired_until = time.time()
+        await self._queue.fire_retries(fired_until)
         await self._maybe_reconcile(burst=burst)
         free = self._limits.concurrency - len(self._tasks)
         if free <= 0:
@@ -156,8 +157,8 @@ class Worker:
         if self._tasks:
             await self._wait_for_a_task(seconds=BURST_POLL)
             return True
-        if time.monotonic() < self._retries_due:
-            await asyncio.sleep(min(BURST_POLL, self._retries_due - time.monotonic()))
+        if fired_until < self._retries_due:  # some of ours were not due when this pass fired
+            await asyncio.sleep(min(BURST_POLL, self._retries_due - fired_until))
             return True
         return await self._reconcile_at_end()
 
@@ -237,8 +238,9 @@ class Worker:
 
     async def _retry_busy(self, entry_id: str, job: Job, thread_id: str) -> None:
         delay = self._limits.busy_retry_seconds
-        await self._queue.retry_later(entry_id, job, at=time.time() + delay)
-        self._retries_due = max(self._retries_due, time.monotonic() + delay)
+        at = time.time() + delay
+        await self._queue.retry_later(entry_id, job, at=at)
+        self._retries_due = max(self._retries_due, at)
         log.info("thread %s is busy; job %s runs again in %.1fs", thread_id, entry_id, delay)
 
     async def _run_leased(self, entry_id: str, job: Job, thread_id: str, owner: str) -> None:
