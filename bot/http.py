@@ -65,13 +65,18 @@ def build_http_app(
     async def healthz(request: Request) -> JSONResponse:
         # {"ok": true} when all is well; otherwise what is wrong, in words only (exception
         # texts carry hosts and ports).
-        problems: dict[str, str] = {} if await _answers(redis) else {"redis": "unreachable"}
+        redis_state = "ok" if await _answers(redis) else "unreachable"
         probe: WorkerHealthProbe | None = getattr(request.app.state, "worker_health", None)
         worker = probe() if probe is not None else None
+        problems: dict[str, str] = {}
         if worker is not None and not worker.ok:
-            problems = {"redis": problems.get("redis", worker.redis), "worker": worker.worker}
-        elif worker is not None and problems:
-            problems["worker"] = "waiting for Redis"
+            if worker.redis == "unreachable":
+                redis_state = "unreachable"
+            problems = {"redis": redis_state, "worker": worker.worker}
+        elif redis_state != "ok":
+            problems = {"redis": redis_state}
+            if worker is not None:
+                problems["worker"] = "waiting for Redis"
         if problems:
             return JSONResponse({"ok": False, **problems}, status_code=503)
         return JSONResponse({"ok": True})
