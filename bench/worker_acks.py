@@ -4,7 +4,9 @@ planner's answer), fed `--threads` mentions to start that many runs, then timed 
 more mentions sent while those runs step.
 
 `--worker shared` runs the worker as a task on the web server's event loop (what `hitl serve`
-did before its worker got a thread of its own); `--worker thread` uses bot/runners.py as it is.
+did before its worker got a thread of its own); `--worker thread` uses bot/runners.py as it is;
+`--worker process` runs the worker in a second process (as `hitl serve --no-worker` plus
+`hitl worker` would).
 A one-off measurement, not part of `python -m bench`:
 
     python -m bench.worker_acks --worker shared
@@ -29,7 +31,7 @@ from bot.serving import start_server
 from bot.services import build_services
 from bot.settings import Settings
 
-mode, redis_url, slack_api_url, seconds, concurrency, token, secret = sys.argv[1:8]
+mode, redis_url, slack_api_url, seconds, concurrency, token, secret, __code__ = sys.argv[1:9]
 
 class SlowModel:
     async def next_step(self, request):
@@ -43,8 +45,19 @@ async def main():
     )
     services = build_services(settings, model=SlowModel())
     await services.queue.setup()
-    if mode == "shared":
+    if mode in ("shared", "worker-only"):
         task = asyncio.create_task(services.worker.run())
+    if mode == "worker-only":  # a second process: only the worker, no web server
+        await asyncio.to_thread(sys.stdin.readline)
+        services.worker.stop()
+        await task
+        await services.close()
+        return
+    if mode == "process":
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", __code__, "worker-only", *sys.argv[2:9],
+            stdin=asyncio.subprocess.PIPE,
+        )
     async with _worker(services, enabled=mode == "thread"):
         server = await start_server(services.http)
         print(server.url, flush=True)
@@ -53,6 +66,9 @@ async def main():
         if mode == "shared":
             services.worker.stop()
             await task
+        if mode == "process":
+            worker.stdin.close()
+            await worker.wait()
 
 asyncio.run(main())
 """
@@ -67,6 +83,7 @@ async def measure(args: argparse.Namespace) -> list[float]:
                 str(args.threads + args.probes),
                 BOT_TOKEN,
                 SIGNING_SECRET,
+                SERVER,
             ]
             server = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
@@ -90,7 +107,7 @@ async def measure(args: argparse.Namespace) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", choices=["shared", "thread"], default="thread")
+    parser.add_argument("--worker", choices=["shared", "thread", "process"], default="thread")
     parser.add_argument("--threads", type=int, default=300)
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--rate", type=float, default=100.0, help="load mentions per second")

@@ -24,6 +24,7 @@ from bot.http import attach_worker
 from bot.services import ConfigError, Services, build_services
 from bot.serving import RunningServer, free_port, start_server
 from bot.settings import Settings
+from bot.worker_process import WorkerProcess
 from bot.worker_thread import WorkerThread
 
 if TYPE_CHECKING:
@@ -53,13 +54,22 @@ async def _until_signalled() -> None:
 
 @contextlib.asynccontextmanager
 async def _worker(services: Services, *, enabled: bool) -> AsyncIterator[None]:
-    """Run a worker beside the Slack edge of `services`: on its own thread, event loop and
-    clients (bot/worker_thread.py), reported by the edge's /healthz and /metrics."""
-    running = WorkerThread(services.settings, model=services.model) if enabled else None
+    """Run a worker beside the Slack edge of `services`, never on its event loop: a child
+    `hitl worker` process (bot/worker_process.py), or, when a model object was passed in
+    (tests), a thread with its own loop and clients. /healthz reports it."""
+    running: WorkerProcess | WorkerThread | None = None
+    if enabled:
+        model = services.model
+        running = (
+            WorkerThread(services.settings, model=model)
+            if model
+            else WorkerProcess(services.settings)
+        )
     try:
         if running is not None:
             await running.start()
-            attach_worker(services.http, health=running.health, metrics=running.metrics)
+            metrics = running.metrics if isinstance(running, WorkerThread) else None
+            attach_worker(services.http, health=running.health, metrics=metrics)
         yield
     finally:
         if running is not None:

@@ -1,6 +1,7 @@
-"""The worker of a process that also answers Slack (`hitl serve`, `hitl socket`, the sandbox),
-on a thread of its own with its own event loop and clients. Hundreds of running threads then
-never slow the web server's loop, and so its acks (Slack retries after 3 s)."""
+"""A worker on a thread of its own with its own event loop and clients, for a process that also
+answers Slack and was handed a model object (tests), which a child process could not share.
+Otherwise bot/worker_process.py runs the worker: threads share the GIL, so a busy worker thread
+still slows the web server's acks (bench/worker_acks.py)."""
 
 from __future__ import annotations
 

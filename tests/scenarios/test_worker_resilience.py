@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pytest
 from bot.emulator import SlackEmulator
 from bot.http import attach_worker
 from bot.serving import free_port
+from bot.settings import Settings
+from bot.worker_process import WorkerProcess, settings_env
 from bot.worker_thread import WorkerThread
 from tests.conftest import DEPLOYS, MakeBot
 from tests.redis_servers import redis_process
@@ -98,3 +101,44 @@ async def test_healthz_is_503_when_the_worker_loop_is_not_running(
     response = await health_until(healthz, 503, within=5)
     assert response.status_code == 503
     assert response.json() == {"ok": False, "redis": "ok", "worker": "not running"}
+
+
+async def test_the_in_process_worker_is_a_child_process_that_drains_on_stop(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot()
+    worker = WorkerProcess(bot.services.settings)
+    await worker.start()
+    attach_worker(bot.services.http, health=worker.health, metrics=None)
+    healthz = f"{bot.server.url}/healthz"
+    try:
+        assert (await health_until(healthz, 200, within=5)).json() == {"ok": True}
+        root = await mention(slack, "deploy web 2.0.1 to staging")
+        await slack.wait_for(lambda: bool(bot_replies(slack, DEPLOYS, root)), timeout=20)
+        assert "Deployed web 2.0.1" in bot_replies(slack, DEPLOYS, root)[-1].text
+    finally:
+        await worker.stop()
+    assert worker._proc is not None and worker._proc.returncode == 0
+    after = await health_until(healthz, 503, within=5)
+    assert after.json() == {"ok": False, "redis": "ok", "worker": "not running"}
+
+
+def test_a_child_process_reads_the_settings_of_its_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HITL_API_TOKEN", "from-the-environment")
+    settings = Settings(
+        slack_signing_secret="s",
+        hitl_approvers=frozenset({"U1", "U2"}),
+        hitl_resource_owners={"billing-db": "U0DBA", "analytics": "S0DATA"},
+        hitl_api_token=None,
+        hitl_lease_ms=1234,
+        hitl_policy_file=Path("/tmp/policy.yml"),
+    )
+    env = settings_env(settings)
+    assert "HITL_API_TOKEN" not in env  # set in code to None: not inherited either
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
