@@ -74,7 +74,7 @@ async def test_fifty_threads_with_a_one_second_model_run_at_once_on_one_worker(
 async def test_a_job_for_a_busy_thread_does_not_hold_up_others_nor_wait_for_the_claim(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:
-    bot = await make_bot()
+    bot = await make_bot(hitl_lease_ms=1000)  # longer than any wait for a lease would be
     busy_root = await mention(slack, "deploy web 2.0.1 to staging")
     busy = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=busy_root))
     # Another worker (gone quiet) holds the thread for a long time.
@@ -83,6 +83,7 @@ async def test_a_job_for_a_busy_thread_does_not_hold_up_others_nor_wait_for_the_
     worker = asyncio.create_task(bot.services.worker.run())
     try:
         await slack.wait_for(lambda: bool(bot_replies(slack, DEPLOYS, free_root)), timeout=5)
+        await asyncio.sleep(1.5)  # past a lease time: the busy job neither ran nor gave up
         assert not await done(redis, busy_root)
         assert await redis.zcard(keys.job_retries()) + await redis.xlen(keys.jobs()) > 0
 
