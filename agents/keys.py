@@ -63,6 +63,16 @@ def seen(kind: str, key: str) -> str:
     return f"{PREFIX}:{{jobs}}:seen:{kind}:{key}"
 
 
+def reconciling() -> str:
+    """Held by the worker running the reconciler's pass, so one pass runs at a time."""
+    return f"{PREFIX}:{{jobs}}:reconciling"
+
+
+def stuck_count() -> str:
+    """How many stuck threads the last reconciler pass found (the `hitl_stuck_threads` gauge)."""
+    return f"{PREFIX}:{{jobs}}:stuck"
+
+
 def group_members(group_id: str) -> str:
     return f"{PREFIX}:group:{group_id}"
 

@@ -105,7 +105,7 @@ class Worker:
         keepalive = asyncio.create_task(self._keepalive(thread_id, owner, entry_id))
         try:
             started = time.perf_counter()
-            await self._runtime.handle(job)
+            await self._runtime.handle(job, key=entry_id)
             seconds = round(time.perf_counter() - started, 3)
             log.info("handled a %s job", job.kind, extra={"job": job.kind, "seconds": seconds})
         except Exception as exc:

@@ -159,3 +159,14 @@ def refusal_settled(result: Outcome | None) -> str:
 
 def invalid_edit(detail: str) -> str:
     return f"That edit can't be approved: {detail}"
+
+
+def cannot_post_in(channel: str, error: str) -> str:
+    """Said in the origin thread when Slack would not let the bot post in `channel`."""
+    if error == "is_archived":
+        fix = f"<#{channel}> is archived; set HITL_ESCALATION_CHANNEL to a live channel"
+    elif error == "channel_not_found":
+        fix = f"I can't find channel {channel}; check HITL_ESCALATION_CHANNEL"
+    else:
+        fix = f"invite me to <#{channel}> (`/invite @hitl` there)"
+    return f":warning: I couldn't post this escalation in <#{channel}>: {fix}. It is here instead."

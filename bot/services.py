@@ -28,6 +28,7 @@ from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
 from agents.metrics import Metrics, TimedModel
 from agents.offline import OfflineModel
+from agents.outbox import DeliveryLedger, Outbox
 from agents.routing import Router
 from agents.runtime import Runtime
 from agents.store import ThreadStore
@@ -132,6 +133,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        timeout=max(1, round(settings.hitl_slack_timeout)),
         # Slack's 429s are retried after their Retry-After; dropped connections once more.
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -140,6 +142,14 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     )
     deadlines = Deadlines(redis)
     metrics = Metrics()
+    ledger = DeliveryLedger(redis)
+    outbox = Outbox(
+        store=store,
+        ledger=ledger,
+        notifier=SlackNotifier(client, ledger, escalation_channel=settings.hitl_escalation_channel),
+        deadlines=deadlines,
+        metrics=metrics,
+    )
     try:
         adapters = build_adapters(settings, redis)
     except AdapterConfigError as exc:
@@ -155,7 +165,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             incidents=adapters.incidents,
             scheduler=deadlines,
         ),
-        notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
+        outbox=outbox,
         directory=SlackDirectory(client, redis),
         deadlines=deadlines,
         metrics=metrics,
