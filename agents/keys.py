@@ -27,11 +27,6 @@ def lease(thread_id: str) -> str:
     return f"{PREFIX}:lease:{{{thread_id}}}"
 
 
-def request_message(thread_id: str, call_id: str) -> str:
-    """Where the Slack message of a human request lives (channel, ts)."""
-    return f"{PREFIX}:reqmsg:{{{thread_id}}}:{call_id}"
-
-
 def deliveries(thread_id: str) -> str:
     """What the outbox did for each delivery of the thread: delivery id -> record (posted ts,
     attempts). Read before every Slack call, so a retry never posts twice."""

@@ -193,18 +193,3 @@ class ThreadStore:
             name = key.decode() if isinstance(key, bytes) else key
             ids.append(name.split("{", 1)[1].rstrip("}"))
         return sorted(ids)
-
-    async def set_request_message(
-        self, thread_id: str, call_id: str, channel: str, ts: str
-    ) -> None:
-        await self._redis.set(
-            keys.request_message(thread_id, call_id), f"{channel} {ts}", ex=keys.THREAD_TTL
-        )
-
-    async def request_message(self, thread_id: str, call_id: str) -> tuple[str, str] | None:
-        """(channel, ts) of the Slack message that asked a human request."""
-        raw = await self._redis.get(keys.request_message(thread_id, call_id))
-        if raw is None:
-            return None
-        channel, ts = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
-        return channel, ts
