@@ -32,6 +32,23 @@ def needs_work(state: ThreadState) -> bool:
     return state.status == Status.RUNNING.value or state.undelivered > 0
 
 
+async def stuck_threads(
+    redis: Redis, store: ThreadStore, *, grace: float, now: float
+) -> list[ThreadState]:
+    """Threads with work to do, no worker holding their lease, and nothing done on them for
+    `grace` seconds (a planned delivery retry counts as something done until it is due)."""
+    candidates = [
+        state async for state in store.states() if needs_work(state) and state.touched + grace < now
+    ]
+    if not candidates:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for state in candidates:
+            pipe.exists(keys.lease(state.thread_id))
+        held: list[Any] = await pipe.execute()
+    return [state for state, lease in zip(candidates, held, strict=True) if not lease]
+
+
 class Reconciler:
     def __init__(
         self,
@@ -50,34 +67,16 @@ class Reconciler:
         self._interval = interval
         self._clock = clock
 
-    @property
-    def grace(self) -> float:
-        """How long a thread may sit with work to do and nobody on it before it is stuck."""
-        return self._interval
-
-    async def stuck(self) -> list[ThreadState]:
-        """Threads with work to do, no worker on them, and nothing done for `grace` seconds."""
-        now = self._clock()
-        candidates = [
-            state
-            async for state in self._store.states()
-            if needs_work(state) and state.touched + self.grace < now
-        ]
-        if not candidates:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for state in candidates:
-                pipe.exists(keys.lease(state.thread_id))
-            held: list[Any] = await pipe.execute()
-        return [state for state, lease in zip(candidates, held, strict=True) if not lease]
-
     async def reconcile(self) -> int:
         """One pass: send a job for every stuck thread. Returns how many were stuck (0 when
         another worker runs this period's pass)."""
         window = max(1, int(self._interval * 800))  # ms; a little under one interval
         if not await self._redis.set(keys.reconciling(), "1", nx=True, px=window):
             return 0
-        stuck = await self.stuck()
+        # Grace: how long a thread may sit with work to do and nobody on it.
+        stuck = await stuck_threads(
+            self._redis, self._store, grace=self._interval, now=self._clock()
+        )
         await self._redis.set(keys.stuck_count(), len(stuck), ex=max(60, int(self._interval * 3)))
         for state in stuck:
             # One repair per thread per grace period, however many workers look.

@@ -29,6 +29,7 @@ from agents.loop import StepDeps
 from agents.metrics import Metrics, TimedModel
 from agents.offline import OfflineModel
 from agents.outbox import DeliveryLedger, Outbox
+from agents.reconciler import Reconciler
 from agents.routing import Router
 from agents.runtime import Runtime
 from agents.store import ThreadStore
@@ -87,6 +88,7 @@ class Services:
     client: AsyncWebClient
     bolt: AsyncApp
     http: Starlette
+    reconciler: Reconciler | None = None
     owned_model: Model | None = None  # built from settings, not passed in: closed here
     adapters: Adapters | None = None
 
@@ -154,6 +156,13 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         adapters = build_adapters(settings, redis)
     except AdapterConfigError as exc:
         raise ConfigError(str(exc)) from exc
+    reconciler = Reconciler(
+        redis=redis,
+        store=store,
+        queue=queue,
+        metrics=metrics,
+        interval=settings.hitl_reconcile_seconds,
+    )
     runtime = Runtime(
         store=store,
         agents=AGENTS,
@@ -200,6 +209,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             api_token=settings.hitl_api_token,
             metrics=metrics,
         ),
+        reconciler=reconciler,
         owned_model=owned_model,
         adapters=adapters,
     )
