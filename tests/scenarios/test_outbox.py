@@ -9,18 +9,20 @@ import os
 import sys
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from agents import keys
-from agents.events import ApprovalDecision, call_hash
+from agents.events import ApprovalDecision, Error, call_hash
 from agents.jobs import Decide, JobQueue
 from agents.store import ThreadStore, thread_id_for
 from agents.thread import SlackOrigin, Status, Thread
 from bot.emulator import SlackEmulator
-from tests.conftest import BOB, DEPLOYS, BotProcess, MakeBot
+from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention
 
+ONCALL = "C0ONCALL"
 UNREACHABLE = 4
 """429s in a row that outlast slack_sdk's own three retries: the call counts as failed."""
 
@@ -172,3 +174,89 @@ async def _hitl(redis_url: str, *args: str, **env: str) -> str:
     out, _ = await proc.communicate()
     assert proc.returncode == 0
     return out.decode()
+
+
+async def test_a_post_slack_made_before_answering_500_is_not_posted_again(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    slack.fail("chat.postMessage", status=500, after=True)
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    await asyncio.sleep(1.2)
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)  # exactly one, found by its metadata
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    texts = [m.text for m in bot_replies(slack, DEPLOYS, root)]
+    assert len(texts) == len(set(texts)), texts
+
+
+async def test_a_post_that_timed_out_after_slack_made_it_is_not_posted_again(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_slack_timeout=1)
+    slack.stall("chat.postMessage", seconds=2, after=True)
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    await asyncio.sleep(1.2)
+    await bot.settle()
+    approval_message(slack, DEPLOYS, root)  # exactly one
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long"])
+async def test_a_card_slack_refuses_is_shown_plain_with_its_buttons_and_audited(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis, error: str
+) -> None:
+    slack.refuse("chat.postMessage", error, times=1)
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    fallback = approval_message(slack, DEPLOYS, root)  # still something to click
+    assert "Deploy api 1.4.2 to production" in shown_text(fallback)
+    thread = await thread_of(redis, root)
+    (audit,) = [e for e in thread.events if isinstance(e, Error) and e.scope == "delivery"]
+    assert error in audit.message
+    assert thread.status is Status.WAITING_APPROVAL
+
+    await slack.click(user=BOB, message=fallback, action_id="hitl_approve")
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    assert len(results(slack, root)) == 1
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
+async def test_an_escalation_channel_the_bot_cannot_post_in_falls_back_to_the_thread(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, error: str
+) -> None:
+    bot = await make_bot(hitl_oncall=CAROL, hitl_escalation_channel=ONCALL)
+    slack.refuse("chat.postMessage", error, channel=ONCALL)
+    root = await mention(slack, "checkout is returning 500s")
+    await bot.settle()
+
+    replies = bot_replies(slack, DEPLOYS, root)
+    page = [m for m in replies if "hitl_take" in str(m.blocks)]
+    assert len(page) == 1  # on-call is paged where the requester is
+    assert any(ONCALL in (m.text or "") and "couldn't post" in (m.text or "") for m in replies)
+    thread = await thread_of(redis, root)
+    assert any(
+        isinstance(e, Error) and e.scope == "delivery" and error in e.message for e in thread.events
+    )
+
+    await slack.click(user=CAROL, message=page[0], action_id="hitl_take")
+    await bot.settle()
+    assert f"<@{CAROL}>" in shown_text(slack.find_message(DEPLOYS, page[0].ts))
+
+
+async def test_a_refusal_nobody_can_be_told_is_audited_not_lost(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    slack.refuse("chat.postEphemeral", "user_not_in_channel")
+    await slack.click(
+        user=MALLORY, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
+    )
+    await bot.settle()
+    thread = await thread_of(redis, root)
+    assert any(isinstance(e, Error) and "user_not_in_channel" in e.message for e in thread.events)
+    assert thread.status is Status.WAITING_APPROVAL
