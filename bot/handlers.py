@@ -37,10 +37,10 @@ class Handlers:
     # Events
 
     async def on_mention(
-        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+        self, ack: AsyncAck, body: dict[str, Any], context: Any, request: AsyncBoltRequest
     ) -> None:
         event = payloads.message_event(body)
-        job = await self._mention_job(event) if event and event.from_person else None
+        job = await self._mention_job(event, context.get("bot_user_id")) if event else None
         if event is not None and job is not None:
             await self._enqueue_event(job, body, event, request)
         await ack()
@@ -149,29 +149,35 @@ class Handlers:
 
     # Conversions
 
-    async def _mention_job(self, event: MessageEvent) -> Job | None:
+    async def _mention_job(self, event: MessageEvent, bot_user_id: str | None) -> Job | None:
+        # Broadcast replies and messages with files mention the bot as any message does.
+        if not _by_person(event, bot_user_id):
+            return None
         assert event.user is not None
         thread_id = await self._store.find(event.origin)
         if thread_id is not None:
             return Reply(
                 thread_id=thread_id,
                 user=event.user,
-                text=event.text,
+                text=event.said,
                 message_ts=event.ts,
                 mentioned=True,
             )
-        return Launch(user=event.user, text=event.text, origin=event.origin, message_ts=event.ts)
+        return Launch(user=event.user, text=event.said, origin=event.origin, message_ts=event.ts)
 
     async def _reply_job(self, event: MessageEvent, bot_user_id: str | None) -> Job | None:
-        # Only a person's new message inside a thread (no edits, deletions or bots); a
-        # mention of the bot arrives as app_mention too and is taken from there.
-        if not event.from_person or event.thread_ts is None or event.mentions(bot_user_id):
+        # Only a person's new message inside a thread (also sent to the channel or with files
+        # attached, but no edits, deletions or bots); a mention of the bot arrives as
+        # app_mention too and is taken from there.
+        if not _by_person(event, bot_user_id) or event.thread_ts is None:
+            return None
+        if event.mentions(bot_user_id):
             return None
         assert event.user is not None
         thread_id = await self._store.find(event.origin)
         if thread_id is None:
             return None
-        return Reply(thread_id=thread_id, user=event.user, text=event.text, message_ts=event.ts)
+        return Reply(thread_id=thread_id, user=event.user, text=event.said, message_ts=event.ts)
 
     async def _enqueue_event(
         self, job: Job, body: dict[str, Any], event: MessageEvent, request: AsyncBoltRequest
@@ -220,6 +226,11 @@ class Handlers:
             errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
             return {}, errors or {next(iter(form.values), "form"): str(exc)}
         return tool.model_dump(mode="json"), {}
+
+
+def _by_person(event: MessageEvent, bot_user_id: str | None) -> bool:
+    """A person's new message, and not one of ours (Bolt drops our own events too)."""
+    return event.from_person and event.user != bot_user_id
 
 
 def _decide(
