@@ -19,6 +19,7 @@ from agents.lease import Leases
 from agents.loop import StepDeps
 from agents.metrics import Metrics
 from agents.offline import OfflineModel
+from agents.outbox import DeliveryLedger, Outbox
 from agents.routing import Router
 from agents.runtime import Runtime
 from agents.store import ThreadStore
@@ -129,16 +130,24 @@ def worker_at(bot: BotProcess, clock: SimulatedClock) -> Worker:
         incidents=services.adapters.incidents,
         scheduler=deadlines,
     )
+    ledger, metrics = DeliveryLedger(services.redis), Metrics()
+    notifier = SlackNotifier(
+        services.client, ledger, escalation_channel=settings.hitl_escalation_channel
+    )
     runtime = Runtime(
         store=services.store,
         agents=AGENTS,
         deps=deps,
-        notifier=SlackNotifier(
-            services.client, services.store, escalation_channel=settings.hitl_escalation_channel
+        outbox=Outbox(
+            store=services.store,
+            ledger=ledger,
+            notifier=notifier,
+            deadlines=deadlines,
+            metrics=metrics,
         ),
         directory=SlackDirectory(services.client, services.redis),
         deadlines=deadlines,
-        metrics=Metrics(),
+        metrics=metrics,
         router=Router(AGENTS, model=None),
     )
     leases = Leases(services.redis, ttl_ms=settings.hitl_lease_ms)
