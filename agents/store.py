@@ -42,8 +42,11 @@ if ARGV[1] == '-1' then
 elseif current ~= ARGV[1] then
   return 0
 end
+-- A planned delivery retry (a `touched` in the future) stands until it has run.
+local touched = tonumber(redis.call('HGET', KEYS[1], 'touched') or '0')
+if touched < tonumber(ARGV[7]) then touched = ARGV[7] end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3], 'status', ARGV[5],
-           'n', ARGV[6], 'touched', ARGV[7])
+           'n', ARGV[6], 'touched', touched)
 -- Never shorten a TTL that scheduled work lengthened (keep_until).
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -121,11 +124,13 @@ class ThreadStore:
         )
         return bool(written)
 
-    async def delivered(self, thread: Thread) -> int:
-        """The outbox cursor: how many of the thread's events have been delivered. A thread
-        saved before the outbox existed has none: all its events count as delivered."""
-        raw = await self._redis.hget(keys.thread(thread.id), "delivered")
-        return len(thread.events) if raw is None else int(raw)
+    async def delivered(self, thread: Thread) -> tuple[int, float]:
+        """The outbox cursor (how many of the thread's events have been delivered) and when a
+        planned delivery retry is due (`touched`; in the past when none is planned). A thread
+        saved before the outbox existed has no cursor: all its events count as delivered."""
+        raw, touched = await self._redis.hmget(keys.thread(thread.id), ["delivered", "touched"])
+        cursor = len(thread.events) if raw is None else int(raw)
+        return cursor, float(touched or 0)
 
     async def mark_delivered(self, thread_id: str, upto: int) -> None:
         """Move the outbox cursor forward to `upto` (never back)."""

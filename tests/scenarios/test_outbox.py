@@ -260,3 +260,26 @@ async def test_a_refusal_nobody_can_be_told_is_audited_not_lost(
     thread = await thread_of(redis, root)
     assert any(isinstance(e, Error) and "user_not_in_channel" in e.message for e in thread.events)
     assert thread.status is Status.WAITING_APPROVAL
+
+
+async def test_while_slack_is_down_a_run_goes_on_and_one_retry_delivers_soon_after(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+
+    slack.fail("chat.update", status=503, times=None)
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    # The steps after the decision did not each try (and back off) again: one retry is
+    # planned, due within seconds.
+    failed = [c for c in slack.calls_to("chat.update") if c.fault]
+    assert len(failed) == 1, failed
+
+    slack.clear_faults()
+    await asyncio.sleep(1.2)
+    await bot.settle()
+    assert f"Approved by <@{BOB}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
+    assert len(results(slack, root)) == 1
