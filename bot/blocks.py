@@ -174,7 +174,7 @@ def _answer_value(thread: Thread, call: ToolCall, option: str) -> str:
 def _answer_buttons(thread: Thread, call: ToolCall, options: list[str]) -> list[Block]:
     buttons = [
         ButtonElement(
-            text=_plain(option, limits.BUTTON_TEXT),
+            text=_plain(option.strip() or messages.NO_TEXT, limits.BUTTON_TEXT),
             action_id=f"{ANSWER_ACTION}:{i}",
             value=_answer_value(thread, call, option),
         )

@@ -39,6 +39,7 @@ EDIT_TITLE = "Edit, then approve"
 EDIT_SUBMIT = "Approve edited"
 ANSWER_HINT = "Pick an answer, or reply in this thread."
 REPLY_HINT = "Reply in this thread to answer."
+NO_TEXT = "(no text given)"
 NOTHING_TO_EDIT = "Nothing here can be edited in a form; approve it as it is or reject it."
 
 NOT_ALLOWED = (
@@ -229,4 +230,4 @@ def invalid_edit(detail: str) -> str:
 
 def reason(text: str, limit: int = SECTION_TEXT) -> str:
     """Why a request was escalated, as the escalation card's section text."""
-    return cut(escape(text), limit)
+    return cut(escape(text), limit) if text.strip() else NO_TEXT

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -126,6 +128,37 @@ def test_chunks_split_a_long_line_without_breaking_entities() -> None:
     pieces = chunks(text, 100)
     assert "".join(pieces) == text and all(len(p) <= 100 for p in pieces)
     assert all(p.startswith("&") and p.endswith(";") for p in pieces)
+
+
+SLACKISH = st.text(
+    alphabet=st.sampled_from(list("ab <>&;@!|^\n")) | st.characters(exclude_categories=("Cs",)),
+    max_size=400,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=SLACKISH, limit=st.integers(min_value=1, max_value=120))
+def test_cut_and_chunks_hold_for_any_text(text: str, limit: int) -> None:
+    assert len(cut(text, limit)) <= limit
+    assert cut(escape(text), limit).removesuffix("…") in escape(text)
+    pieces = chunks(escape(text), limit)
+    assert "".join(pieces) == escape(text) and all(len(p) <= limit for p in pieces)
+
+
+@settings(max_examples=50, deadline=None)
+@given(summary=SLACKISH.map(lambda t: t * 10), option=SLACKISH)
+def test_any_summary_or_option_renders_within_limits(summary: str, option: str) -> None:
+    call = approval_call(summary=summary, notes=summary)
+    assert message_problems("x", blocks.approval(thread_with(call), call)) == []
+    asked = question_call(summary, [option] * 3)
+    assert message_problems("x", blocks.question(thread_with(asked), asked, None)) == []
+    escalated = escalation_call(option)
+    link = "https://example.slack.com/archives/C1/p1"
+    rendered = blocks.escalation(
+        thread_with(escalated), escalated, link=link, taken_by=None, outcome=None
+    )
+    assert message_problems("x", rendered) == []
+    assert view_problems(blocks.reject_modal(REF, summary)) == []
 
 
 def test_emulator_knows_the_same_limits() -> None:
