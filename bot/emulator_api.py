@@ -92,7 +92,7 @@ def _text_and_blocks(args: dict[str, Any]) -> tuple[str | None, list[dict[str, A
     text = str(text) if text is not None else None
     problems = message_problems(text, blocks)
     if problems:
-        too_long = all("/text]" in p for p in problems)
+        too_long = all(p.endswith("[json-pointer:/text]") for p in problems)
         raise ApiError("msg_too_long" if too_long else "invalid_blocks", problems)
     return text, blocks
 

@@ -114,7 +114,8 @@ class SlackNotifier:
             case ToolCall(intent=intent) if intent in HUMAN_INTENTS:
                 await self._ask(d, event)
             case ToolCall(intent=intent, arguments=arguments) if intent == FINAL:
-                await self._post(d, text=arguments["message"])
+                for piece in messages.final_chunks(arguments["message"]):
+                    await self._post(d, text=piece)
             case ApprovalDecision() | HumanResponse() | RequestExpired():
                 await self._refresh(d, event.call_id)
             case EscalationTaken(call_id=call_id, user=user):
@@ -177,6 +178,8 @@ class SlackNotifier:
         else:
             ts = await self._post(d, text=text, blocks=rendered)
         await self._ledger.set_request_message(thread.id, call.call_id, channel, ts)
+        for piece in blocks.overflow(call):  # what the card had to cut, in full
+            await self._post(d, text=piece)
 
     async def _refresh(self, d: _Delivery, call_id: str) -> None:
         """Show request `call_id`'s message as the request stands now."""
