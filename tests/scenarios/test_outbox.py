@@ -19,7 +19,13 @@ from agents.store import ThreadStore, thread_id_for
 from agents.thread import SlackOrigin, Status, Thread
 from bot.emulator import SlackEmulator
 from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
+from tests.scenarios.helpers import (
+    approval_message,
+    bot_replies,
+    has_buttons,
+    shown_text,
+    unaccounted_threads,
+)
 from tests.scenarios.test_deploy import deployments, mention
 
 ONCALL = "C0ONCALL"
@@ -55,6 +61,7 @@ async def test_an_approval_slack_could_not_take_is_posted_once_when_slack_answer
     await bot.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert len(results(slack, root)) == 1
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_a_card_update_slack_could_not_take_never_holds_the_deploy_back(
@@ -78,6 +85,7 @@ async def test_a_card_update_slack_could_not_take_never_holds_the_deploy_back(
     assert not has_buttons(card) and f"Approved by <@{BOB}>" in shown_text(card)
     assert len(results(slack, root)) == 1
     assert await deployments(redis) == [("api", "1.4.2", "production")]
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_a_redelivered_decision_advances_the_run_instead_of_being_refused(
@@ -107,6 +115,7 @@ async def test_a_redelivered_decision_advances_the_run_instead_of_being_refused(
     assert len(results(slack, root)) == 1
     card = slack.find_message(DEPLOYS, approval.ts)
     assert f"Approved by <@{BOB}>" in shown_text(card)
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_the_reconciler_finds_a_run_nobody_works_on_and_finishes_it(
@@ -143,6 +152,7 @@ async def test_the_reconciler_finds_a_run_nobody_works_on_and_finishes_it(
     await asyncio.sleep(0.3)
     assert await bot.services.reconciler.reconcile() == 0
     assert thread.id not in await _hitl(redis_server, "threads", "list", "--stuck")
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_a_lost_delivery_retry_is_repaired_by_the_reconciler(
@@ -159,6 +169,7 @@ async def test_a_lost_delivery_retry_is_repaired_by_the_reconciler(
     assert await bot.services.reconciler.reconcile() == 1
     await bot.settle()
     approval_message(slack, DEPLOYS, root)  # exactly one
+    assert await unaccounted_threads(redis) == []
 
 
 async def _hitl(redis_url: str, *args: str, **env: str) -> str:
@@ -190,6 +201,7 @@ async def test_a_post_slack_made_before_answering_500_is_not_posted_again(
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     texts = [m.text for m in bot_replies(slack, DEPLOYS, root)]
     assert len(texts) == len(set(texts)), texts
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_a_post_that_timed_out_after_slack_made_it_is_not_posted_again(
@@ -245,6 +257,7 @@ async def test_an_escalation_channel_the_bot_cannot_post_in_falls_back_to_the_th
     await slack.click(user=CAROL, message=page[0], action_id="hitl_take")
     await bot.settle()
     assert f"<@{CAROL}>" in shown_text(slack.find_message(DEPLOYS, page[0].ts))
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_a_refusal_nobody_can_be_told_is_audited_not_lost(
@@ -260,6 +273,7 @@ async def test_a_refusal_nobody_can_be_told_is_audited_not_lost(
     thread = await thread_of(redis, root)
     assert any(isinstance(e, Error) and "user_not_in_channel" in e.message for e in thread.events)
     assert thread.status is Status.WAITING_APPROVAL
+    assert await unaccounted_threads(redis) == []
 
 
 async def test_while_slack_is_down_a_run_goes_on_and_one_retry_delivers_soon_after(
@@ -283,3 +297,4 @@ async def test_while_slack_is_down_a_run_goes_on_and_one_retry_delivers_soon_aft
     await bot.settle()
     assert f"Approved by <@{BOB}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
     assert len(results(slack, root)) == 1
+    assert await unaccounted_threads(redis) == []
