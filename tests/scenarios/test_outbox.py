@@ -163,6 +163,7 @@ async def test_a_lost_delivery_retry_is_repaired_by_the_reconciler(
     root = await mention(slack, "deploy api 1.4.2 to production")
     await bot.settle()
     await redis.delete(keys.deadlines())  # the planned retry is lost
+    assert len(await unaccounted_threads(redis)) == 1
     await asyncio.sleep(1.5)
 
     assert bot.services.reconciler is not None
