@@ -10,10 +10,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from pydantic import ValidationError
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents import keys
@@ -75,7 +76,7 @@ class Handlers:
             await _unless_found(client, click, None)
             return
         modal = blocks.reject_modal(ref, found[1].arguments["summary"])
-        await client.views_open(trigger_id=click.trigger_id, view=modal)
+        await _open_modal(client, click, modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -86,7 +87,7 @@ class Handlers:
             await _unless_found(client, click, None)
             return
         modal = blocks.edit_modal(ref, found[1], tool.model_json_schema())
-        await client.views_open(trigger_id=click.trigger_id, view=modal)
+        await _open_modal(client, click, modal)
 
     async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         click, ref = await self._clicked(body)
@@ -264,10 +265,21 @@ async def _unless_found(
         await _tell(client, click, messages.UNKNOWN_THREAD)
 
 
+async def _open_modal(client: AsyncWebClient, click: Click, modal: dict[str, Any]) -> None:
+    """Open a form; if Slack does not, say so (its trigger id is valid 3 s, so a retry would
+    fail: the person clicks again)."""
+    try:
+        await client.views_open(trigger_id=click.trigger_id, view=modal)
+    except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("views.open failed: %r", exc)
+        await _tell(client, click, messages.FORM_FAILED)
+
+
 async def _tell(client: AsyncWebClient, click: Click | None, text: str) -> None:
     if click is None:
         return
     try:
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)
-    except SlackApiError as exc:  # e.g. a forged click from a user that does not exist
-        log.info("could not tell %s: %s", click.user, exc.response.get("error"))
+    except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        # e.g. a forged click from a user that does not exist; the click changed nothing
+        log.info("could not tell %s: %r", click.user, exc)

@@ -50,6 +50,7 @@ STALE = "This request is no longer waiting for a decision."
 PAUSED = "This run is paused, so nothing was changed. Click again once it is resumed."
 ALREADY_APPROVED = "You already approved this; it is waiting for the other approvals."
 UNKNOWN_THREAD = "I can't find the run this belongs to. It may have expired or been removed."
+FORM_FAILED = "Slack didn't open the form just now, so nothing was changed. Please click again."
 UNKNOWN_ACTION = "This button isn't one I know. Nothing was changed."
 REASON_REQUIRED = "Please say why, so the agent can propose something else."
 

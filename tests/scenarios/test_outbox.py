@@ -23,6 +23,7 @@ from tests.scenarios.helpers import (
     approval_message,
     bot_replies,
     has_buttons,
+    reject,
     shown_text,
     unaccounted_threads,
 )
@@ -298,4 +299,69 @@ async def test_while_slack_is_down_a_run_goes_on_and_one_retry_delivers_soon_aft
     await bot.settle()
     assert f"Approved by <@{BOB}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
     assert len(results(slack, root)) == 1
+    assert await unaccounted_threads(redis) == []
+
+
+@pytest.mark.parametrize("fault", ["500", "refused"])
+async def test_a_form_slack_does_not_open_says_so_and_a_second_click_works(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis, fault: str
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    if fault == "500":
+        slack.fail("views.open", status=500)
+    else:
+        slack.refuse("views.open", "expired_trigger_id", times=1)
+    await slack.click(user=BOB, message=approval, action_id="hitl_reject")
+    await slack.wait_for(lambda: bool(slack.ephemerals))
+    assert slack.ephemerals[-1].user == BOB and "click again" in slack.ephemerals[-1].text
+    await reject(slack, user=BOB, message=approval, reason="not today")
+    await bot.settle()
+    assert await deployments(redis) == []
+    assert "Rejected by" in shown_text(slack.find_message(DEPLOYS, approval.ts))
+
+
+async def test_a_card_that_can_no_longer_be_updated_is_posted_again_and_audited(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    slack.refuse("chat.update", "message_not_found", times=1)
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    reposted = [
+        m for m in bot_replies(slack, DEPLOYS, root) if f"Approved by <@{BOB}>" in shown_text(m)
+    ]
+    assert len(reposted) == 1 and reposted[0].ts != approval.ts
+    thread = await thread_of(redis, root)
+    assert any(isinstance(e, Error) and "message_not_found" in e.message for e in thread.events)
+    assert await unaccounted_threads(redis) == []
+
+
+@pytest.mark.parametrize(
+    "method", ["chat.postEphemeral", "reactions.add", "reactions.remove", "conversations.replies"]
+)
+async def test_other_calls_failing_once_lose_and_repeat_nothing(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis, method: str
+) -> None:
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    slack.fail(method, status=500)
+    if method == "conversations.replies":  # the search after a post that went through
+        slack.fail("chat.postMessage", status=500, after=True)
+    await slack.click(user=MALLORY, message=approval, action_id="hitl_approve")
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    for _ in range(3):
+        await asyncio.sleep(1.1)
+        await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    assert [e.user for e in slack.ephemerals] == [MALLORY]
+    assert len(results(slack, root)) == 1
+    texts = [m.text for m in bot_replies(slack, DEPLOYS, root)]
+    assert len(texts) == len(set(texts)), texts
     assert await unaccounted_threads(redis) == []
