@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from agents.events import Error
 from agents.store import ThreadStore, thread_id_for
 from agents.thread import SlackOrigin, Status, Thread
 from bot.emulator import Message, SlackEmulator
-from tests.conftest import DEPLOYS, BotProcess
+from bot.serving import free_port
+from tests.conftest import BOB, DEPLOYS, BotProcess
+from tests.redis_servers import redis_process
 from tests.reliability.support import Tally, deployed, duplicates
 from tests.scenarios import test_durability as durability
 from tests.scenarios.helpers import bot_replies, has_buttons
+from tests.scenarios.test_deploy import mention
 
 CARD_PREFIX = "Approval needed:"
 """The fallback text of an approval card (bot/messages.py); it stays after the card is updated."""
@@ -58,6 +62,10 @@ def cards(slack: SlackEmulator, root: str) -> list[Message]:
 def open_card(slack: SlackEmulator, root: str) -> Message | None:
     """The approval card, while it still has its buttons."""
     return next((m for m in cards(slack, root) if has_buttons(m)), None)
+
+
+def card_shown(slack: SlackEmulator, root: str) -> Callable[[], bool]:
+    return lambda: open_card(slack, root) is not None
 
 
 def results(slack: SlackEmulator, root: str, n: int) -> list[Message]:
@@ -101,13 +109,30 @@ class Cycles:
             result_messages=sum(len(results(slack, r, n)) for n, r in self.roots.items()),
             duplicate_messages=sum(repeated_texts(slack, r) for r in self.roots.values()),
             stuck_runs=sum(t is not None and t.status is not Status.DONE for t in threads.values()),
-            lost=sum(t is None for t in threads.values()) + len(wanted - set(rows)),
+            lost=sum(t is None for t in threads.values()),  # the request left no thread at all
         )
         tally.update(stray_side_effects=len(set(rows) - wanted))
         # Where the stuck runs stopped, e.g. stuck_waiting_approval=3: the report says why.
         tally.update(
             f"stuck_{t.status}" for t in threads.values() if t and t.status is not Status.DONE
         )
+
+    async def launch(self, slack: SlackEmulator, ns: Iterable[int]) -> None:
+        """Alice asks for deploy 1.4.n, for each n."""
+        for n in ns:
+            self.roots[n] = await mention(slack, cycle_request(n))
+
+    async def approve(self, slack: SlackEmulator, ns: Iterable[int], *, seconds: float) -> None:
+        """Bob approves cycles `ns`, each as soon as its card shows. Cards that have not shown
+        `seconds` from now are left alone: the audit counts those runs as stuck."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        for n in ns:
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            if await wait_until(card_shown(slack, self.roots[n]), seconds=left):
+                card = open_card(slack, self.roots[n])
+                assert card is not None
+                response = await slack.click(user=BOB, message=card, action_id="hitl_approve")
+                assert response.status_code == 200
 
     def done(self, slack: SlackEmulator) -> bool:
         """Every cycle shows its result (cheap: Slack only, no Redis)."""
@@ -188,14 +213,53 @@ async def in_process_worker(bot: BotProcess) -> AsyncIterator[asyncio.Task[int]]
             await asyncio.wait_for(task, timeout=15)
 
 
-async def wait_until(predicate: object, *, seconds: float, every: float = 0.05) -> bool:
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]], *, seconds: float, every: float = 0.05
+) -> bool:
     """Poll an async or plain predicate until true or `seconds` pass; returns the last answer."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
-        result = predicate()  # type: ignore[operator]
-        if asyncio.iscoroutine(result):
+        result = predicate()
+        if not isinstance(result, bool):
             result = await result
         if result or loop.time() >= deadline:
             return bool(result)
         await asyncio.sleep(every)
+
+
+class DedicatedRedis:
+    """A redis-server of one test, persisting every write to its AOF, that the test can kill
+    (SIGKILL: only the AOF survives), stop and start again on the same port."""
+
+    ARGS = ("--appendonly", "yes", "--appendfsync", "always")
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self._running: contextlib.ExitStack | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self._running is None, "already running"
+        stack = contextlib.ExitStack()
+        stack.enter_context(redis_process(self.workdir, *self.ARGS, port=self.port))
+        self._running = stack
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, so what comes back is what the AOF had."""
+        client = SyncRedis(port=self.port)
+        try:
+            pid = int(client.info("server")["process_id"])
+        finally:
+            client.close()
+        os.kill(pid, signal.SIGKILL)
+        self.stop()
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+            self._running = None

@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.emulator import SlackEmulator
 from agents import keys
 from agents.store import thread_id_for
 from agents.thread import SlackOrigin
+from bot.emulator import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.reliability.chaos import (
     Cycles,
     WorkerPool,
     assert_clean,
+    card_shown,
     cycle_request,
     open_card,
     wait_until,
@@ -97,7 +98,7 @@ async def approve_when_shown(slack: SlackEmulator, cycles: Cycles, n: int, kille
     root = await mention(slack, cycle_request(n))
     cycles.roots[n] = root
     killer.poke(root)
-    if await wait_until(lambda: open_card(slack, root) is not None, seconds=CARD_WAIT):
+    if await wait_until(card_shown(slack, root), seconds=CARD_WAIT):
         card = open_card(slack, root)
         assert card is not None
         response = await slack.click(user=BOB, message=card, action_id="hitl_approve")
