@@ -98,17 +98,20 @@ class Cycles:
         rows = await deployed(redis)
         wanted = {cycle_deploy(n) for n in self.roots}
         threads = {n: await thread_of_root(redis, root) for n, root in self.roots.items()}
+        done = {n for n, t in threads.items() if t is not None and t.status is Status.DONE}
         tally.update(
             runs=len(self.roots),
-            runs_done=sum(t is not None and t.status is Status.DONE for t in threads.values()),
+            runs_done=len(done),
             side_effects=len(rows),
             duplicate_side_effects=duplicates(rows),
             approvals_visible=sum(len(cards(slack, r)) == 1 for r in self.roots.values()),
             approval_cards=sum(len(cards(slack, r)) for r in self.roots.values()),
+            # A settled card that still shows its buttons tells people the run still waits.
+            stale_cards=sum(open_card(slack, self.roots[n]) is not None for n in done),
             results_visible=sum(len(results(slack, r, n)) == 1 for n, r in self.roots.items()),
             result_messages=sum(len(results(slack, r, n)) for n, r in self.roots.items()),
             duplicate_messages=sum(repeated_texts(slack, r) for r in self.roots.values()),
-            stuck_runs=sum(t is not None and t.status is not Status.DONE for t in threads.values()),
+            stuck_runs=sum(t is not None for t in threads.values()) - len(done),
             lost=sum(t is None for t in threads.values()),  # the request left no thread at all
         )
         tally.update(stray_side_effects=len(set(rows) - wanted))
@@ -146,7 +149,7 @@ def assert_clean(tally: Tally) -> None:
     assert tally["side_effects"] == runs and tally["duplicate_side_effects"] == 0, tally.line()
     assert tally["approvals_visible"] == runs == tally["approval_cards"], tally.line()
     assert tally["results_visible"] == runs == tally["result_messages"], tally.line()
-    assert tally["duplicate_messages"] == 0, tally.line()
+    assert tally["duplicate_messages"] == 0 and tally["stale_cards"] == 0, tally.line()
     assert tally["stuck_runs"] == 0 and tally["lost"] == 0, tally.line()
     assert tally["stray_side_effects"] == 0, tally.line()
 

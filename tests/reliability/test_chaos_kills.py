@@ -85,7 +85,7 @@ class Killer:
         owner = await self._redis.get(keys.lease(thread_id))
         if owner is None:
             return None
-        consumer = owner.decode().partition("/")[0]
+        consumer = (owner.decode() if isinstance(owner, bytes) else owner).partition("/")[0]
         pid = consumer.rsplit("-", 2)[-2] if consumer.count("-") >= 2 else ""
         return next((p for p in self._pool.alive() if str(p.pid) == pid), None)
 
