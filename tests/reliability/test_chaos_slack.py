@@ -95,11 +95,17 @@ def paged(slack: SlackEmulator, channel: str, root: str | None = None) -> Callab
 
 
 async def approve_by_edit(slack: SlackEmulator, card_root: str) -> bool:
-    """Bob approves through the Edit modal (views.open), changing nothing. False if no modal."""
+    """Bob approves through the Edit modal (views.open), changing nothing; when the bot tells
+    him the form did not open (a trigger id lives 3 s, so only he can retry), he clicks again
+    as a person would. False if no modal."""
     card = open_card(slack, card_root)
     assert card is not None
-    await slack.click(user=BOB, message=card, action_id="hitl_edit")
-    if not await wait_until(lambda: bool(slack.open_views(BOB)), seconds=WITHIN):
+    for _ in range(2):
+        await slack.click(user=BOB, message=card, action_id="hitl_edit")
+        answered = lambda: bool(slack.open_views(BOB)) or told(slack, BOB)()  # noqa: E731
+        if await wait_until(answered, seconds=WITHIN) and slack.open_views(BOB):
+            break
+    if not slack.open_views(BOB):
         return False
     (modal,) = slack.open_views(BOB)
     response = await slack.submit_view(user=BOB, view=modal)
