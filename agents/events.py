@@ -101,6 +101,8 @@ class ApprovalDecision(_Event):
     action_hash: str
     reason: str | None = None
     edited_action: dict[str, Any] | None = None
+    job: str | None = None
+    """The job that carried this input (its stream entry id): a redelivery is recognised."""
 
 
 class HumanResponse(_Event):
@@ -111,6 +113,7 @@ class HumanResponse(_Event):
     user: str
     text: str
     message_ts: str | None = None
+    job: str | None = None
 
 
 class EscalationTaken(_Event):

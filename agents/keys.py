@@ -27,11 +27,6 @@ def lease(thread_id: str) -> str:
     return f"{PREFIX}:lease:{{{thread_id}}}"
 
 
-def request_message(thread_id: str, call_id: str) -> str:
-    """Where the Slack message of a human request lives (channel, ts)."""
-    return f"{PREFIX}:reqmsg:{{{thread_id}}}:{call_id}"
-
-
 def deliveries(thread_id: str) -> str:
     """What the outbox did for each delivery of the thread: delivery id -> record (posted ts,
     attempts). Read before every Slack call, so a retry never posts twice."""
@@ -61,6 +56,16 @@ def seen(kind: str, key: str) -> str:
     """Marks a Slack delivery (event id, or channel+ts of a message) as taken in; in the job
     stream's slot, since it is set in the same atomic step as the enqueue."""
     return f"{PREFIX}:{{jobs}}:seen:{kind}:{key}"
+
+
+def reconciling() -> str:
+    """Held by the worker running the reconciler's pass, so one pass runs at a time."""
+    return f"{PREFIX}:{{jobs}}:reconciling"
+
+
+def stuck_count() -> str:
+    """How many stuck threads the last reconciler pass found (the `hitl_stuck_threads` gauge)."""
+    return f"{PREFIX}:{{jobs}}:stuck"
 
 
 def group_members(group_id: str) -> str:

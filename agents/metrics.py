@@ -51,6 +51,26 @@ class Metrics:
         self.stream_pending = Gauge(
             "hitl_stream_pending", "Jobs taken by a worker and not finished", registry=r
         )
+        self.delivery_retries = Counter(
+            "hitl_delivery_retries",
+            "Deliveries put off because Slack could not be reached (5xx, 429, timeout)",
+            registry=r,
+        )
+        self.delivery_refusals = Counter(
+            "hitl_delivery_refusals",
+            "Messages Slack refused for good; a fallback was shown and an error event recorded",
+            registry=r,
+        )
+        self.repairs = Counter(
+            "hitl_reconciler_repairs",
+            "Threads the reconciler found stuck and sent a job for (this process)",
+            registry=r,
+        )
+        self.stuck = Gauge(
+            "hitl_stuck_threads",
+            "Threads the last reconciler pass found running or undelivered with no job in flight",
+            registry=r,
+        )
 
     def stepped(self, agent: str, seconds: float, new_events: Sequence[Event]) -> None:
         self.step_seconds.labels(agent).observe(seconds)
@@ -76,6 +96,7 @@ class Metrics:
         )
         self.stream_lag.set(float(group.get("lag") or 0) if group else 0)
         self.stream_pending.set(float(group.get("pending") or 0) if group else 0)
+        self.stuck.set(float(await redis.get(keys.stuck_count()) or 0))
         return generate_latest(self.registry)
 
 

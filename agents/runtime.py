@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import assert_never
 
 from agents.agent import Agent
@@ -21,6 +20,7 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
+    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -43,11 +43,12 @@ from agents.jobs import (
 )
 from agents.loop import StepDeps, step
 from agents.metrics import Metrics
+from agents.outbox import Outbox
 from agents.routing import Router
 from agents.scheduled import run_scheduled
 from agents.store import ConflictError, ThreadStore, thread_id_for
 from agents.thread import Status, Thread
-from agents.types import Directory, Notifier, Refusal
+from agents.types import Directory, Refusal
 from tools.policy import may_answer, may_approve, may_reject, may_take
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Runtime:
         store: ThreadStore,
         agents: Sequence[Agent],
         deps: StepDeps,
-        notifier: Notifier,
+        outbox: Outbox,
         directory: Directory,
         deadlines: Deadlines,
         metrics: Metrics,
@@ -77,29 +78,31 @@ class Runtime:
         self._agents = {agent.name: agent for agent in agents}
         self._default_agent = agents[0].name
         self._deps = deps
-        self._notifier = notifier
+        self._outbox = outbox
         self._directory = directory
         self._deadlines = deadlines
         self._metrics = metrics
 
-    async def handle(self, job: Job) -> None:
+    async def handle(self, job: Job, *, key: str | None = None) -> None:
+        """Apply `job` and carry its thread on. `key` identifies the job across redeliveries
+        (its stream entry id), so a redelivered refusal is not told twice."""
         match job:
             case Launch():
                 await self._launch(job)
             case Decide():
-                await self._apply(job, job.user, lambda t: self._decision(t, job))
+                await self._apply(job, job.user, lambda t: self._decision(t, job), key)
             case Respond():
-                await self._apply(job, job.user, lambda t: self._answer(t, job))
+                await self._apply(job, job.user, lambda t: self._answer(t, job), key)
             case Take():
-                await self._apply(job, job.user, lambda t: self._take(t, job))
+                await self._apply(job, job.user, lambda t: self._take(t, job), key)
             case Reply():
-                await self._apply(job, job.user, lambda t: self._reply(t, job))
+                await self._apply(job, job.user, lambda t: self._reply(t, job), key)
             case Deadline():
-                await self._apply(job, None, lambda t: self._deadline(t, job))
+                await self._apply(job, None, lambda t: self._deadline(t, job), key)
             case Control():
-                await self._apply(job, None, lambda t: self._control(t, job))
+                await self._apply(job, None, lambda t: self._control(t, job), key)
             case Scheduled():
-                await self._apply(job, None, lambda t: self._scheduled(t, job))
+                await self._apply(job, None, lambda t: self._scheduled(t, job), key)
             case Advance():
                 await self.advance(job.thread_id)
             case _:
@@ -125,8 +128,6 @@ class Runtime:
         )
         if not await self._store.create(thread):
             log.info("thread %s was launched by another worker first", thread.id)
-        elif routed and routed.events:
-            await self._notifier.publish(thread, routed.events)
         await self.advance(thread.id)
 
     async def _apply(
@@ -134,30 +135,35 @@ class Runtime:
         job: Decide | Respond | Take | Reply | Deadline | Control | Scheduled,
         user: str | None,
         verdict: Callable[[Thread], Awaitable[Verdict]],
+        key: str | None,
     ) -> None:
-        """Save what a person's input (or a deadline) does to the thread, then advance it."""
+        """Save what a person's input (or a deadline) does to the thread, then advance it.
+        Input that was already applied (a redelivered job) changes nothing and still advances
+        the thread: progress never depends on a job being new."""
         thread_id = job.thread_id
         for _ in range(MAX_ATTEMPTS):
             thread = await self._store.load(thread_id)
             if thread is None:
                 return
             paused = thread.status is Status.PAUSED and isinstance(job, Decide | Respond | Take)
-            result = Refusal("paused") if paused else await verdict(thread)
-            if result is None:
-                return
+            if key is not None and any(getattr(e, "job", None) == key for e in thread.events):
+                result: Verdict = None  # this very job was applied already: a redelivery
+            else:
+                result = Refusal("paused") if paused else await verdict(thread)
             if isinstance(result, Refusal):
-                if user is not None:
-                    call_id = getattr(job, "call_id", None)
-                    await self._notifier.refuse(thread, user, replace(result, call_id=call_id))
+                result = _refused(result, user, getattr(job, "call_id", None), key)
+            elif isinstance(result, ApprovalDecision | HumanResponse):
+                result = result.model_copy(update={"job": key})
+            if result is None:
+                await self.advance(thread_id)
                 return
             try:
                 saved = await self._store.save(thread.append(result))
             except ConflictError:
                 continue
             await self._cancel_deadlines(thread, saved)
-            if user is not None:  # a person's answer or decision, not a deadline or a control
-                self._metrics.resumed(result)
-            await self._notifier.publish(saved, [result])
+            if user is not None and not isinstance(result, Refused):
+                self._metrics.resumed(result)  # a person's answer or decision
             await self.advance(thread_id)
             return
         raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
@@ -292,17 +298,14 @@ class Runtime:
         return ReminderSent(call_id=job.call_id)
 
     async def advance(self, thread_id: str) -> None:
-        """Step the thread until it waits for a person or is done; publish each step."""
+        """Deliver what the thread must still show, then step it until it waits for a person
+        or is done, delivering each step's events after its save."""
         thread = await self._store.load(thread_id)
         if thread is None:
             return
-        if thread.status is not Status.RUNNING:
-            return
-        await self._notifier.working(thread, True)
-        try:
+        thread = await self._outbox.flush(thread)
+        if thread.status is Status.RUNNING:
             await self._steps(thread)
-        finally:
-            await self._notifier.working(thread, False)
 
     async def _steps(self, thread: Thread) -> None:
         agent = self._agents[thread.agent]
@@ -321,7 +324,7 @@ class Runtime:
                 log.info("thread %s was advanced elsewhere", thread.id)
                 return
             await self._schedule(thread.id, new_events)
-            await self._notifier.publish(thread, new_events)
+            thread = await self._outbox.flush(thread)
         log.error("thread %s did not settle within its step bound", thread.id)
 
     async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
@@ -333,3 +336,15 @@ class Runtime:
         for event in new_events:
             if isinstance(event, ToolCall) and event.terms is not None:
                 await self._deadlines.schedule(event, thread_id, event.terms)
+
+
+def _refused(
+    refusal: Refusal, user: str | None, call_id: str | None, key: str | None
+) -> Refused | None:
+    """The event that tells `user` why their input was not taken; None for a deadline or a
+    control (nobody to tell)."""
+    if user is None:
+        return None
+    return Refused(
+        user=user, reason=refusal.reason, call_id=call_id, detail=refusal.detail, job=key
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,15 +29,24 @@ class ConflictError(Exception):
 
 # Compare-and-set as scripts rather than WATCH/MULTI: redis-py's async cluster client cannot
 # run WATCH transactions, and a script is one atomic round trip on a standalone server too.
-# KEYS: the thread hash. ARGV: expected version (-1: must not exist), new version, json, ttl.
+# The hash also keeps what the reconciler reads without parsing the thread: its status, its
+# event count `n`, the outbox cursor `delivered` (events before it have shown people what they
+# must) and `touched` (when a worker last worked on it, or when a delivery retry is due).
+# KEYS: the thread hash. ARGV: expected version (-1: must not exist), new version, json, ttl,
+# status, event count, now.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '-1' then
   if current then return 0 end
+  redis.call('HSET', KEYS[1], 'delivered', 0)
 elseif current ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
+-- A planned delivery retry (a `touched` in the future) stands until it has run.
+local touched = tonumber(redis.call('HGET', KEYS[1], 'touched') or '0')
+if touched < tonumber(ARGV[7]) then touched = ARGV[7] end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3], 'status', ARGV[5],
+           'n', ARGV[6], 'touched', touched)
 -- Never shorten a TTL that scheduled work lengthened (keep_until).
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -44,10 +55,48 @@ return 1
 """
 
 
+# KEYS: the thread hash. ARGV: new cursor, now. Only an existing thread, only forward.
+_MARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local cursor = tonumber(redis.call('HGET', KEYS[1], 'delivered') or '0')
+if cursor < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'delivered', ARGV[1], 'touched', ARGV[2])
+end
+return 1
+"""
+# KEYS: the thread hash. ARGV: when.
+_TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'touched', ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """A thread as the reconciler sees it: no events, just where it is."""
+
+    thread_id: str
+    status: str
+    events: int
+    delivered: int
+    touched: float
+
+    @property
+    def undelivered(self) -> int:
+        return max(0, self.events - self.delivered)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 class ThreadStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._save: Any = redis.register_script(_SAVE)
+        self._mark: Any = redis.register_script(_MARK)
+        self._touch: Any = redis.register_script(_TOUCH)
 
     async def create(self, thread: Thread) -> bool:
         """Save a new thread. False, writing nothing, if it exists (a retried launch)."""
@@ -63,9 +112,64 @@ class ThreadStore:
     async def _write(self, thread: Thread, *, expected: int, version: int) -> bool:
         written = await self._save(
             keys=[keys.thread(thread.id)],
-            args=[expected, version, thread.model_dump_json(), keys.THREAD_TTL],
+            args=[
+                expected,
+                version,
+                thread.model_dump_json(),
+                keys.THREAD_TTL,
+                thread.status.value,
+                len(thread.events),
+                time.time(),
+            ],
         )
         return bool(written)
+
+    async def delivered(self, thread: Thread) -> tuple[int, float]:
+        """The outbox cursor (how many of the thread's events have been delivered) and when a
+        planned delivery retry is due (`touched`; in the past when none is planned). A thread
+        saved before the outbox existed has no cursor: all its events count as delivered."""
+        raw, touched = await self._redis.hmget(keys.thread(thread.id), ["delivered", "touched"])
+        cursor = len(thread.events) if raw is None else int(raw)
+        return cursor, float(touched or 0)
+
+    async def mark_delivered(self, thread_id: str, upto: int) -> None:
+        """Move the outbox cursor forward to `upto` (never back)."""
+        await self._mark(keys=[keys.thread(thread_id)], args=[upto, time.time()])
+
+    async def touch(self, thread_id: str, at: float) -> None:
+        """Note that the thread is looked after until `at` (a delivery retry is planned), so
+        the reconciler leaves it alone until then."""
+        await self._touch(keys=[keys.thread(thread_id)], args=[at])
+
+    async def states(self) -> AsyncIterator[ThreadState]:
+        """What the reconciler needs of every thread, without loading any of them."""
+        batch: list[str] = []
+        async for key in self._redis.scan_iter(match=keys.thread("*"), count=500):
+            batch.append(key.decode() if isinstance(key, bytes) else key)
+            if len(batch) >= 500:
+                for state in await self._states(batch):
+                    yield state
+                batch = []
+        for state in await self._states(batch):
+            yield state
+
+    async def _states(self, names: list[str]) -> list[ThreadState]:
+        fields = ("status", "n", "delivered", "touched")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hmget(name, fields)
+            rows: list[Any] = await pipe.execute()
+        return [
+            ThreadState(
+                thread_id=name.split("{", 1)[1].rstrip("}"),
+                status=_text(row[0]),
+                events=int(row[1] or 0),
+                delivered=int(row[2] or 0),
+                touched=float(row[3] or 0),
+            )
+            for name, row in zip(names, rows, strict=True)
+            if row[0] is not None
+        ]
 
     async def keep_until(self, thread_id: str, at: datetime) -> None:
         """Keep the thread (and its delivery records) at least until `at` plus a day, so work
@@ -94,18 +198,3 @@ class ThreadStore:
             name = key.decode() if isinstance(key, bytes) else key
             ids.append(name.split("{", 1)[1].rstrip("}"))
         return sorted(ids)
-
-    async def set_request_message(
-        self, thread_id: str, call_id: str, channel: str, ts: str
-    ) -> None:
-        await self._redis.set(
-            keys.request_message(thread_id, call_id), f"{channel} {ts}", ex=keys.THREAD_TTL
-        )
-
-    async def request_message(self, thread_id: str, call_id: str) -> tuple[str, str] | None:
-        """(channel, ts) of the Slack message that asked a human request."""
-        raw = await self._redis.get(keys.request_message(thread_id, call_id))
-        if raw is None:
-            return None
-        channel, ts = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
-        return channel, ts

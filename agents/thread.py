@@ -22,6 +22,7 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
+    Refused,
     RequestExpired,
     Resumed,
     Stopped,
@@ -49,6 +50,14 @@ _WAITING = {
 
 
 _CONTROL = (Paused, Resumed, Stopped)
+
+
+def is_note(event: Event) -> bool:
+    """Events about the run that do not move it: pausing and resuming, a refused click, a
+    message Slack refused. Where the run is and its error streak look past them."""
+    return isinstance(event, Paused | Resumed | Refused) or (
+        isinstance(event, Error) and event.scope == "delivery"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,8 @@ class Thread(BaseModel):
 
     @property
     def last_step(self) -> Event | None:
-        """The last event that says where the run is (pausing and resuming do not)."""
-        return next((e for e in reversed(self.events) if not isinstance(e, Paused | Resumed)), None)
+        """The last event that says where the run is (notes do not; see `is_note`)."""
+        return next((e for e in reversed(self.events) if not is_note(e)), None)
 
     def call(self, call_id: str) -> ToolCall | None:
         return next(
@@ -178,6 +187,8 @@ class Thread(BaseModel):
         """Errors since the last step that went well; the calls that failed don't break a run."""
         count = 0
         for event in reversed(self.events):
+            if isinstance(event, Refused) or (isinstance(event, Error) and event.scope != "step"):
+                continue
             if isinstance(event, Error):
                 count += 1
             elif not (isinstance(event, ToolCall) and event.intent not in HUMAN_INTENTS | {FINAL}):

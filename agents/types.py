@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from agents.events import Event, Usage
+from agents.events import Usage
 from agents.thread import Outcome, Thread
 
 JsonSchema = dict[str, Any]
@@ -51,15 +51,24 @@ class Refusal:
     call_id: str | None = None
 
 
+class DeliveryDeferred(Exception):
+    """Slack could not be reached for a delivery (5xx, 429, timeout, connection): nothing was
+    refused, so the outbox tries again later."""
+
+
 class Notifier(Protocol):
-    """How the runtime tells people what happened (Slack, in production)."""
+    """How the runtime tells people what happened (Slack, in production). Called by the outbox
+    (agents/outbox.py) for each saved event, in order, until it returns."""
 
-    async def publish(self, thread: Thread, new_events: Sequence[Event]) -> None: ...
-
-    async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None: ...
+    async def deliver(self, thread: Thread, index: int) -> list[str]:
+        """Show people what event `index` of `thread` means: posts, updates, ephemerals. Safe to
+        call again after a crash or a deferral: nothing already shown is shown twice. Returns
+        what Slack refused for good (a fallback was shown instead), for the audit; raises
+        `DeliveryDeferred` when Slack could not be reached."""
+        ...
 
     async def working(self, thread: Thread, busy: bool) -> None:
-        """Show (or stop showing) that steps are being taken in the thread."""
+        """Show (or stop showing) that steps are being taken in the thread (cosmetic)."""
         ...
 
 

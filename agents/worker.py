@@ -261,7 +261,7 @@ class Worker:
         attempt = await self._queue.started(entry_id)
         try:
             started = time.perf_counter()
-            await self._runtime.handle(job)
+            await self._runtime.handle(job, key=entry_id)
         except Exception as exc:
             if is_redis_trouble(exc):
                 raise

@@ -19,7 +19,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -31,14 +31,15 @@ from langgraph.types import Command, interrupt
 from redis.asyncio import Redis
 
 from agents.deadlines import Deadlines
-from agents.events import Event, ToolResult, call_hash
+from agents.events import Refused, ToolResult, call_hash
 from agents.jobs import Decide, Launch
 from agents.loop import StepDeps
 from agents.metrics import Metrics
+from agents.outbox import DeliveryLedger, Outbox
 from agents.runtime import Runtime
 from agents.store import ThreadStore
 from agents.thread import SlackOrigin, Thread
-from agents.types import ModelReply, ModelRequest, Refusal
+from agents.types import ModelReply, ModelRequest
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
 from bot.services import AGENTS, policy_for
 from tools.deploy import Deploy, SimulatedDeployer
@@ -77,11 +78,9 @@ class _Model:
 class _Nobody:
     """A notifier that tells nobody (Slack's HTTP calls are not part of this figure)."""
 
-    async def publish(self, thread: Thread, new_events: Sequence[Event]) -> None:
-        return None
-
-    async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None:
-        raise AssertionError(refusal)
+    async def deliver(self, thread: Thread, index: int) -> list[str]:
+        assert not isinstance(thread.events[index], Refused), thread.events[index]
+        return []
 
     async def working(self, thread: Thread, busy: bool) -> None:
         return None
@@ -98,6 +97,7 @@ async def ours(url: str, cycles: int) -> list[float]:
     clock = _Clock()
     store = ThreadStore(redis)
     deadlines = Deadlines(redis)
+    metrics = Metrics()
     runtime = Runtime(
         store=store,
         agents=AGENTS,
@@ -107,10 +107,16 @@ async def ours(url: str, cycles: int) -> list[float]:
             policy=policy_for(settings),
             scheduler=deadlines,
         ),
-        notifier=_Nobody(),
+        outbox=Outbox(
+            store=store,
+            ledger=DeliveryLedger(redis),
+            notifier=_Nobody(),
+            deadlines=deadlines,
+            metrics=metrics,
+        ),
         directory=_Directory(),
         deadlines=deadlines,
-        metrics=Metrics(),
+        metrics=metrics,
         router=None,  # every launch goes to the deploy agent, as routing would send it
     )
     overheads = []

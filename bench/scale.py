@@ -33,6 +33,7 @@ from agents import keys
 from agents.deadlines import Deadlines
 from agents.events import call_hash
 from agents.jobs import Decide
+from agents.outbox import DeliveryLedger
 from bench.common import (
     ALICE,
     BOB,
@@ -80,9 +81,11 @@ async def _clone(bot: Services, source: list[str], total: int) -> list[str]:
         assert request is not None and request.terms is not None
         copy = original.model_copy(update={"id": f"c{n:011d}", "version": 0})
         assert await bot.store.create(copy)
-        ref = await bot.store.request_message(original.id, request.call_id)
+        ledger = DeliveryLedger(bot.redis)
+        ref = await ledger.request_message(original.id, request.call_id)
         assert ref is not None
-        await bot.store.set_request_message(copy.id, request.call_id, *ref)
+        await ledger.set_request_message(copy.id, request.call_id, *ref)
+        await bot.store.mark_delivered(copy.id, len(copy.events))  # shown, like the original
         await Deadlines(bot.redis).schedule(request, copy.id, request.terms)
         ids.append(copy.id)
         n += 1

@@ -4,8 +4,12 @@ The real `AsyncWebClient` calls its Web API (`api_url`); it delivers signed Even
 interactivity requests to the real Bolt app at `events_url`, shaped as Slack sends them, and
 redelivers events like Slack when asked to (`retries=True`). State lives in
 `bot/emulator_state.py`, Web API methods in `bot/emulator_api.py` (modals in
-`bot/emulator_views.py`, Slack's limits in `bot/emulator_checks.py`), the browser UI in
-`bot/emulator_ui.py`.
+`bot/emulator_views.py`, reading history in `bot/emulator_history.py`, Slack's limits in
+`bot/emulator_checks.py`), injected failures in `bot/emulator_faults.py`, the state file in
+`bot/emulator_persist.py`, the browser UI in `bot/emulator_ui.py`.
+
+Past 500 lines because this is the one facade tests drive: what a person does (post, edit,
+delete, click, submit) and how Slack fails (fail, stall, refuse, rate_limit) read as one API.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,19 +32,25 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot import emulator_api, emulator_ui, emulator_views
+from bot.emulator_faults import Fault
 from bot.emulator_payloads import (
     block_actions,
     event_callback,
+    file_objects,
+    message_changed,
+    message_deleted,
     rich_text,
     user_event,
     view_closed,
     view_submission,
 )
+from bot.emulator_persist import StateFile
 from bot.emulator_state import (
     ApiCall,
     Ephemeral,
     Identity,
     Message,
+    Responder,
     User,
     View,
     Violation,
@@ -90,10 +101,12 @@ class SlackEmulator:
         ack_timeout: float = 3.0,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         trigger_ttl: float = 3.0,
+        state_dir: Path | None = None,
     ) -> None:
         """`retries`: redeliver an event like Slack when the bot does not answer 2xx within
         `ack_timeout` seconds (waiting `retry_delays` before each retry). `trigger_ttl`: how
-        long a trigger_id stays valid (Slack: 3 s)."""
+        long a trigger_id stays valid (Slack: 3 s). `state_dir`: keep the workspace in
+        `state_dir/emulator.json` across restarts (None: in memory only)."""
         self.identity = Identity(team_id, bot_token, bot_user_id, bot_id)
         self.workspace = Workspace(self.identity, trigger_ttl=trigger_ttl)
         self.events_url = events_url
@@ -102,11 +115,14 @@ class SlackEmulator:
         self.retry_delays = tuple(retry_delays)
         self._verifier = SignatureVerifier(signing_secret)
         self._server: RunningServer | None = None
-        # response_url key -> (clicked message or ephemeral, clicking user)
-        self._responders: dict[str, tuple[Message | Ephemeral, str]] = {}
+        self._wake = asyncio.Event()  # set on stop: stalled answers return at once
+        self._state = StateFile(self.workspace, state_dir) if state_dir is not None else None
+        if self._state is not None:
+            self._state.load()
+        self._saving: asyncio.Task[None] | None = None
         response_route = Route("/response/{key}", self._response_url, methods=["POST"])
-        routes = [*emulator_api.routes(self.workspace), response_route, *emulator_ui.routes(self)]
-        self.app = Starlette(routes=routes)
+        api = emulator_api.routes(self.workspace, self._wake)
+        self.app = Starlette(routes=[*api, response_route, *emulator_ui.routes(self)])
 
     @property
     def calls(self) -> list[ApiCall]:
@@ -137,10 +153,61 @@ class SlackEmulator:
     def add_usergroup(self, group_id: str, members: list[str]) -> None:
         """A user group (S…) whose members usergroups.users.list returns."""
         self.workspace.usergroups[group_id] = list(members)
+        self.workspace.changed()
 
-    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+    # Failures on demand. Each adds a rule for Web API `method` (only calls whose `channel`
+    # argument is `channel`, if given); a call takes the first matching rule, in order.
+
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        times: int | None = 1,
+        after: bool = False,
+        channel: str | None = None,
+    ) -> None:
+        """Answer HTTP `status` (5xx): 500 with `{"ok": false, "error": "internal_error"}`,
+        others with a gateway's HTML page. `after=True`: the work is done first (the message
+        is posted or updated), then the error is answered, as when Slack fails late."""
+        if not 500 <= status <= 599:
+            raise ValueError(f"fail() answers a 5xx status, not {status}")
+        self._add_fault(Fault("fail", method, times, channel, status=status, after=after))
+
+    def rate_limit(self, method: str, *, times: int | None = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
-        self.workspace.rate_limits[method] = [times, retry_after]
+        self._add_fault(Fault("rate_limit", method, times, retry_after=retry_after))
+
+    def stall(
+        self,
+        method: str,
+        *,
+        seconds: float,
+        times: int | None = 1,
+        after: bool = False,
+        channel: str | None = None,
+    ) -> None:
+        """Answer only after `seconds`. `after=False`: the work is done at the end, and only if
+        the client still waits (one that timed out left nothing behind); `after=True`: the
+        work is done at once, then the answer is held (the client's retry must not repeat
+        it). `stop()` ends stalls early."""
+        self._add_fault(Fault("stall", method, times, channel, seconds=seconds, after=after))
+
+    def refuse(
+        self, method: str, error: str, *, times: int | None = None, channel: str | None = None
+    ) -> None:
+        """Answer `{"ok": false, "error": error}` with HTTP 200 and do nothing, e.g.
+        `not_in_channel`, `channel_not_found`, `is_archived`, `msg_too_long`."""
+        self._add_fault(Fault("refuse", method, times, channel, error=error))
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule; calls succeed again."""
+        self.workspace.faults.clear()
+
+    def _add_fault(self, fault: Fault) -> None:
+        if fault.times is not None and fault.times < 1:
+            raise ValueError("times must be at least 1, or None for every call")
+        self.workspace.faults.append(fault)
 
     @property
     def channels(self) -> dict[str, str]:
@@ -152,9 +219,11 @@ class SlackEmulator:
 
     def add_channel(self, channel_id: str, name: str) -> None:
         self.workspace.channels[channel_id] = name
+        self.workspace.changed()
 
     def add_user(self, user_id: str, name: str, *, real_name: str = "", title: str = "") -> None:
         self.workspace.users[user_id] = User(user_id, name, real_name or name, title)
+        self.workspace.changed()
 
     @property
     def url(self) -> str:
@@ -168,12 +237,19 @@ class SlackEmulator:
         return f"{self.url}/api/"
 
     async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._wake.clear()
         self._server = await start_server(self.app, host=host, port=port)
+        if self._state is not None:
+            self._saving = asyncio.create_task(self._state.run())
 
     async def stop(self) -> None:
+        self._wake.set()
         if self._server is not None:
             await self._server.stop()
             self._server = None
+        if self._state is not None:
+            await self._state.close(self._saving)
+            self._saving = None
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -211,29 +287,99 @@ class SlackEmulator:
         return "\n".join(lines)
 
     async def post_message(
-        self, *, user: str, channel: str, text: str, thread_ts: str | None = None
+        self,
+        *,
+        user: str,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+        files: Sequence[str | dict[str, Any]] = (),
     ) -> Delivery:
-        """Store a user's message, then deliver its `app_mention` (if any) and `message` events."""
+        """Store a user's message, then deliver its `app_mention` (if any) and `message` events.
+        `broadcast=True`: a thread reply also sent to the channel (subtype `thread_broadcast`);
+        `files` (names, or partial Slack file objects): an upload (subtype `file_share`)."""
+        ws = self.workspace
+        channel_id, root = self._where(channel, thread_ts)
+        if user not in ws.users:
+            raise LookupError(f"unknown user {user!r}")
+        if broadcast and (root is None or files):
+            raise ValueError("broadcast=True needs thread_ts and no files")
+        blocks = [rich_text(text, ws.next_id("rt"))] if text else []
+        msg = Message(channel_id, ws.next_ts(), text, blocks, root, user)
+        if files:
+            msg.subtype, msg.files = "file_share", file_objects(ws, user, files)
+        elif broadcast:
+            msg.subtype = "thread_broadcast"
+        return await self._deliver_new(msg)
+
+    async def post_bot_message(
+        self,
+        *,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        bot_id: str = "B0OTHERBOT",
+        username: str = "other-bot",
+    ) -> Delivery:
+        """Another app's message (subtype `bot_message`, `bot_id` set, no `user`), delivered
+        as a `message` event like any other."""
+        ws = self.workspace
+        channel_id, root = self._where(channel, thread_ts)
+        msg = Message(channel_id, ws.next_ts(), text, [], root, None, bot_id)
+        msg.subtype, msg.username = "bot_message", username
+        return await self._deliver_new(msg)
+
+    async def edit_message(self, *, message: Message, text: str) -> Delivery:
+        """Its author edits `message`: the stored message changes and the bot gets a
+        `message_changed` event with `message` and `previous_message`."""
+        ws = self.workspace
+        stored = self.find_message(message.channel, message.ts)
+        previous = ws.slack_message(stored)
+        stored.text, stored.edited_ts = text, ws.next_ts()
+        if stored.user is not None:
+            stored.blocks = [rich_text(text, ws.next_id("rt"))]
+        ws.changed()
+        event = message_changed(ws, stored, previous, event_ts=stored.edited_ts)
+        return await self._deliver(stored, [event])
+
+    async def delete_message(self, *, message: Message) -> Delivery:
+        """Someone deletes `message`: it leaves the channel and the bot gets a
+        `message_deleted` event with `deleted_ts` and `previous_message`."""
+        ws = self.workspace
+        stored = self.find_message(message.channel, message.ts)
+        previous = ws.slack_message(stored)
+        ws.messages.remove(stored)
+        ws.changed()
+        return await self._deliver(stored, [message_deleted(ws, stored, previous, ws.next_ts())])
+
+    def _where(self, channel: str, thread_ts: str | None) -> tuple[str, str | None]:
         ws = self.workspace
         channel_id = ws.channel_id(channel)
-        if channel_id is None or user not in ws.users:
-            raise LookupError(f"unknown channel {channel!r} or user {user!r}")
+        if channel_id is None:
+            raise LookupError(f"unknown channel {channel!r}")
         root = ws.thread_root_ts(channel_id, thread_ts) if thread_ts else None
         if thread_ts and root is None:
             raise LookupError(f"no thread {thread_ts} in {channel_id}")
         if self.events_url is None:
             raise RuntimeError("events_url is not set; nowhere to deliver the message")
-        msg = Message(
-            channel_id, ws.next_ts(), text, [rich_text(text, ws.next_id("rt"))], root, user
-        )
+        return channel_id, root
+
+    async def _deliver_new(self, msg: Message) -> Delivery:
+        ws = self.workspace
         ws.messages.append(msg)
-        delivery = Delivery(msg)
+        ws.changed()
         kinds = ["message"]
         # Slack sends app_mention only in channels; a DM reaches the app as message.im alone.
-        if f"<@{self.identity.bot_user_id}>" in text and not channel_id.startswith("D"):
+        mentioned = f"<@{self.identity.bot_user_id}>" in msg.text and msg.user is not None
+        if mentioned and not msg.channel.startswith("D"):
             kinds.insert(0, "app_mention")
-        for kind in kinds:
-            body = json.dumps(event_callback(ws, user_event(ws, kind, msg)))
+        return await self._deliver(msg, [user_event(ws, kind, msg) for kind in kinds])
+
+    async def _deliver(self, msg: Message, events: list[dict[str, Any]]) -> Delivery:
+        delivery = Delivery(msg)
+        for event in events:
+            body = json.dumps(event_callback(self.workspace, event))
             delivery.responses.append(await self.deliver_event(body))
         return delivery
 
@@ -295,6 +441,9 @@ class SlackEmulator:
         else:
             stored = ws.find_ephemeral(message.channel, message.ts)
         key = secrets.token_hex(8)
+        is_eph = isinstance(stored, Ephemeral)
+        ws.responders[key] = Responder(stored.channel, stored.ts, user, is_eph)
+        ws.changed()
         payload = block_actions(
             ws,
             user=user,
@@ -304,7 +453,6 @@ class SlackEmulator:
             response_url=f"{self.url}/response/{key}",
             value=value,
         )
-        self._responders[key] = (stored, user)
         return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
 
     async def submit_view(
@@ -325,6 +473,7 @@ class SlackEmulator:
         state, problems = emulator_views.submission_state(stored, values or {})
         stored.values = state
         stored.errors = problems
+        ws.changed()
         if problems:
             raise IncompleteView(problems)
         payload = view_submission(
@@ -334,6 +483,7 @@ class SlackEmulator:
             urlencode({"payload": json.dumps(payload)}), content_type=FORM
         )
         emulator_views.apply_answer(ws, stored, response.status_code, response.content)
+        ws.changed()
         return response
 
     async def close_view(self, *, user: str, view: View) -> httpx.Response | None:
@@ -343,6 +493,7 @@ class SlackEmulator:
         closing = self.open_views(user) if stored.clear_on_close else [stored]
         for v in closing:
             v.closed = True
+        self.workspace.changed()
         if not stored.notify_on_close:
             return None
         payload = view_closed(self.workspace, user=user, view=stored, cleared=stored.clear_on_close)
@@ -382,14 +533,20 @@ class SlackEmulator:
             return await client.post(self.events_url, content=body.encode(), headers=sent)
 
     async def _response_url(self, request: Request) -> JSONResponse:
-        found = self._responders.get(request.path_params["key"])
+        ws = self.workspace
+        found = ws.responders.get(request.path_params["key"])
         if found is None:
             return JSONResponse({"ok": False, "error": "expired_url"}, status_code=404)
-        target, user = found
-        if not any(x is target for x in [*self.messages, *self.ephemerals]):
+        target: Message | Ephemeral
+        try:
+            if found.ephemeral:
+                target = ws.find_ephemeral(found.channel, found.ts)
+            else:
+                target = ws.find_message(found.channel, found.ts)
+        except LookupError:
             return JSONResponse({"ok": False, "error": "message_not_found"}, status_code=404)
         try:
-            emulator_api.respond(self.workspace, target, user, await request.json())
+            emulator_api.respond(ws, target, found.user, await request.json())
         except emulator_api.ApiError as e:
             return JSONResponse({"ok": False, "error": e.code}, status_code=400)
         return JSONResponse({"ok": True})

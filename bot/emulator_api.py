@@ -6,15 +6,17 @@ and Bolt's `respond` cannot tell the difference for the methods the bot uses.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import emulator_views
+from bot import emulator_faults, emulator_history, emulator_views
 from bot.emulator_checks import message_problems
 from bot.emulator_state import ApiCall, ApiError, Ephemeral, Message, Violation, Workspace
 
@@ -90,7 +92,7 @@ def _text_and_blocks(args: dict[str, Any]) -> tuple[str | None, list[dict[str, A
     text = str(text) if text is not None else None
     problems = message_problems(text, blocks)
     if problems:
-        too_long = all("/text]" in p for p in problems)
+        too_long = all(p.endswith("[json-pointer:/text]") for p in problems)
         raise ApiError("msg_too_long" if too_long else "invalid_blocks", problems)
     return text, blocks
 
@@ -127,8 +129,11 @@ def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     msg = Message(
         channel, ws.next_ts(), text or "", blocks or [], thread_ts, me.bot_user_id, me.bot_id
     )
+    msg.metadata = emulator_history.metadata_arg(args)
+    if thread_ts and emulator_history.truthy(args.get("reply_broadcast")):
+        msg.subtype = "thread_broadcast"
     ws.messages.append(msg)
-    return {"channel": channel, "ts": msg.ts, "message": ws.slack_message(msg)}
+    return {"channel": channel, "ts": msg.ts, "message": ws.slack_message(msg, metadata=True)}
 
 
 def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +150,12 @@ def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         msg.text = text
     if blocks is not None:
         msg.blocks = blocks
+    if "metadata" in args:
+        # Slack: omitted keeps the old metadata, an empty object removes it.
+        msg.metadata = emulator_history.metadata_arg(args)
     msg.edited_ts = ws.next_ts()
-    return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": ws.slack_message(msg)}
+    shown = ws.slack_message(msg, metadata=True)
+    return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": shown}
 
 
 def _reacted(ws: Workspace, args: dict[str, Any]) -> tuple[list[str], str]:
@@ -222,15 +231,6 @@ def usergroups_users_list(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
     return {"users": list(ws.usergroups[group])}
 
 
-def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    channel = _channel(ws, args)
-    root = ws.thread_root_ts(channel, str(args.get("ts", "")))
-    if root is None:
-        raise ApiError("thread_not_found")
-    messages = [ws.slack_message(m) for m in ws.thread(channel, root)]
-    return {"messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}
-
-
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
     "chat.postMessage": post_message,
@@ -244,7 +244,8 @@ METHODS: dict[str, Handler] = {
     "usergroups.users.list": usergroups_users_list,
     "reactions.add": reactions_add,
     "reactions.remove": reactions_remove,
-    "conversations.replies": conversations_replies,
+    "conversations.replies": emulator_history.conversations_replies,
+    "conversations.history": emulator_history.conversations_history,
 }
 
 
@@ -265,6 +266,7 @@ def call(ws: Workspace, method: str, args: dict[str, Any], token: str | None) ->
     else:
         _check_fallback_text(ws, method, args)
     ws.calls.append(ApiCall(method, args, result))
+    ws.changed()
     return result
 
 
@@ -286,21 +288,11 @@ def _check_fallback_text(ws: Workspace, method: str, args: dict[str, Any]) -> No
         ws.violations.append(Violation(method, "missing_text", [MISSING_TEXT], args))
 
 
-def rate_limited(ws: Workspace, method: str, args: dict[str, Any]) -> JSONResponse | None:
-    """Slack's HTTP 429 if `method` was told to refuse its next calls (see `rate_limit`)."""
-    limit = ws.rate_limits.get(method)
-    if not limit or limit[0] <= 0:
-        return None
-    limit[0] -= 1
-    body = {"ok": False, "error": "ratelimited"}
-    ws.calls.append(ApiCall(method, args, body))
-    return JSONResponse(body, status_code=429, headers={"Retry-After": str(limit[1])})
+def routes(ws: Workspace, wake: asyncio.Event) -> list[Route]:
+    """Starlette routes for the Web API; slack_sdk uses GET for a few read methods. Calls
+    hit injected faults first (`bot/emulator_faults.py`); `wake` ends stalls early."""
 
-
-def routes(ws: Workspace) -> list[Route]:
-    """Starlette routes for the Web API; slack_sdk uses GET for a few read methods."""
-
-    async def api(request: Request) -> JSONResponse:
+    async def api(request: Request) -> Response:
         try:
             args = await read_args(request)
         except json.JSONDecodeError:
@@ -308,10 +300,11 @@ def routes(ws: Workspace) -> list[Route]:
         token = _token(request, args)
         args.pop("token", None)
         method = request.path_params["method"]
-        refused = rate_limited(ws, method, args)
-        if refused is not None:
-            return refused
-        return JSONResponse(call(ws, method, args, token))
+        fault = emulator_faults.take(ws, method, args)
+        if fault is None:
+            return JSONResponse(call(ws, method, args, token))
+        work = functools.partial(call, ws, method, args, token)
+        return await emulator_faults.answer(ws, fault, request, method, args, work, wake)
 
     return [Route("/api/{method}", api, methods=["GET", "POST"])]
 
@@ -327,6 +320,7 @@ def respond(ws: Workspace, target: Message | Ephemeral, user: str, body: dict[st
         ws.calls.append(ApiCall("response_url", body, _error(ws, "response_url", body, e)))
         raise
     ws.calls.append(ApiCall("response_url", body, {"ok": True}))
+    ws.changed()
     if not body.get("delete_original"):
         _check_fallback_text(ws, "response_url", body)
     if body.get("delete_original"):

@@ -1,5 +1,9 @@
 """Slack's limits on what an app sends, checked with slack_sdk's Block Kit models.
 
+slack_sdk's models check most limits; Slack also refuses some they accept (a section field over
+2,000 characters, a context text over 3,000, an option's text over 75 or value over 150, a
+plain_text_input's initial_value over 3,000), checked here by `_unchecked`.
+
 Each problem reads like the detail Slack returns (`"<what> [json-pointer:/blocks/0/text]"`),
 so a violation found in a test points at the offending block.
 """
@@ -17,6 +21,11 @@ from slack_sdk.models.views import View
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
+MAX_FIELD_TEXT = 2_000
+MAX_TEXT_OBJECT = 3_000
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_INPUT_VALUE = 3_000
 _TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 
 
@@ -90,7 +99,65 @@ def block_problems(blocks: list[Any], *, pointer: str, limit: int) -> list[str]:
             problems += [f"unsupported element type: {u}" for u in unknown]
             continue
         problems += _validated(partial(_to_dict, block), at)
+        problems += _unchecked(block, at)
     return problems
+
+
+def _too_long(value: Any, limit: int, what: str, at: str) -> list[str]:
+    text = value.get("text") if isinstance(value, dict) else value
+    if isinstance(text, str) and len(text) > limit:
+        return [f"{what} must be at most {limit} characters [json-pointer:{at}]"]
+    return []
+
+
+def _unchecked(block: dict[str, Any], at: str) -> list[str]:
+    """The limits slack_sdk's models do not check, for one block."""
+    problems = []
+    for i, field in enumerate(_list(block.get("fields")) if block["type"] == "section" else []):
+        problems += _too_long(field, MAX_FIELD_TEXT, "text", f"{at}/fields/{i}/text")
+    if block["type"] == "context":
+        for i, el in enumerate(_list(block.get("elements"))):
+            problems += _too_long(el, MAX_TEXT_OBJECT, "text", f"{at}/elements/{i}/text")
+    for where, el in _element_dicts(block):
+        problems += _element_unchecked(el, f"{at}{where}")
+    return problems
+
+
+def _element_unchecked(el: dict[str, Any], at: str) -> list[str]:
+    problems = []
+    if el.get("type") == "plain_text_input":
+        value = el.get("initial_value")
+        problems += _too_long(value, MAX_INPUT_VALUE, "initial_value", f"{at}/initial_value")
+    options = [(f"/options/{i}", o) for i, o in enumerate(_list(el.get("options")))]
+    for g, group in enumerate(_list(el.get("option_groups"))):
+        group_options = _list(group.get("options") if isinstance(group, dict) else None)
+        options += [(f"/option_groups/{g}/options/{i}", o) for i, o in enumerate(group_options)]
+    if isinstance(el.get("initial_option"), dict):
+        options.append(("/initial_option", el["initial_option"]))
+    options += [
+        (f"/initial_options/{i}", o) for i, o in enumerate(_list(el.get("initial_options")))
+    ]
+    for where, option in options:
+        if isinstance(option, dict):
+            problems += _too_long(option.get("text"), MAX_OPTION_TEXT, "text", f"{at}{where}/text")
+            value = option.get("value")
+            problems += _too_long(value, MAX_OPTION_VALUE, "value", f"{at}{where}/value")
+    return problems
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _element_dicts(block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(json pointer suffix, element) for each interactive element of `block`."""
+    if block["type"] == "actions":
+        for i, el in enumerate(_list(block.get("elements"))):
+            if isinstance(el, dict):
+                yield f"/elements/{i}", el
+    for name in ("accessory", "element"):
+        if isinstance(block.get(name), dict):
+            yield f"/{name}", block[name]
 
 
 def _to_dict(block: dict[str, Any]) -> object:

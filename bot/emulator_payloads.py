@@ -4,9 +4,11 @@ over the workspace state."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from bot.emulator_state import Ephemeral, Message, View, Workspace
@@ -30,16 +32,87 @@ def rich_text(text: str, block_id: str) -> dict[str, Any]:
 
 
 def user_event(ws: Workspace, kind: str, msg: Message) -> dict[str, Any]:
-    """An `app_mention` or `message` event for a user's message `msg`."""
-    event: dict[str, Any] = {"client_msg_id": str(uuid.uuid4()), "type": kind, "text": msg.text}
-    event |= {"user": msg.user, "ts": msg.ts, "blocks": msg.blocks, "team": ws.identity.team_id}
-    event |= {"channel": msg.channel, "event_ts": msg.ts}
+    """An `app_mention` or `message` event for a new message `msg` (a person's, or another
+    app's `bot_message`); `message` events carry its subtype."""
+    event: dict[str, Any] = {"type": kind, "text": msg.text, "ts": msg.ts}
+    if msg.user is not None:
+        event |= {"client_msg_id": str(uuid.uuid4()), "user": msg.user}
+    if msg.bot_id is not None:
+        event |= {"bot_id": msg.bot_id, "username": msg.username}
+    if msg.subtype is not None and kind == "message":
+        event["subtype"] = msg.subtype
+    if msg.blocks:
+        event["blocks"] = msg.blocks
+    if msg.files:
+        event |= {"files": msg.files, "upload": False, "display_as_bot": False}
+    event |= {"team": ws.identity.team_id, "channel": msg.channel, "event_ts": msg.ts}
     if kind == "message":
-        event["channel_type"] = "im" if msg.channel.startswith("D") else "channel"
+        event["channel_type"] = _channel_type(msg.channel)
     if msg.thread_ts is not None:
-        event["thread_ts"] = msg.thread_ts
-        event["parent_user_id"] = ws.find_message(msg.channel, msg.thread_ts).user
+        root = ws.find_message(msg.channel, msg.thread_ts)
+        event |= {"thread_ts": msg.thread_ts, "parent_user_id": root.user}
+        if msg.subtype == "thread_broadcast":
+            event["root"] = ws.slack_message(root)
     return event
+
+
+def message_changed(
+    ws: Workspace, msg: Message, previous: dict[str, Any], *, event_ts: str
+) -> dict[str, Any]:
+    """The `message_changed` event Slack sends when `msg` was edited (it is hidden: no user)."""
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "message": ws.slack_message(msg),
+        "channel": msg.channel,
+        "previous_message": previous,
+        "event_ts": event_ts,
+        "ts": event_ts,
+        "channel_type": _channel_type(msg.channel),
+    }
+
+
+def message_deleted(
+    ws: Workspace, msg: Message, previous: dict[str, Any], event_ts: str
+) -> dict[str, Any]:
+    """The `message_deleted` event Slack sends when `msg` was deleted."""
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "deleted_ts": msg.ts,
+        "channel": msg.channel,
+        "previous_message": previous,
+        "event_ts": event_ts,
+        "ts": event_ts,
+        "channel_type": _channel_type(msg.channel),
+    }
+
+
+def file_objects(
+    ws: Workspace, user: str, files: Sequence[str | dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Slack file objects for an upload by `user`: a name, or a partial object to complete."""
+    out = []
+    for given in files:
+        spec = {"name": given} if isinstance(given, str) else dict(given)
+        file_id = str(spec.get("id") or ws.next_id("F"))
+        name = str(spec.get("name") or f"{file_id}.txt")
+        filetype = name.rpartition(".")[2] if "." in name else "text"
+        base: dict[str, Any] = {"id": file_id, "created": int(time.time()), "name": name}
+        base |= {"title": name, "mimetype": mimetypes.guess_type(name)[0] or "text/plain"}
+        base |= {"filetype": filetype, "user": user, "size": 0, "mode": "hosted"}
+        base |= {"is_external": False, "is_public": True, "pretty_type": filetype.upper()}
+        base["url_private"] = (
+            f"https://files.slack.com/files-pri/{ws.identity.team_id}-{file_id}/{name}"
+        )
+        out.append(base | spec)
+    return out
+
+
+def _channel_type(channel: str) -> str:
+    return "im" if channel.startswith("D") else "channel"
 
 
 def event_callback(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,13 @@ importing the HTTP machinery.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.emulator_faults import Fault
 
 DEFAULT_CHANNELS = {"C0GENERAL": "general", "C0DEPLOYS": "deploys", "C0INCIDENTS": "incidents"}
 
@@ -50,11 +52,14 @@ class ApiCall:
     method: str
     args: dict[str, Any]
     response: dict[str, Any] = field(default_factory=dict)
+    fault: str | None = None  # the injected fault that answered it, e.g. "fail 500 after"
 
 
 @dataclass
 class Message:
-    """A channel message. Roots have `thread_ts=None`; bot messages have `bot_id` set."""
+    """A channel message. Roots have `thread_ts=None`; bot messages have `bot_id` set.
+    `subtype` is Slack's (`thread_broadcast`, `file_share`, `bot_message`) or None;
+    `metadata` is the app's `{"event_type", "event_payload"}`, if it set any."""
 
     channel: str
     ts: str
@@ -65,6 +70,10 @@ class Message:
     bot_id: str | None = None
     edited_ts: str | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)  # name -> users, in order
+    subtype: str | None = None
+    metadata: dict[str, Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    username: str | None = None
 
     @property
     def edited(self) -> bool:
@@ -129,6 +138,16 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Responder:
+    """Where a `response_url` points: the clicked message (or ephemeral) and who clicked."""
+
+    channel: str
+    ts: str
+    user: str
+    ephemeral: bool
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who the bot is in the emulated workspace."""
 
@@ -157,19 +176,28 @@ class Workspace:
         self.views: list[View] = []
         self.violations: list[Violation] = []
         self.triggers: dict[str, Trigger] = {}
-        # method -> [calls left to refuse, Retry-After seconds]
-        self.rate_limits: dict[str, list[int]] = {}
+        self.responders: dict[str, Responder] = {}  # response_url key -> its target
+        # Injected failures (see `bot/emulator_faults.py`), consumed in order.
+        self.faults: list[Fault] = []
         # Slack ts values are unique per channel; one global counter keeps them strictly
-        # increasing everywhere, which also makes "post order" and "ts order" agree.
-        self._micros = int(time.time()) * 1_000_000
-        self._ids = itertools.count(1)
+        # increasing everywhere, which also makes "post order" and "ts order" agree. Both
+        # counters also stay at or above the wall clock, so ids issued after a restart never
+        # repeat earlier ones even if the last state save was lost.
+        self.last_micros = 0
+        self.last_id = 0
+        self.version = 0  # bumped by `changed()`; the state file saves when it moves
+
+    def changed(self) -> None:
+        """Note that state worth saving changed (see `bot/emulator_persist.py`)."""
+        self.version += 1
 
     def next_ts(self) -> str:
-        self._micros += 100
-        return f"{self._micros // 1_000_000}.{self._micros % 1_000_000:06d}"
+        self.last_micros = max(self.last_micros + 100, int(time.time() * 1_000_000))
+        return f"{self.last_micros // 1_000_000}.{self.last_micros % 1_000_000:06d}"
 
     def next_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids):08d}"
+        self.last_id = max(self.last_id + 1, int(time.time() * 1000))
+        return f"{prefix}{self.last_id:08d}"
 
     def issue_trigger(self, user: str) -> str:
         trigger_id = f"{self.next_id('')}.{self.identity.team_id}.{secrets.token_hex(8)}"
@@ -226,27 +254,39 @@ class Workspace:
             return None
         return found.thread_ts or found.ts
 
-    def slack_message(self, m: Message) -> dict[str, Any]:
-        """`m` shaped as Slack returns it from the Web API and inside interaction payloads."""
+    def slack_message(self, m: Message, *, metadata: bool = False) -> dict[str, Any]:
+        """`m` shaped as Slack returns it from the Web API and inside interaction payloads;
+        its `metadata` only if asked (Slack: `include_all_metadata`)."""
         out: dict[str, Any] = {"type": "message", "text": m.text, "ts": m.ts}
         out["team"] = self.identity.team_id
+        if m.subtype is not None:
+            out["subtype"] = m.subtype
         if m.user is not None:
             out["user"] = m.user
         if m.bot_id is not None:
             out["bot_id"] = m.bot_id
+        if m.bot_id == self.identity.bot_id:
             out["app_id"] = self.identity.app_id
+        if m.username is not None:
+            out["username"] = m.username
         if m.blocks:
             out["blocks"] = m.blocks
-        if m.thread_ts is not None:
-            out["thread_ts"] = m.thread_ts
-        else:
-            replies = [r for r in self.messages if r.channel == m.channel and r.thread_ts == m.ts]
-            if replies:
-                out |= {"thread_ts": m.ts, "reply_count": len(replies)}
-                out["latest_reply"] = replies[-1].ts
+        if m.files:
+            out |= {"files": m.files, "upload": False, "display_as_bot": False}
+        if metadata and m.metadata is not None:
+            out["metadata"] = m.metadata
+        out |= self._thread_fields(m)
         if m.edited_ts is not None:
             out["edited"] = {"user": m.user, "ts": m.edited_ts}
         return out
+
+    def _thread_fields(self, m: Message) -> dict[str, Any]:
+        if m.thread_ts is not None:
+            return {"thread_ts": m.thread_ts}
+        replies = [r for r in self.messages if r.channel == m.channel and r.thread_ts == m.ts]
+        if not replies:
+            return {}
+        return {"thread_ts": m.ts, "reply_count": len(replies), "latest_reply": replies[-1].ts}
 
     def slack_view(
         self, v: View, values: dict[str, dict[str, Any]] | None = None

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from pydantic import ValidationError
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents import keys
@@ -37,10 +38,10 @@ class Handlers:
     # Events
 
     async def on_mention(
-        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+        self, ack: AsyncAck, body: dict[str, Any], context: Any, request: AsyncBoltRequest
     ) -> None:
         event = payloads.message_event(body)
-        job = await self._mention_job(event) if event and event.from_person else None
+        job = await self._mention_job(event, context.get("bot_user_id")) if event else None
         if event is not None and job is not None:
             await self._enqueue_event(job, body, event, request)
         await ack()
@@ -75,7 +76,7 @@ class Handlers:
             await _unless_found(client, click, None)
             return
         modal = blocks.reject_modal(ref, found[1].arguments["summary"])
-        await client.views_open(trigger_id=click.trigger_id, view=modal)
+        await _open_modal(client, click, modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -86,7 +87,7 @@ class Handlers:
             await _unless_found(client, click, None)
             return
         modal = blocks.edit_modal(ref, found[1], tool.model_json_schema())
-        await client.views_open(trigger_id=click.trigger_id, view=modal)
+        await _open_modal(client, click, modal)
 
     async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         click, ref = await self._clicked(body)
@@ -149,29 +150,35 @@ class Handlers:
 
     # Conversions
 
-    async def _mention_job(self, event: MessageEvent) -> Job | None:
+    async def _mention_job(self, event: MessageEvent, bot_user_id: str | None) -> Job | None:
+        # Broadcast replies and messages with files mention the bot as any message does.
+        if not _by_person(event, bot_user_id):
+            return None
         assert event.user is not None
         thread_id = await self._store.find(event.origin)
         if thread_id is not None:
             return Reply(
                 thread_id=thread_id,
                 user=event.user,
-                text=event.text,
+                text=event.said,
                 message_ts=event.ts,
                 mentioned=True,
             )
-        return Launch(user=event.user, text=event.text, origin=event.origin, message_ts=event.ts)
+        return Launch(user=event.user, text=event.said, origin=event.origin, message_ts=event.ts)
 
     async def _reply_job(self, event: MessageEvent, bot_user_id: str | None) -> Job | None:
-        # Only a person's new message inside a thread (no edits, deletions or bots); a
-        # mention of the bot arrives as app_mention too and is taken from there.
-        if not event.from_person or event.thread_ts is None or event.mentions(bot_user_id):
+        # Only a person's new message inside a thread (also sent to the channel or with files
+        # attached, but no edits, deletions or bots); a mention of the bot arrives as
+        # app_mention too and is taken from there.
+        if not _by_person(event, bot_user_id) or event.thread_ts is None:
+            return None
+        if event.mentions(bot_user_id):
             return None
         assert event.user is not None
         thread_id = await self._store.find(event.origin)
         if thread_id is None:
             return None
-        return Reply(thread_id=thread_id, user=event.user, text=event.text, message_ts=event.ts)
+        return Reply(thread_id=thread_id, user=event.user, text=event.said, message_ts=event.ts)
 
     async def _enqueue_event(
         self, job: Job, body: dict[str, Any], event: MessageEvent, request: AsyncBoltRequest
@@ -222,6 +229,11 @@ class Handlers:
         return tool.model_dump(mode="json"), {}
 
 
+def _by_person(event: MessageEvent, bot_user_id: str | None) -> bool:
+    """A person's new message, and not one of ours (Bolt drops our own events too)."""
+    return event.from_person and event.user != bot_user_id
+
+
 def _decide(
     ref: RequestRef,
     user: str,
@@ -253,10 +265,21 @@ async def _unless_found(
         await _tell(client, click, messages.UNKNOWN_THREAD)
 
 
+async def _open_modal(client: AsyncWebClient, click: Click, modal: dict[str, Any]) -> None:
+    """Open a form; if Slack does not, say so (its trigger id is valid 3 s, so a retry would
+    fail: the person clicks again)."""
+    try:
+        await client.views_open(trigger_id=click.trigger_id, view=modal)
+    except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("views.open failed: %r", exc)
+        await _tell(client, click, messages.FORM_FAILED)
+
+
 async def _tell(client: AsyncWebClient, click: Click | None, text: str) -> None:
     if click is None:
         return
     try:
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)
-    except SlackApiError as exc:  # e.g. a forged click from a user that does not exist
-        log.info("could not tell %s: %s", click.user, exc.response.get("error"))
+    except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        # e.g. a forged click from a user that does not exist; the click changed nothing
+        log.info("could not tell %s: %r", click.user, exc)

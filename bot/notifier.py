@@ -1,148 +1,215 @@
-"""Tells Slack what happened in a thread. A human request's message is re-rendered from the
-thread after every change to it (votes, decision, answer, expiry), so it always shows the
-current state and a repeated publish changes nothing."""
+"""Shows people in Slack what a thread's events mean; the outbox (agents/outbox.py) calls it
+for each saved event, in order, until it returns.
+
+Rendering is a pure projection of the thread: a human request's message is re-rendered from
+the thread after every change to it, so an update is safe to repeat. Each post gets a delivery
+id (event index and position) recorded in the ledger before and after the call, and carries
+it in Slack message metadata: a retry after a crash or a timeout looks for the post before
+making it again, so nobody sees a message twice.
+
+Slack unreachable (5xx, 429 after retries, timeout): `DeliveryDeferred`, retried later by the
+outbox. Slack refusing for good: a fallback (plain text keeping the buttons; the origin thread
+instead of a channel the bot is not in; a new message instead of one that cannot be updated),
+and a line for the audit returned to the outbox.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from agents.events import (
     APPROVAL,
     ESCALATION,
+    FINAL,
+    HUMAN_INTENTS,
     INPUT,
     ApprovalDecision,
     EscalationTaken,
     Event,
     HumanResponse,
     Paused,
+    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
     Stopped,
     ToolCall,
 )
-from agents.store import ThreadStore
+from agents.outbox import DeliveryLedger, DeliveryRecord
 from agents.thread import Thread
-from agents.types import Refusal
+from agents.types import DeliveryDeferred
 from bot import blocks, messages
 
 log = logging.getLogger(__name__)
 
 WORKING = "hourglass_flowing_sand"
+DELIVERY_EVENT = "hitl_delivery"
+"""Slack message metadata `event_type` of every post, its payload naming the delivery."""
+
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_too_long", "invalid_blocks_format", "no_text"})
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+SEARCH_PAGES = 5
+
+
+class SlackRefused(Exception):
+    """Slack answered a call with `ok: false` for a reason a retry will not change."""
+
+    def __init__(self, method: str, error: str, channel: str) -> None:
+        super().__init__(f"Slack refused {method} in {channel}: {error}")
+        self.method, self.error, self.channel = method, error, channel
+
+
+@dataclass
+class _Delivery:
+    """The deliveries of one event: their ids, in order, and what Slack refused."""
+
+    thread: Thread
+    index: int
+    made: int = 0
+    refused: list[str] = field(default_factory=list)
+
+    def next_id(self) -> str:
+        self.made += 1
+        return f"{self.index}.{self.made}"
+
+    def tag(self, delivery_id: str) -> str:
+        return f"{self.thread.id}/{delivery_id}"
 
 
 class SlackNotifier:
     def __init__(
-        self, client: AsyncWebClient, store: ThreadStore, *, escalation_channel: str | None
+        self, client: AsyncWebClient, ledger: DeliveryLedger, *, escalation_channel: str | None
     ) -> None:
         self._client = client
-        self._store = store
+        self._ledger = ledger
         self._escalation_channel = escalation_channel
         self._team_url: str | None = None
 
-    async def publish(self, thread: Thread, new_events: Sequence[Event]) -> None:
+    async def deliver(self, thread: Thread, index: int) -> list[str]:
         if thread.origin is None:
-            return
-        for event in new_events:
-            match event:
-                case ToolCall(intent="request_approval" | "request_input" | "escalate"):
-                    await self._ask(thread, event)
-                case ToolCall(intent="done_for_now", arguments=arguments):
-                    await self._post(thread, arguments["message"])
-                case ApprovalDecision() | HumanResponse() | RequestExpired():
-                    await self._refresh(thread, event.call_id)
-                case EscalationTaken(call_id=call_id, user=user):
-                    await self._refresh(thread, call_id)
-                    await self._post(thread, messages.on_it(user))
-                case ReminderSent(call_id=call_id):
-                    await self._remind(thread, call_id)
-                case Paused(by=by) | Resumed(by=by):
-                    await self._post(thread, messages.control(event.type, by, None))
-                case Stopped(by=by, reason=reason):
-                    await self._cancel_open(thread, event)
-                    await self._post(thread, messages.control("stopped", by, reason))
-                case _:
-                    pass
+            return []
+        delivery = _Delivery(thread, index)
+        try:
+            await self._show(delivery, thread.events[index])
+        except SlackRefused as exc:  # no fallback left: the audit says what was not shown
+            delivery.refused.append(f"{exc}; nothing else could be shown")
+        return delivery.refused
+
+    async def _show(self, d: _Delivery, event: Event) -> None:
+        thread = d.thread
+        match event:
+            case ToolCall(intent=intent) if intent in HUMAN_INTENTS:
+                await self._ask(d, event)
+            case ToolCall(intent=intent, arguments=arguments) if intent == FINAL:
+                for piece in messages.final_chunks(arguments["message"]):
+                    await self._post(d, text=piece)
+            case ApprovalDecision() | HumanResponse() | RequestExpired():
+                await self._refresh(d, event.call_id)
+            case EscalationTaken(call_id=call_id, user=user):
+                await self._refresh(d, call_id)
+                await self._post(d, text=messages.on_it(user))
+            case ReminderSent(call_id=call_id):
+                await self._remind(d, call_id)
+            case Paused(by=by) | Resumed(by=by):
+                await self._post(d, text=messages.control(event.type, by, None))
+            case Stopped(by=by, reason=reason):
+                await self._cancel_open(d, event)
+                await self._post(d, text=messages.control("stopped", by, reason))
+            case Refused():
+                await self._tell(d, event)
+            case _:
+                del thread  # nothing to show for the other events
 
     async def working(self, thread: Thread, busy: bool) -> None:
-        """An ⏳ on the thread's first message while a worker takes steps in it."""
+        """An ⏳ on the thread's first message while a worker takes steps in it. Cosmetic: a
+        failure is logged and tried again on the next delivery, never stops the run."""
         if thread.origin is None:
+            return
+        wanted = "on" if busy else "off"
+        if (await self._ledger.flag(thread.id, "working") or "off") == wanted:
             return
         call = self._client.reactions_add if busy else self._client.reactions_remove
+        origin = thread.origin
         try:
-            origin = thread.origin
             await call(channel=origin.channel, timestamp=origin.thread_ts, name=WORKING)
         except SlackApiError as exc:
-            # Cosmetic: a reaction already there (or gone) must not stop the run.
-            log.info("working indication: %s", exc.response.get("error"))
-
-    async def refuse(self, thread: Thread, user: str, refusal: Refusal) -> None:
-        if thread.origin is None:
+            if _error(exc) not in ("already_reacted", "no_reaction"):
+                log.info("working indication: %s", _error(exc) or exc.response.status_code)
+                return
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            log.info("working indication: %r", exc)
             return
-        match refusal.reason:
-            case "settled":
-                text = messages.refusal_settled(refusal.outcome)
-            case "not_allowed":
-                text = messages.NOT_ALLOWED
-            case "already_approved":
-                text = messages.ALREADY_APPROVED
-            case "invalid_edit":
-                text = messages.invalid_edit(refusal.detail)
-            case "stale":
-                text = messages.STALE
-            case "paused":
-                text = messages.PAUSED
-        channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
-        where = (
-            await self._store.request_message(thread.id, refusal.call_id)
-            if refusal.call_id
-            else None
-        )
-        if where is not None and where[0] != channel:
-            channel, thread_ts = where[0], where[1]
-        await self._client.chat_postEphemeral(
-            channel=channel, user=user, text=text, thread_ts=thread_ts
-        )
+        await self._ledger.set_flag(thread.id, "working", wanted)
 
-    async def _post(
-        self, thread: Thread, text: str, *, blocks: list[dict[str, Any]] | None = None
-    ) -> str:
-        assert thread.origin is not None
-        response = await self._client.chat_postMessage(
-            channel=thread.origin.channel,
-            thread_ts=thread.origin.thread_ts,
-            text=text,
-            blocks=blocks,
-        )
-        return str(response["ts"])
+    # Requests
 
-    async def _ask(self, thread: Thread, call: ToolCall) -> None:
+    async def _ask(self, d: _Delivery, call: ToolCall) -> None:
+        thread = d.thread
         assert thread.origin is not None
-        channel = thread.origin.channel
         text, rendered = await self._render(thread, call)
+        channel = thread.origin.channel
         if call.intent == ESCALATION and self._escalation_channel:
-            await self._post(thread, messages.escalated_in_thread(call.arguments["reason"]))
-            channel = self._escalation_channel
-            response = await self._client.chat_postMessage(
-                channel=channel, text=text, blocks=rendered
-            )
-            ts = str(response["ts"])
+            await self._post(d, text=messages.escalated_in_thread(call.arguments["reason"]))
+            try:
+                ts = await self._post(
+                    d, text=text, blocks=rendered, channel=self._escalation_channel
+                )
+                channel = self._escalation_channel
+            except SlackRefused as exc:
+                if exc.error not in CHANNEL_ERRORS:
+                    raise
+                # Page where the requester is instead, and say what to fix.
+                d.refused.append(f"{exc}; the escalation was posted in the thread instead")
+                await self._post(d, text=messages.cannot_post_in(exc.channel, exc.error))
+                ts = await self._post(d, text=text, blocks=rendered)
         else:
-            ts = await self._post(thread, text, blocks=rendered)
-        await self._store.set_request_message(thread.id, call.call_id, channel, ts)
+            ts = await self._post(d, text=text, blocks=rendered)
+        await self._ledger.set_request_message(thread.id, call.call_id, channel, ts)
+        for piece in blocks.overflow(call):  # what the card had to cut, in full
+            await self._post(d, text=piece)
 
-    async def _refresh(self, thread: Thread, call_id: str) -> None:
+    async def _refresh(self, d: _Delivery, call_id: str) -> None:
+        """Show request `call_id`'s message as the request stands now."""
+        thread = d.thread
         call = thread.call(call_id)
-        where = await self._store.request_message(thread.id, call_id)
+        where = await self._ledger.request_message(thread.id, call_id)
         if call is None or where is None:
             return
         text, rendered = await self._render(thread, call)
-        await self._client.chat_update(channel=where[0], ts=where[1], text=text, blocks=rendered)
+        channel, ts = where
+        try:
+            await self._api(
+                self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
+            )
+        except SlackRefused as exc:
+            if exc.error in BLOCK_ERRORS:
+                d.refused.append(f"{exc}; a plain version was shown")
+                plain = _plain_blocks(text, rendered)
+                await self._api(
+                    self._client.chat_update, channel=channel, ts=ts, text=text, blocks=plain
+                )
+            elif exc.error in GONE_ERRORS | CHANNEL_ERRORS:
+                d.refused.append(f"{exc}; the request was posted again in the thread")
+                ts = await self._post(d, text=text, blocks=rendered)
+                assert thread.origin is not None
+                await self._ledger.set_request_message(
+                    thread.id, call_id, thread.origin.channel, ts
+                )
+            else:
+                raise
 
     async def _render(self, thread: Thread, call: ToolCall) -> tuple[str, list[dict[str, Any]]]:
         """The fallback text and blocks of a human request, as its state is now."""
@@ -165,26 +232,219 @@ class SlackNotifier:
                 )
                 return messages.escalation_header(call.arguments.get("urgency", "high")), rendered
 
-    async def _cancel_open(self, thread: Thread, stop: Stopped) -> None:
+    async def _cancel_open(self, d: _Delivery, stop: Stopped) -> None:
         """Show the request the stop cancelled as cancelled."""
-        index = thread.events.index(stop)
-        before = thread.model_copy(update={"events": thread.events[:index]})
+        thread = d.thread
+        before = thread.model_copy(update={"events": thread.events[: d.index]})
         request = before.open_request()
         if request is not None:
-            await self._refresh(thread, request.call_id)
+            await self._refresh(d, request.call_id)
 
-    async def _remind(self, thread: Thread, call_id: str) -> None:
+    async def _remind(self, d: _Delivery, call_id: str) -> None:
+        thread = d.thread
         call = thread.call(call_id)
         if call is None or call.terms is None:
             return
         kind = {APPROVAL: "approval", INPUT: "question", ESCALATION: "escalation"}[call.intent]
         deciders = call.terms.deciders if call.intent != INPUT else (thread.requester,)
-        await self._post(thread, messages.reminder(deciders, call.terms, kind))
+        await self._post(d, text=messages.reminder(deciders, call.terms, kind))
+
+    async def _tell(self, d: _Delivery, refused: Refused) -> None:
+        """The ephemeral that tells a person why their click or form was not taken. Ephemerals
+        cannot be looked up: after a crash mid-call one may be shown twice, never lost."""
+        thread = d.thread
+        assert thread.origin is not None
+        delivery_id = d.next_id()
+        if await self._ledger.get(thread.id, delivery_id) is not None:
+            return
+        channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
+        where = (
+            await self._ledger.request_message(thread.id, refused.call_id)
+            if refused.call_id
+            else None
+        )
+        if where is not None and where[0] != channel:
+            channel, thread_ts = where
+        try:
+            await self._api(
+                self._client.chat_postEphemeral,
+                channel=channel,
+                user=refused.user,
+                text=_refusal_text(thread, refused),
+                thread_ts=thread_ts,
+            )
+        except SlackRefused as exc:
+            d.refused.append(f"{exc}; {refused.user} was not told why their input was refused")
+            record = DeliveryRecord(state="refused", channel=channel, error=exc.error)
+        else:
+            record = DeliveryRecord(state="sent", channel=channel)
+        await self._ledger.put(thread.id, delivery_id, record)
+
+    # Posting, at most once
+
+    async def _post(
+        self,
+        d: _Delivery,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        channel: str | None = None,
+    ) -> str:
+        """Post in the thread (or top-level in `channel`) once; returns the message's ts. A
+        message Slack refuses for its blocks or length is shown plain instead."""
+        try:
+            return await self._post_once(d, text=text, blocks=blocks, channel=channel)
+        except SlackRefused as exc:
+            if exc.error not in BLOCK_ERRORS:
+                raise
+            d.refused.append(f"{exc}; a plain version was shown")
+            plain = _plain_blocks(text, blocks)
+            return await self._post_once(d, text=text, blocks=plain, channel=channel)
+
+    async def _post_once(
+        self,
+        d: _Delivery,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        channel: str | None,
+    ) -> str:
+        thread = d.thread
+        assert thread.origin is not None
+        thread_ts = None if channel else thread.origin.thread_ts
+        channel = channel or thread.origin.channel
+        delivery_id = d.next_id()
+        record = await self._ledger.get(thread.id, delivery_id)
+        if record is not None and record.state == "sent" and record.ts:
+            return record.ts
+        if record is not None and record.state == "refused":
+            raise SlackRefused("chat.postMessage", record.error or "refused", channel)
+        if record is not None:  # "sending": the last try may have gone through
+            found = await self._find(channel, thread_ts, d.tag(delivery_id), since=record.at)
+            if found is not None:
+                await self._sent(thread.id, delivery_id, channel, found)
+                return found
+        await self._ledger.put(
+            thread.id, delivery_id, DeliveryRecord(state="sending", channel=channel, at=time.time())
+        )
+        metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"id": d.tag(delivery_id)}}
+        try:
+            response = await self._api(
+                self._client.chat_postMessage,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+                metadata=metadata,
+            )
+        except SlackRefused as exc:
+            refused = DeliveryRecord(state="refused", channel=channel, error=exc.error)
+            await self._ledger.put(thread.id, delivery_id, refused)
+            raise
+        ts = str(response["ts"])
+        await self._sent(thread.id, delivery_id, channel, ts)
+        return ts
+
+    async def _sent(self, thread_id: str, delivery_id: str, channel: str, ts: str) -> None:
+        record = DeliveryRecord(state="sent", channel=channel, ts=ts)
+        await self._ledger.put(thread_id, delivery_id, record)
+
+    async def _find(
+        self, channel: str, thread_ts: str | None, tag: str, *, since: float
+    ) -> str | None:
+        """The ts of a post tagged `tag`, if an earlier try did make it."""
+        oldest = f"{max(0.0, since - 60):.6f}"
+        cursor: str | None = None
+        for _ in range(SEARCH_PAGES):
+            if thread_ts is not None:
+                page = await self._api(
+                    self._client.conversations_replies,
+                    channel=channel,
+                    ts=thread_ts,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                page = await self._api(
+                    self._client.conversations_history,
+                    channel=channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            for message in page.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("id") == tag:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    async def _api(
+        self, method: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
+    ) -> AsyncSlackResponse:
+        """Call the Web API: unreachable -> `DeliveryDeferred`; refused -> `SlackRefused`."""
+        channel = str(kwargs.get("channel", ""))
+        name = getattr(method, "__name__", "api").replace("_", ".", 1)
+        try:
+            return await method(**kwargs)
+        except SlackApiError as exc:
+            error = _error(exc)
+            if exc.response.status_code >= 500 or exc.response.status_code == 429:
+                raise DeliveryDeferred(f"{name}: HTTP {exc.response.status_code}") from exc
+            if error is None or error in TRANSIENT_ERRORS:
+                raise DeliveryDeferred(f"{name}: {error}") from exc
+            raise SlackRefused(name, error, channel) from exc
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            raise DeliveryDeferred(f"{name}: {type(exc).__name__}") from exc
 
     async def _permalink(self, thread: Thread) -> str:
         """A link to the thread, built like chat.getPermalink's from the workspace URL."""
         assert thread.origin is not None
         if self._team_url is None:
-            self._team_url = str((await self._client.auth_test())["url"])
+            response = await self._api(self._client.auth_test)
+            self._team_url = str(response["url"])
         ts = thread.origin.thread_ts.replace(".", "")
         return f"{self._team_url.rstrip('/')}/archives/{thread.origin.channel}/p{ts}"
+
+
+def _error(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return str(data.get("error")) if isinstance(data, dict) and data.get("error") else None
+
+
+def _plain_blocks(text: str, rendered: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """What is left of a message Slack refused: its text, cut to fit, and its buttons without
+    their confirm dialogs, so a person can still act on it."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 2900)}}
+    actions = []
+    for block in rendered or []:
+        if block.get("type") == "actions":
+            elements = [{k: v for k, v in e.items() if k != "confirm"} for e in block["elements"]]
+            actions.append({**block, "elements": elements})
+    return [section, *actions]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _refusal_text(thread: Thread, refused: Refused) -> str:
+    match refused.reason:
+        case "settled":
+            call = thread.call(refused.call_id) if refused.call_id else None
+            return messages.refusal_settled(thread.outcome(call) if call else None)
+        case "not_allowed":
+            return messages.NOT_ALLOWED
+        case "already_approved":
+            return messages.ALREADY_APPROVED
+        case "invalid_edit":
+            return messages.invalid_edit(refused.detail)
+        case "stale":
+            return messages.STALE
+        case "paused":
+            return messages.PAUSED

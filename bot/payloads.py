@@ -13,17 +13,34 @@ from agents.thread import SlackOrigin
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
 
+PERSON_SUBTYPES: frozenset[str | None] = frozenset({None, "thread_broadcast", "file_share"})
+"""Subtypes of a message a person just wrote: a plain one, a thread reply also sent to the
+channel ("Also send to #channel"), one with files attached. Every other subtype is an edit, a
+deletion, a bot's post or something Slack wrote (`channel_join`...), never a person's input."""
+
+
+class SharedFile(BaseModel):
+    """A file attached to a message; Slack Connect files may carry no name at all."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str | None = None
+    title: str | None = None
+
+
 class MessageEvent(BaseModel):
     """An `app_mention` or `message` event."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     channel: str
     ts: str
-    text: str = ""
+    text: str | None = None
     user: str | None = None
     thread_ts: str | None = None
     subtype: str | None = None
     bot_id: str | None = None
+    files: list[SharedFile] = []
+    edited: dict[str, Any] | None = None
+    hidden: bool = False
 
     @property
     def origin(self) -> SlackOrigin:
@@ -32,10 +49,28 @@ class MessageEvent(BaseModel):
 
     @property
     def from_person(self) -> bool:
-        return self.user is not None and self.bot_id is None and self.subtype is None
+        """A person's new message: not a bot's, not an edit (an `app_mention` of an edited
+        message carries `edited`), not something Slack wrote about the conversation."""
+        return (
+            self.user is not None
+            and self.bot_id is None
+            and self.subtype in PERSON_SUBTYPES
+            and self.edited is None
+            and not self.hidden
+        )
+
+    @property
+    def said(self) -> str:
+        """What the person said. A message that is only files (say, a screenshot answering a
+        question) still says something: which files, so the agent and the audit trail see it."""
+        text = self.text or ""
+        if text.strip() or not self.files:
+            return text
+        names = ", ".join(f.name or f.title or "unnamed" for f in self.files)
+        return f"(shared {'file' if len(self.files) == 1 else 'files'}: {names})"
 
     def mentions(self, user_id: str | None) -> bool:
-        return user_id is not None and user_id in _MENTION.findall(self.text)
+        return user_id is not None and user_id in _MENTION.findall(self.text or "")
 
 
 class RequestRef(BaseModel):

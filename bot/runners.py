@@ -235,11 +235,13 @@ async def sandbox_stack(
     port: int = 0,
     model: Model | None = None,
     retries: bool = True,
+    state_dir: Path | None = None,
 ) -> AsyncIterator[Sandbox]:
     """The Slack emulator with its web UI on `port`, and the bot in HTTP mode with a worker,
-    pointed at it and at `redis_url`; stopped in order on exit. Used by `sandbox` and tests."""
+    pointed at it and at `redis_url`; stopped in order on exit. Used by `sandbox` and tests.
+    `state_dir`: where the emulator keeps its workspace across restarts (None: memory)."""
     secret = secrets.token_hex(16)
-    emulator = SlackEmulator(signing_secret=secret, retries=retries)
+    emulator = SlackEmulator(signing_secret=secret, retries=retries, state_dir=state_dir)
     await emulator.start(port=port)
     try:
         local = settings.model_copy(
@@ -265,17 +267,24 @@ async def sandbox_stack(
 
 
 async def sandbox(settings: Settings, *, port: int, data_dir: Path) -> None:
-    """Slack emulator with its web UI, the bot in HTTP mode pointed at it, a local Redis."""
-    async with (
-        local_redis(data_dir / "redis") as redis,
-        sandbox_stack(settings, redis_url=redis.url, port=port) as running,
-    ):
-        where = "in memory (embedded)" if redis.in_memory else f"{redis.url}, data in {data_dir}"
-        print(
-            f"slack-hitl sandbox: open {running.emulator.url} in a browser.\n"
-            "  Try: @bot deploy api 1.4.2 to production  (in #deploys, as alice),\n"
-            "  then switch to bob and click Approve.\n"
-            f"  Model: {running.services.settings.llm_provider}. Redis: {where}. Ctrl-C stops.",
-            flush=True,
-        )
-        await _until_signalled()
+    """Slack emulator with its web UI, the bot in HTTP mode pointed at it, a local Redis.
+    With redis-server installed, both keep their state under `data_dir` across restarts."""
+    async with local_redis(data_dir / "redis") as redis:
+        # An emulator that outlives an in-memory Redis would show approvals nobody can act on.
+        state_dir = None if redis.in_memory else data_dir
+        async with sandbox_stack(
+            settings, redis_url=redis.url, port=port, state_dir=state_dir
+        ) as running:
+            _announce(running, redis, data_dir)
+            await _until_signalled()
+
+
+def _announce(running: Sandbox, redis: LocalRedis, data_dir: Path) -> None:
+    where = "in memory (embedded)" if redis.in_memory else f"{redis.url}, data in {data_dir}"
+    print(
+        f"slack-hitl sandbox: open {running.emulator.url} in a browser.\n"
+        "  Try: @bot deploy api 1.4.2 to production  (in #deploys, as alice),\n"
+        "  then switch to bob and click Approve.\n"
+        f"  Model: {running.services.settings.llm_provider}. Redis: {where}. Ctrl-C stops.",
+        flush=True,
+    )

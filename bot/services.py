@@ -28,6 +28,8 @@ from agents.llm_openai import OpenAIModel
 from agents.loop import StepDeps
 from agents.metrics import Metrics, TimedModel
 from agents.offline import OfflineModel
+from agents.outbox import DeliveryLedger, Outbox
+from agents.reconciler import Reconciler
 from agents.routing import Router
 from agents.runtime import Runtime
 from agents.store import ThreadStore
@@ -86,6 +88,7 @@ class Services:
     client: AsyncWebClient
     bolt: AsyncApp
     http: Starlette
+    reconciler: Reconciler | None = None
     owned_model: Model | None = None  # built from settings, not passed in: closed here
     adapters: Adapters | None = None
     metrics: Metrics | None = None
@@ -137,6 +140,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        timeout=max(1, round(settings.hitl_slack_timeout)),
         # Slack's 429s are retried after their Retry-After; dropped connections once more.
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -145,10 +149,25 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     )
     deadlines = Deadlines(redis)
     metrics = Metrics()
+    ledger = DeliveryLedger(redis)
+    outbox = Outbox(
+        store=store,
+        ledger=ledger,
+        notifier=SlackNotifier(client, ledger, escalation_channel=settings.hitl_escalation_channel),
+        deadlines=deadlines,
+        metrics=metrics,
+    )
     try:
         adapters = build_adapters(settings, redis)
     except AdapterConfigError as exc:
         raise ConfigError(str(exc)) from exc
+    reconciler = Reconciler(
+        redis=redis,
+        store=store,
+        queue=queue,
+        metrics=metrics,
+        interval=settings.hitl_reconcile_seconds,
+    )
     runtime = Runtime(
         store=store,
         agents=AGENTS,
@@ -160,7 +179,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             incidents=adapters.incidents,
             scheduler=deadlines,
         ),
-        notifier=SlackNotifier(client, store, escalation_channel=settings.hitl_escalation_channel),
+        outbox=outbox,
         directory=SlackDirectory(client, redis),
         deadlines=deadlines,
         metrics=metrics,
@@ -199,6 +218,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             api_token=settings.hitl_api_token,
             metrics=metrics,
         ),
+        reconciler=reconciler,
         owned_model=owned_model,
         adapters=adapters,
         metrics=metrics,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import time
 from typing import Any
 
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.connect import close_redis, redis_from_url
@@ -30,6 +32,7 @@ from agents.events import (
     call_hash,
 )
 from agents.jobs import JobQueue
+from agents.reconciler import stuck_threads
 from agents.store import ThreadStore
 from agents.thread import Thread
 from bot.operations import (
@@ -49,7 +52,12 @@ from bot.settings import Settings
 def add_parser(sub: Any) -> None:
     threads = sub.add_parser("threads", help="launch, inspect, pause, resume and stop threads")
     verbs = threads.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("list", help="one line per thread: id, agent, status, requester")
+    listing = verbs.add_parser("list", help="one line per thread: id, agent, status, requester")
+    listing.add_argument(
+        "--stuck",
+        action="store_true",
+        help="only threads with work to do and no worker on them (what the reconciler repairs)",
+    )
     show = verbs.add_parser("show", help="a thread's audit timeline")
     show.add_argument("thread_id")
     launch = verbs.add_parser("launch", help="start an agent that reports in a Slack channel")
@@ -134,6 +142,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     redis = redis_from_url(settings.redis_url)
     try:
         store = ThreadStore(redis)
+        if args.verb == "list" and args.stuck:
+            await _stuck(redis, store, grace=settings.hitl_reconcile_seconds)
+            return
         if args.verb in ("list", "show"):
             await _inspect(args, store)
             return
@@ -146,6 +157,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{args.verb} queued for thread {accepted.thread_id}; a worker applies it.")
     finally:
         await close_redis(redis)
+
+
+async def _stuck(redis: Redis, store: ThreadStore, *, grace: float) -> None:
+    for state in await stuck_threads(redis, store, grace=grace, now=time.time()):
+        idle = time.time() - state.touched
+        print(
+            f"{state.thread_id}  {state.status:<17} {state.undelivered} undelivered  "
+            f"idle {idle:.0f}s"
+        )
 
 
 async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:

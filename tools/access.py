@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -105,8 +106,14 @@ class SimulatedAccess:
             "expires_at": expires_at.isoformat(),
         }
         key = keys.simulated_access()
-        created = await self._redis.hsetnx(key, grant_id, json.dumps(record))
-        await self._redis.expire(key, keys.SIMULATED_TTL)
+        # Kept until well after the last grant expires, or its revocation would find nothing
+        # to revoke: NX gives a new hash its TTL, GT only ever lengthens an existing one.
+        ttl = max(0, int(expires_at.timestamp() - time.time())) + keys.SIMULATED_TTL
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, grant_id, json.dumps(record))
+            pipe.expire(key, ttl, nx=True)
+            pipe.expire(key, ttl, gt=True)
+            created, _, _ = await pipe.execute()
         stored = None if created else await self._redis.hget(key, grant_id)
         return json.loads(stored) if stored else record
 

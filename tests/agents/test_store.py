@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -61,3 +63,40 @@ async def test_concurrent_saves_of_one_version_let_exactly_one_win(redis: Redis)
 
     wins = await asyncio.gather(*(attempt(i) for i in range(20)))
     assert sum(wins) == 1
+
+
+async def test_the_outbox_cursor_moves_only_forward_and_a_planned_retry_survives_saves(
+    redis: Redis,
+) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    await store.create(thread)
+    assert await store.delivered(thread) == (0, pytest.approx(time.time(), abs=5))
+    await store.mark_delivered(thread.id, 1)
+    await store.mark_delivered(thread.id, 0)  # a slow worker's stale cursor
+    assert (await store.delivered(thread))[0] == 1
+
+    later = time.time() + 60
+    await store.touch(thread.id, later)
+    saved = await store.save(thread.append(Error(message="a step")))
+    assert (await store.delivered(saved))[1] == later  # a save does not cancel the retry
+    (state,) = [s async for s in store.states()]
+    assert (state.status, state.events, state.delivered, state.undelivered) == ("running", 2, 1, 1)
+
+
+async def test_a_thread_saved_before_the_outbox_counts_as_delivered(redis: Redis) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    await store.create(thread)
+    await redis.hdel(keys.thread(thread.id), "delivered")  # as an older version saved it
+    assert (await store.delivered(thread))[0] == len(thread.events)
+
+
+async def test_keep_until_lengthens_and_a_save_never_shortens_the_ttl(redis: Redis) -> None:
+    store = ThreadStore(redis)
+    thread = new_thread()
+    await store.create(thread)
+    in_60_days = datetime.now(UTC) + timedelta(days=60)
+    await store.keep_until(thread.id, in_60_days)
+    await store.save(thread.append(Error(message="later")))
+    assert await redis.ttl(keys.thread(thread.id)) > 59 * 24 * 3600

@@ -6,6 +6,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from agents import keys
+from agents.reconciler import needs_work
+from agents.store import ThreadStore
 from bot.emulator import Message, SlackEmulator
 
 
@@ -53,3 +56,18 @@ async def reject(slack: SlackEmulator, *, user: str, message: Message, reason: s
 async def redis_snapshot(redis: Redis) -> dict[bytes, bytes | None]:
     """Every key and its serialized value, to prove a request changed nothing."""
     return {key: await redis.dump(key) for key in sorted(await redis.keys("*"))}
+
+
+async def unaccounted_threads(redis: Redis) -> list[str]:
+    """Threads that break the invariant once workers are idle: each must be waiting on people,
+    done, paused or stopped with everything shown to people, or have a job planned for it."""
+    planned = {
+        member.decode() if isinstance(member, bytes) else member
+        for member in await redis.zrange(keys.deadlines(), 0, -1)
+    }
+    store = ThreadStore(redis)
+    return [
+        f"{state.thread_id} {state.status} undelivered={state.undelivered}"
+        async for state in store.states()
+        if needs_work(state) and not any(state.thread_id in job for job in planned)
+    ]

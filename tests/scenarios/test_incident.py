@@ -40,7 +40,8 @@ async def test_on_call_gets_the_facts_and_a_rollback_needs_approval(
     page = [m for m in bot_replies(slack, DEPLOYS, root) if "hitl_take" in str(m.blocks)]
     assert len(page) == 1
     summary = shown_text(page[0])
-    assert f"<@{ALICE}> reports: checkout is returning 500s" in summary
+    # The agent's text is escaped: its mention of the reporter shows, it does not ping.
+    assert f"&lt;@{ALICE}&gt; reports: checkout is returning 500s" in summary
     assert "2.3.1 to production" in summary and "INC-7 Payments slow" in summary
     assert "rolling checkout back to 2.3.0" in summary
 
