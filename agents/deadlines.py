@@ -22,15 +22,13 @@ from agents.events import Terms, ToolCall
 from agents.jobs import Deadline, Job, Scheduled, thread_of
 from agents.store import ThreadStore
 
-# KEYS: deadlines zset, jobs stream. ARGV: now, batch size, stream maxlen, stream ttl.
+# KEYS: deadlines zset, jobs stream. ARGV: now, batch size, stream maxlen. The stream has no
+# TTL (one would take the consumer group along): MAXLEN bounds it.
 _FIRE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, job in ipairs(due) do
   redis.call('ZREM', KEYS[1], job)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', job)
-end
-if #due > 0 then
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
 return #due
 """
@@ -115,7 +113,7 @@ class Deadlines:
             moved = int(
                 await self._fire_due(
                     keys=[keys.deadlines(), keys.jobs()],
-                    args=[now.timestamp(), BATCH, keys.JOBS_MAXLEN, keys.JOBS_TTL],
+                    args=[now.timestamp(), BATCH, keys.JOBS_MAXLEN],
                 )
             )
             fired += moved

@@ -202,6 +202,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             runtime=runtime,
             deadlines=deadlines,
             leases=Leases(redis, ttl_ms=settings.hitl_lease_ms),
+            reconcile=reconciler.reconcile,
             limits=WorkerLimits(
                 claim_ms=settings.hitl_job_claim_ms,
                 concurrency=settings.hitl_worker_concurrency,

@@ -117,9 +117,10 @@ async def test_after_a_quiet_week_without_the_job_stream_a_new_mention_is_still_
         # Seven days without a job: the stream's TTL runs out and takes its group along
         # (compressed to a 50 ms TTL), or an operator destroys the group.
         if quiet_week == "stream_ttl_expired":
+            # As an older version's stream TTL would: the stream goes, and its group with it
+            # (a running worker recreates both within moments).
             await redis.pexpire(keys.jobs(), 50)
             await asyncio.sleep(0.2)
-            assert not await redis.exists(keys.jobs())
         else:
             await redis.xgroup_destroy(keys.jobs(), keys.JOBS_GROUP)
         await asyncio.sleep(1.5)  # the worker meets the missing group at least once
