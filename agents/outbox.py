@@ -65,6 +65,33 @@ return 1
 """
 
 
+# KEYS: the ledger hash. ARGV: claim field, token, now, stale after (s), ttl. Take the right to
+# make a delivery's Slack call, unless another worker took it less than `stale after` ago (its
+# call may still be under way, or still land).
+_CLAIM = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local at = tonumber(string.match(current, '^(%S+)'))
+  if at and tonumber(ARGV[3]) - at < tonumber(ARGV[4]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ' ' .. ARGV[2])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+return 1
+"""
+
+
+# KEYS: the ledger hash. ARGV: claim field, token. Drop a claim only if it is still ours.
+_RELEASE = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and string.sub(current, -string.len(ARGV[2])) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
 class DeliveryLedger:
     """Every Slack call a delivery made, by delivery id (`keys.deliveries`): read before each
     call so that a retry never repeats one that went through."""
@@ -72,6 +99,8 @@ class DeliveryLedger:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._put: Any = redis.register_script(_PUT)
+        self._claim: Any = redis.register_script(_CLAIM)
+        self._release: Any = redis.register_script(_RELEASE)
 
     async def get(self, thread_id: str, delivery_id: str) -> DeliveryRecord | None:
         raw = await self._redis.hget(keys.deliveries(thread_id), delivery_id)
@@ -79,6 +108,22 @@ class DeliveryLedger:
 
     async def put(self, thread_id: str, delivery_id: str, record: DeliveryRecord) -> None:
         await self._set(thread_id, delivery_id, record.model_dump_json(exclude_defaults=True))
+
+    async def claim(
+        self, thread_id: str, delivery_id: str, *, token: str, stale_after: float
+    ) -> bool:
+        """The right to make delivery `delivery_id`'s Slack call now. False while another
+        worker's claim is younger than `stale_after` seconds: two workers that both believe
+        they hold the thread (a lease that ran out during a pause) never post the same thing."""
+        claimed = await self._claim(
+            keys=[keys.deliveries(thread_id)],
+            args=[f"claim:{delivery_id}", token, time.time(), stale_after, keys.THREAD_TTL],
+        )
+        return bool(claimed)
+
+    async def release(self, thread_id: str, delivery_id: str, *, token: str) -> None:
+        """The call was made (or failed): drop our claim so a retry need not wait it out."""
+        await self._release(keys=[keys.deliveries(thread_id)], args=[f"claim:{delivery_id}", token])
 
     async def request_message(self, thread_id: str, call_id: str) -> tuple[str, str] | None:
         """(channel, ts) of the Slack message that shows human request `call_id`."""

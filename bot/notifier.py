@@ -15,9 +15,11 @@ and a line for the audit returned to the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,11 +93,19 @@ class _Delivery:
 
 class SlackNotifier:
     def __init__(
-        self, client: AsyncWebClient, ledger: DeliveryLedger, *, escalation_channel: str | None
+        self,
+        client: AsyncWebClient,
+        ledger: DeliveryLedger,
+        *,
+        escalation_channel: str | None,
+        claim_seconds: float = 22.0,
     ) -> None:
         self._client = client
         self._ledger = ledger
         self._escalation_channel = escalation_channel
+        # How long a worker's claim on a post holds: longer than one Slack call can take.
+        self._claim_seconds = claim_seconds
+        self._token = secrets.token_hex(8)
         self._team_url: str | None = None
 
     async def deliver(self, thread: Thread, index: int) -> list[str]:
@@ -257,6 +267,14 @@ class SlackNotifier:
         delivery_id = d.next_id()
         if await self._ledger.get(thread.id, delivery_id) is not None:
             return
+        async with self._claimed(d, delivery_id):
+            await self._tell_claimed(d, delivery_id, refused)
+
+    async def _tell_claimed(self, d: _Delivery, delivery_id: str, refused: Refused) -> None:
+        thread = d.thread
+        assert thread.origin is not None
+        if await self._ledger.get(thread.id, delivery_id) is not None:
+            return  # another worker told them meanwhile
         channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
         where = (
             await self._ledger.request_message(thread.id, refused.call_id)
@@ -315,10 +333,36 @@ class SlackNotifier:
         channel = channel or thread.origin.channel
         delivery_id = d.next_id()
         record = await self._ledger.get(thread.id, delivery_id)
-        if record is not None and record.state == "sent" and record.ts:
-            return record.ts
-        if record is not None and record.state == "refused":
+        if record is None or record.state == "sending":
+            async with self._claimed(d, delivery_id):
+                record = await self._ledger.get(thread.id, delivery_id)  # it may have landed
+                if record is None or record.state == "sending":
+                    return await self._post_claimed(
+                        d,
+                        delivery_id,
+                        record,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        text=text,
+                        blocks=blocks,
+                    )
+        if record.state == "refused":
             raise SlackRefused("chat.postMessage", record.error or "refused", channel)
+        assert record.ts is not None
+        return record.ts
+
+    async def _post_claimed(
+        self,
+        d: _Delivery,
+        delivery_id: str,
+        record: DeliveryRecord | None,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+    ) -> str:
+        thread = d.thread
         if record is not None:  # "sending": the last try may have gone through
             found = await self._find(channel, thread_ts, d.tag(delivery_id), since=record.at)
             if found is not None:
@@ -344,6 +388,21 @@ class SlackNotifier:
         ts = str(response["ts"])
         await self._sent(thread.id, delivery_id, channel, ts)
         return ts
+
+    @contextlib.asynccontextmanager
+    async def _claimed(self, d: _Delivery, delivery_id: str) -> AsyncIterator[None]:
+        """Hold the right to make this call while making it; put the delivery off while
+        another worker may still be making it (or its call may still land)."""
+        thread_id = d.thread.id
+        claimed = await self._ledger.claim(
+            thread_id, delivery_id, token=self._token, stale_after=self._claim_seconds
+        )
+        if not claimed:
+            raise DeliveryDeferred(f"delivery {delivery_id} is being made by another worker")
+        try:
+            yield
+        finally:
+            await self._ledger.release(thread_id, delivery_id, token=self._token)
 
     async def _sent(self, thread_id: str, delivery_id: str, channel: str, ts: str) -> None:
         record = DeliveryRecord(state="sent", channel=channel, ts=ts)

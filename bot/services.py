@@ -153,7 +153,13 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     outbox = Outbox(
         store=store,
         ledger=ledger,
-        notifier=SlackNotifier(client, ledger, escalation_channel=settings.hitl_escalation_channel),
+        notifier=SlackNotifier(
+            client,
+            ledger,
+            escalation_channel=settings.hitl_escalation_channel,
+            # A claim outlasts one call and slack_sdk's own retry of it.
+            claim_seconds=2 * settings.hitl_slack_timeout + 2,
+        ),
         deadlines=deadlines,
         metrics=metrics,
     )

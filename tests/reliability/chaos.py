@@ -38,8 +38,10 @@ FAST = {
     "HITL_LEASE_MS": "1000",
     "HITL_JOB_CLAIM_MS": "1500",
     "HITL_RECONCILE_SECONDS": "0.5",
+    "HITL_SLACK_TIMEOUT": "2",
 }
-"""Worker settings for chaos: a dead worker's lease and jobs are taken over within ~1.5 s."""
+"""Worker settings for chaos: a dead worker's lease and jobs are taken over within ~1.5 s, and
+its claim on a Slack post within ~6 s (twice the Slack timeout, plus 2 s)."""
 
 
 def cycle_request(n: int) -> str:

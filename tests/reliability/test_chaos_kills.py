@@ -119,7 +119,9 @@ async def test_kill_9_at_random_moments_of_50_approval_cycles_strands_and_repeat
     print(f"\nCHAOS_SEED={seed}")
     rng = random.Random(seed)
     # The in-process bot only serves Slack's HTTP requests; the subprocesses do all the work.
-    await make_bot(hitl_lease_ms=1000, hitl_job_claim_ms=1500, hitl_reconcile_seconds=0.5)
+    await make_bot(
+        hitl_lease_ms=1000, hitl_job_claim_ms=1500, hitl_reconcile_seconds=0.5, hitl_slack_timeout=2
+    )
     cycles = Cycles()
     async with workers(
         slack, redis_server, tmp_path / "logs", 3, HITL_SIMULATED_DEPLOY_SECONDS="0.2"

@@ -365,3 +365,30 @@ async def test_other_calls_failing_once_lose_and_repeat_nothing(
     texts = [m.text for m in bot_replies(slack, DEPLOYS, root)]
     assert len(texts) == len(set(texts)), texts
     assert await unaccounted_threads(redis) == []
+
+
+async def test_two_workers_that_both_think_they_hold_a_thread_post_its_card_once(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    # Worker A's lease ran out while its card post was still under way (a long pause); worker
+    # B takes the thread on. B must not post the card A's call is about to land.
+    a, b = await make_bot(), await make_bot()
+    slack.stall("chat.postMessage", seconds=1.0)  # lands when the stall ends
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    first = asyncio.create_task(a.settle())
+    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
+    for _ in range(100):  # until A's post is under way
+        record = await redis.hget(keys.deliveries(thread_id), "1.1")
+        if record and b"sending" in record:
+            break
+        await asyncio.sleep(0.01)
+    await b.services.runtime.advance(thread_id)  # as if B held the lease now
+    await first
+    for _ in range(2):
+        await asyncio.sleep(1.1)
+        await b.settle()
+    approval = approval_message(slack, DEPLOYS, root)  # exactly one
+    await slack.click(user=BOB, message=approval, action_id="hitl_approve")
+    await a.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    assert await unaccounted_threads(redis) == []
