@@ -4,7 +4,7 @@ consumer group. The edge only enqueues; workers load the thread and step it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from redis.asyncio import Redis
@@ -138,7 +138,7 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[1])
 return 1
 """
 
-# KEYS: retries zset, stream, attempts. ARGV: member, due, entry id, ttl.
+# KEYS: retries zset, stream, attempts. ARGV: member ("<key> <json>"), due, entry id, ttl, group.
 # Re-schedule and ack in one step: a crash between the two neither loses nor doubles the job.
 _RETRY_LATER = """
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
@@ -148,19 +148,32 @@ redis.call('HDEL', KEYS[3], ARGV[3])
 return 1
 """
 
-# KEYS: retries zset, stream. ARGV: now, batch size, maxlen. Members are "<entry id> <json>":
-# the entry id keeps two equal jobs (two identical clicks) apart.
+# KEYS: retries zset, stream. ARGV: now, batch size, maxlen. Members are "<key> <json>": the
+# key keeps two equal jobs (two identical clicks) apart, and goes back into the stream with the
+# job, so the job keeps its identity (`Taken.key`) however often its thread was busy.
 _FIRE_RETRIES = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[1], member)
   local space = string.find(member, ' ', 1, true)
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', string.sub(member, space + 1))
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+             'job', string.sub(member, space + 1), 'key', string.sub(member, 1, space - 1))
 end
 return #due
 """
 
 RETRY_BATCH = 100
+
+
+class Taken(NamedTuple):
+    """A job as a worker took it from the stream."""
+
+    entry_id: str
+    job: Job
+    key: str
+    """The job's identity across deliveries: the entry id it was first added with. A job whose
+    thread was busy is added again under a new entry id and keeps its key, so the runtime
+    recognises input it already applied (`Runtime.handle(job, key=...)`)."""
 
 
 class JobQueue:
@@ -193,7 +206,7 @@ class JobQueue:
         )
         return bool(added)
 
-    async def take(self, *, block_ms: int | None, count: int = 10) -> list[tuple[str, Job]]:
+    async def take(self, *, block_ms: int | None, count: int = 10) -> list[Taken]:
         """New jobs for this consumer; empty when none arrived within `block_ms`."""
         # RESP2 reply: [(stream, [(entry_id, {b"job": json}), ...])]
         reply: Any = await self._redis.xreadgroup(
@@ -201,7 +214,7 @@ class JobQueue:
         )
         return await self._parse([entry for _stream, entries in reply or [] for entry in entries])
 
-    async def reclaim(self, *, min_idle_ms: int, count: int = 10) -> list[tuple[str, Job]]:
+    async def reclaim(self, *, min_idle_ms: int, count: int = 10) -> list[Taken]:
         """Jobs another consumer took but has not touched for `min_idle_ms`: it died."""
         reply: Any = await self._redis.xautoclaim(
             keys.jobs(), keys.JOBS_GROUP, self.consumer, min_idle_ms, "0-0", count=count
@@ -222,15 +235,15 @@ class JobQueue:
         await self._redis.xack(keys.jobs(), keys.JOBS_GROUP, entry_id)
         await self._redis.hdel(keys.job_attempts(), entry_id)
 
-    async def retry_later(self, entry_id: str, job: Job, *, at: float) -> None:
+    async def retry_later(self, taken: Taken, *, at: float) -> None:
         """Finish this delivery of the job and add it again at unix time `at` (its thread was
-        busy). Jobs are idempotent, so running it once more is always safe."""
+        busy), under its key. Jobs are idempotent, so running it once more is always safe."""
         await self._retry_later(
             keys=[keys.job_retries(), keys.jobs(), keys.job_attempts()],
             args=[
-                f"{entry_id} {job.model_dump_json()}",
+                f"{taken.key} {taken.job.model_dump_json()}",
                 at,
-                entry_id,
+                taken.entry_id,
                 keys.RETRIES_TTL,
                 keys.JOBS_GROUP,
             ],
@@ -257,12 +270,13 @@ class JobQueue:
         await self._redis.xadd(keys.dead_jobs(), fields, maxlen=keys.JOBS_MAXLEN)  # type: ignore[arg-type]
         await self.ack(entry_id)
 
-    async def _parse(self, entries: list[Any]) -> list[tuple[str, Job]]:
-        jobs: list[tuple[str, Job]] = []
+    async def _parse(self, entries: list[Any]) -> list[Taken]:
+        jobs: list[Taken] = []
         for raw_id, fields in entries:
             entry_id, raw = raw_id.decode(), fields.get(b"job", b"").decode()
+            key = fields.get(b"key", raw_id).decode()
             try:
-                jobs.append((entry_id, _JOB.validate_json(raw)))
+                jobs.append(Taken(entry_id, _JOB.validate_json(raw), key))
             except ValueError as exc:
                 await self.bury(entry_id, raw, f"not a job: {exc}")
         return jobs

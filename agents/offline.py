@@ -96,7 +96,7 @@ def route_by_keywords(text: str) -> str | None:
 
 
 def plan_deploy(thread: Thread) -> str:
-    last = thread.events[-1]
+    last = thread.last_step
     match last:
         case ToolResult(intent="deploy" | "rollback" | "list_versions", output=out):
             return done(_reported(last.intent, out))

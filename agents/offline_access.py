@@ -51,7 +51,7 @@ def _user(found: re.Match[str]) -> str:
 
 
 def plan_access(thread: Thread) -> str:
-    last = thread.events[-1]
+    last = thread.last_step
     match last:
         case ToolResult(intent="grant_access", output=out):
             return done(

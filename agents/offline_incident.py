@@ -28,7 +28,7 @@ WHICH_SERVICE = "Which service is affected?"
 
 
 def plan_incident(thread: Thread) -> str:
-    last = thread.events[-1]
+    last = thread.last_step
     match last:
         case ToolResult(intent="rollback", output=out):
             return done(

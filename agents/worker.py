@@ -26,7 +26,7 @@ from datetime import datetime
 
 from agents.deadlines import Deadlines
 from agents.events import utcnow
-from agents.jobs import Job, JobQueue, thread_of
+from agents.jobs import JobQueue, Taken, thread_of
 from agents.lease import Leases
 from agents.runtime import Runtime
 from agents.worker_health import Outage, WorkerHealth, is_missing_group, is_redis_trouble
@@ -79,7 +79,7 @@ class Worker:
         self._outage = Outage()
         self._running = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._interrupted: dict[str, Job] = {}  # jobs Redis broke off, to run again
+        self._interrupted: dict[str, Taken] = {}  # jobs Redis broke off, to run again
         self._retries_due = 0.0  # unix time the last of our busy re-schedules comes due
         self._reconciled_at = 0.0
         self._handled = 0
@@ -162,11 +162,11 @@ class Worker:
             return True
         return await self._reconcile_at_end()
 
-    async def _jobs(self, free: int, *, burst: bool) -> list[tuple[str, Job]]:
+    async def _jobs(self, free: int, *, burst: bool) -> list[Taken]:
         if self._interrupted:
-            again = list(self._interrupted.items())[:free]
-            for entry_id, _ in again:
-                del self._interrupted[entry_id]
+            again = list(self._interrupted.values())[:free]
+            for taken in again:
+                del self._interrupted[taken.entry_id]
             return again
         orphans = await self._queue.reclaim(min_idle_ms=self._limits.claim_ms, count=free)
         if orphans:
@@ -176,12 +176,13 @@ class Worker:
         block = None if burst else self._limits.block_ms
         return await self._queue.take(block_ms=block, count=free)
 
-    async def _start(self, jobs: list[tuple[str, Job]]) -> int:
+    async def _start(self, jobs: list[Taken]) -> int:
         started = 0
-        for entry_id, job in jobs:
+        for taken in jobs:
+            entry_id = taken.entry_id
             if entry_id in self._tasks:
                 continue  # reclaimed from ourselves while still running
-            task = asyncio.create_task(self._handle(entry_id, job))
+            task = asyncio.create_task(self._handle(taken))
             self._tasks[entry_id] = task
             task.add_done_callback(lambda _, e=entry_id: self._tasks.pop(e, None))  # type: ignore[misc]
             started += 1
@@ -217,36 +218,37 @@ class Worker:
             log.exception("the reconciler failed; the next interval tries again")
             return 0
 
-    async def _handle(self, entry_id: str, job: Job) -> None:
-        thread_id = thread_of(job)
+    async def _handle(self, taken: Taken) -> None:
+        entry_id, job, thread_id = taken.entry_id, taken.job, thread_of(taken.job)
         owner = f"{self._queue.consumer}/{entry_id}"
         working_on = current_thread.set(thread_id)
         try:
             if await self._leases.acquire(thread_id, owner):
-                await self._run_leased(entry_id, job, thread_id, owner)
+                await self._run_leased(taken, thread_id, owner)
             else:
-                await self._retry_busy(entry_id, job, thread_id)
+                await self._retry_busy(taken, thread_id)
         except Exception as exc:
             if not is_redis_trouble(exc):
                 log.exception("job %s (%s) crashed the worker task", entry_id, job.kind)
                 return
             # Redis broke it off (a failed step, save or ack): it runs again once Redis answers.
-            self._interrupted[entry_id] = job
+            self._interrupted[entry_id] = taken
             self._outage.failed(exc)
         finally:
             current_thread.reset(working_on)
 
-    async def _retry_busy(self, entry_id: str, job: Job, thread_id: str) -> None:
+    async def _retry_busy(self, taken: Taken, thread_id: str) -> None:
         delay = self._limits.busy_retry_seconds
         at = time.time() + delay
-        await self._queue.retry_later(entry_id, job, at=at)
+        await self._queue.retry_later(taken, at=at)
         self._retries_due = max(self._retries_due, at)
-        log.info("thread %s is busy; job %s runs again in %.1fs", thread_id, entry_id, delay)
+        log.info("thread %s is busy; job %s runs again in %.1fs", thread_id, taken.key, delay)
 
-    async def _run_leased(self, entry_id: str, job: Job, thread_id: str, owner: str) -> None:
+    async def _run_leased(self, taken: Taken, thread_id: str, owner: str) -> None:
+        entry_id = taken.entry_id
         keepalive = asyncio.create_task(self._keepalive(thread_id, owner, entry_id))
         try:
-            if not await self._run_job(entry_id, job):
+            if not await self._run_job(taken):
                 return
         finally:
             keepalive.cancel()
@@ -256,12 +258,13 @@ class Worker:
         await self._queue.ack(entry_id)
         self._handled += 1
 
-    async def _run_job(self, entry_id: str, job: Job) -> bool:
+    async def _run_job(self, taken: Taken) -> bool:
         """Run the job; False when it failed (it stays pending, or is buried)."""
+        entry_id, job = taken.entry_id, taken.job
         attempt = await self._queue.started(entry_id)
         try:
             started = time.perf_counter()
-            await self._runtime.handle(job, key=entry_id)
+            await self._runtime.handle(job, key=taken.key)
         except Exception as exc:
             if is_redis_trouble(exc):
                 raise

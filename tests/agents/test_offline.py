@@ -9,7 +9,15 @@ import pytest
 
 from agents.context import build_request
 from agents.deploy import DEPLOY
-from agents.events import ApprovalDecision, HumanResponse, ToolCall, ToolResult, UserMessage
+from agents.events import (
+    ApprovalDecision,
+    Error,
+    HumanResponse,
+    Refused,
+    ToolCall,
+    ToolResult,
+    UserMessage,
+)
 from agents.offline import OfflineModel
 from agents.thread import Thread
 
@@ -103,3 +111,38 @@ async def test_results_and_rejections_are_reported() -> None:
         ),
     )
     assert "Rejected by <@U0BOB>" in rejected["message"] and "freeze" in rejected["message"]
+
+
+async def test_notes_after_a_result_do_not_change_what_comes_next() -> None:
+    # A refused click or a message Slack refused lands after the deploy's result: the run
+    # still reports the result, it does not ask for approval again.
+    request = ToolCall(
+        call_id="c1",
+        intent="request_approval",
+        arguments={
+            "action": {
+                "intent": "deploy",
+                "service": "api",
+                "version": "1.4.2",
+                "environment": "production",
+            },
+            "summary": "Deploy api 1.4.2 to production",
+        },
+    )
+    result = ToolResult(
+        call_id="c1",
+        intent="deploy",
+        output={
+            "service": "api",
+            "version": "1.4.2",
+            "environment": "production",
+            "status": "succeeded",
+        },
+    )
+    notes = [
+        Refused(user="U0CAROL", reason="settled", call_id="c1"),
+        Error(message="Slack refused chat.update in C1: message_not_found", scope="delivery"),
+    ]
+    for note in notes:
+        step = await next_step(said("deploy api 1.4.2 to production"), request, result, note)
+        assert step["intent"] == "done_for_now", step

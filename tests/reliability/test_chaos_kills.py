@@ -33,13 +33,13 @@ from tests.reliability.chaos import (
 from tests.reliability.support import Tally
 from tests.scenarios.test_deploy import mention
 
-RUNS = 50
-AT_ONCE = 10
+RUNS = 60
+AT_ONCE = 6
 """Cycles in progress at once: enough that every kill lands in the middle of several."""
 CARD_WAIT = 8.0
 """How long a person waits for a card before giving up on it (the run then counts as stuck)."""
-KILL_CHANCE = 0.6
-MIN_GAP = 0.3
+KILL_CHANCE = 0.8
+MIN_GAP = 0.15
 """Seconds between kills at least: a replacement needs about a second to start."""
 CHAOS_SECONDS = 30.0
 """After the last click: how long every run gets to show its result."""
@@ -107,7 +107,7 @@ async def approve_when_shown(slack: SlackEmulator, cycles: Cycles, n: int, kille
 
 
 @pytest.mark.timeout(150)
-async def test_kill_9_at_random_moments_of_50_approval_cycles_strands_and_repeats_nothing(
+async def test_kill_9_at_random_moments_of_60_approval_cycles_strands_and_repeats_nothing(
     slack: SlackEmulator,
     make_bot: MakeBot,
     redis: Redis,
@@ -145,5 +145,5 @@ async def test_kill_9_at_random_moments_of_50_approval_cycles_strands_and_repeat
             workers_started=pool.started,
         )
 
-    assert pool.killed >= 10, tally.line()  # the chaos really happened
+    assert pool.killed >= 50, tally.line()  # at least 50 kill -9 trials really happened
     assert_clean(tally)

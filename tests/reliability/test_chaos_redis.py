@@ -24,7 +24,12 @@ from tests.reliability.chaos import (
 from tests.reliability.support import Tally
 
 RUNS = 10
-FAST = {"hitl_lease_ms": 1000, "hitl_job_claim_ms": 1500, "hitl_reconcile_seconds": 0.5}
+FAST = {
+    "hitl_lease_ms": 1000,
+    "hitl_job_claim_ms": 1500,
+    "hitl_reconcile_seconds": 0.5,
+    "hitl_slack_timeout": 2,
+}
 """The in-process bot (Slack's HTTP side only) with the workers' settings (chaos.FAST)."""
 AFTERWARDS = 4
 """Cycles started once Redis is back, to prove the workers still work."""

@@ -100,7 +100,7 @@ async def test_a_redelivered_decision_advances_the_run_instead_of_being_refused(
 
     # A worker takes the job, saves the decision, and dies before it takes the next step.
     doomed = JobQueue(redis, consumer="doomed")
-    ((entry_id, job),) = await doomed.take(block_ms=None)
+    ((entry_id, job, _key),) = await doomed.take(block_ms=None)
     assert isinstance(job, Decide)
     thread = await thread_of(redis, root)
     decision = ApprovalDecision(
@@ -109,7 +109,10 @@ async def test_a_redelivered_decision_advances_the_run_instead_of_being_refused(
     await ThreadStore(redis).save(thread.append(decision))
     assert await deployments(redis) == []
 
-    await asyncio.sleep(0.3)  # past the claim time: another worker takes the job over
+    # Past the claim time another worker takes the job over, but the thread is busy a while
+    # (a lease someone else holds): the job is put back under a new entry, keeping its key.
+    await redis.set(keys.lease(thread.id), "someone-else", px=500)
+    await asyncio.sleep(0.3)
     await bot.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert not slack.ephemerals  # the approver is not told "already settled"
