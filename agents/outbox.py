@@ -65,14 +65,17 @@ return 1
 """
 
 
-# KEYS: the ledger hash. ARGV: claim field, token, now, stale after (s), ttl. Take the right to
-# make a delivery's Slack call, unless another worker took it less than `stale after` ago (its
-# call may still be under way, or still land).
+# KEYS: the ledger hash. ARGV: claim field, token, now, stale after (s), ttl. Take (or renew)
+# the right to make a delivery's Slack call, unless another worker took it less than `stale
+# after` ago: its call may still be under way, or still land. Returns 1 when taken, else the
+# time the other claim was taken (renewed).
 _CLAIM = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
-  local at = tonumber(string.match(current, '^(%S+)'))
-  if at and tonumber(ARGV[3]) - at < tonumber(ARGV[4]) then return 0 end
+  local at, holder = string.match(current, '^(%S+) (%S+)$')
+  if holder ~= ARGV[2] and tonumber(ARGV[3]) - tonumber(at) < tonumber(ARGV[4]) then
+    return at
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ' ' .. ARGV[2])
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) then
@@ -111,15 +114,17 @@ class DeliveryLedger:
 
     async def claim(
         self, thread_id: str, delivery_id: str, *, token: str, stale_after: float
-    ) -> bool:
-        """The right to make delivery `delivery_id`'s Slack call now. False while another
-        worker's claim is younger than `stale_after` seconds: two workers that both believe
-        they hold the thread (a lease that ran out during a pause) never post the same thing."""
-        claimed = await self._claim(
+    ) -> float | None:
+        """Take (or renew) the right to make delivery `delivery_id`'s Slack call now: None
+        when taken. While another worker's claim is younger than `stale_after` seconds, the
+        time it lapses instead: two workers that both believe they hold the thread (a lease
+        that ran out during a pause) never post the same thing."""
+        answer = await self._claim(
             keys=[keys.deliveries(thread_id)],
             args=[f"claim:{delivery_id}", token, time.time(), stale_after, keys.THREAD_TTL],
         )
-        return bool(claimed)
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        return None if text == "1" else float(text) + stale_after
 
     async def release(self, thread_id: str, delivery_id: str, *, token: str) -> None:
         """The call was made (or failed): drop our claim so a retry need not wait it out."""
@@ -191,7 +196,7 @@ class Outbox:
             try:
                 refused = await self._notifier.deliver(thread, cursor)
             except DeliveryDeferred as exc:
-                await self._defer(thread, str(exc))
+                await self._defer(thread, exc)
                 return thread
             if streak:
                 await self._ledger.answered(thread.id)
@@ -203,9 +208,9 @@ class Outbox:
         await self._notifier.working(thread, thread.status is Status.RUNNING)
         return thread
 
-    async def _defer(self, thread: Thread, why: str) -> None:
+    async def _defer(self, thread: Thread, why: DeliveryDeferred) -> None:
         attempt = await self._ledger.deferred(thread.id)
-        delay = retry_delay(attempt)
+        delay = retry_delay(attempt) if why.at is None else max(0.1, why.at - self._clock())
         due = self._clock() + delay
         log.warning(
             "thread %s: Slack unreachable (%s); retry %d in %.0fs", thread.id, why, attempt, delay

@@ -52,8 +52,13 @@ class Refusal:
 
 
 class DeliveryDeferred(Exception):
-    """Slack could not be reached for a delivery (5xx, 429, timeout, connection): nothing was
-    refused, so the outbox tries again later."""
+    """Slack could not be reached for a delivery (5xx, 429, timeout, connection), or another
+    worker is making the same call: nothing was refused, so the outbox tries again later, at
+    `at` (unix time) when that is known, else with backoff."""
+
+    def __init__(self, why: str, *, at: float | None = None) -> None:
+        super().__init__(why)
+        self.at = at
 
 
 class Notifier(Protocol):

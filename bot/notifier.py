@@ -15,6 +15,7 @@ and a line for the audit returned to the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -394,15 +396,31 @@ class SlackNotifier:
         """Hold the right to make this call while making it; put the delivery off while
         another worker may still be making it (or its call may still land)."""
         thread_id = d.thread.id
-        claimed = await self._ledger.claim(
-            thread_id, delivery_id, token=self._token, stale_after=self._claim_seconds
-        )
-        if not claimed:
-            raise DeliveryDeferred(f"delivery {delivery_id} is being made by another worker")
+        lapses = await self._renew_claim(thread_id, delivery_id)
+        if lapses is not None:
+            raise DeliveryDeferred(
+                f"delivery {delivery_id} is being made by another worker", at=lapses + 0.1
+            )
+        renewing = asyncio.create_task(self._keep_claim(thread_id, delivery_id))
         try:
             yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self._ledger.release(thread_id, delivery_id, token=self._token)
+
+    async def _renew_claim(self, thread_id: str, delivery_id: str) -> float | None:
+        return await self._ledger.claim(
+            thread_id, delivery_id, token=self._token, stale_after=self._claim_seconds
+        )
+
+    async def _keep_claim(self, thread_id: str, delivery_id: str) -> None:
+        """Renew the claim while a long call (slack_sdk waiting out a 429) is under way."""
+        while True:
+            await asyncio.sleep(self._claim_seconds / 3)
+            with contextlib.suppress(RedisError):
+                await self._renew_claim(thread_id, delivery_id)
 
     async def _sent(self, thread_id: str, delivery_id: str, channel: str, ts: str) -> None:
         record = DeliveryRecord(state="sent", channel=channel, ts=ts)

@@ -157,8 +157,8 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             client,
             ledger,
             escalation_channel=settings.hitl_escalation_channel,
-            # A claim outlasts one call and slack_sdk's own retry of it.
-            claim_seconds=2 * settings.hitl_slack_timeout + 2,
+            # A dead worker's post could land until its call would have timed out.
+            claim_seconds=settings.hitl_slack_timeout + 1,
         ),
         deadlines=deadlines,
         metrics=metrics,
