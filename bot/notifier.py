@@ -432,26 +432,22 @@ class SlackNotifier:
         """The ts of a post tagged `tag`, if an earlier try did make it."""
         oldest = f"{max(0.0, since - 60):.6f}"
         cursor: str | None = None
+        # A thread's replies, or the channel's top-level messages for a post outside a thread.
+        method, where = (
+            (self._client.conversations_replies, {"ts": thread_ts})
+            if thread_ts is not None
+            else (self._client.conversations_history, {})
+        )
         for _ in range(SEARCH_PAGES):
-            if thread_ts is not None:
-                page = await self._api(
-                    self._client.conversations_replies,
-                    channel=channel,
-                    ts=thread_ts,
-                    oldest=oldest,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            else:
-                page = await self._api(
-                    self._client.conversations_history,
-                    channel=channel,
-                    oldest=oldest,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
+            page = await self._api(
+                method,
+                channel=channel,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                **where,
+            )
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("id") == tag:

@@ -17,6 +17,9 @@ SCOPE_FOR_METHOD = {
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
     "views.open": None,  # interactivity, no scope
+    # Looking for a post that may have gone through before re-posting it (the outbox).
+    "conversations.replies": "channels:history",
+    "conversations.history": "channels:history",
 }
 SCOPE_FOR_EVENT = {
     "app_mention": "app_mentions:read",

@@ -395,3 +395,19 @@ async def test_two_workers_that_both_think_they_hold_a_thread_post_its_card_once
     await a.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert await unaccounted_threads(redis) == []
+
+
+async def test_a_page_slack_made_before_answering_500_is_not_posted_again_in_the_channel(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_oncall=CAROL, hitl_escalation_channel=ONCALL)
+    slack.add_channel(ONCALL, "oncall")
+    slack.fail("chat.postMessage", status=500, after=True, channel=ONCALL)
+    await mention(slack, "checkout is returning 500s")
+    await bot.settle()
+    await asyncio.sleep(1.2)
+    await bot.settle()
+    pages = [m for m in slack.messages if m.channel == ONCALL and has_buttons(m)]
+    assert len(pages) == 1  # found by its metadata in the channel's history
+    assert slack.calls_to("conversations.history")
+    assert await unaccounted_threads(redis) == []
