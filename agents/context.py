@@ -22,7 +22,6 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
-    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -59,9 +58,7 @@ def render_event(event: Event) -> str:
             return _tag("escalation_taken", {"by": user})
         case RequestExpired():
             return _tag("request_expired", {"result": "nobody decided in time; nothing ran"})
-        case (
-            ReminderSent() | Paused() | Resumed() | Stopped() | Refused() | Error(scope="delivery")
-        ):
+        case ReminderSent() | Paused() | Resumed() | Stopped() | Error(scope="delivery"):
             # About the run and its people, not for the model (a stopped run asks it nothing;
             # a message Slack refused is the operators' problem).
             return ""

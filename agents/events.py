@@ -167,18 +167,6 @@ class Error(_Event):
     scope: Literal["step", "delivery"] = "step"
 
 
-class Refused(_Event):
-    """A person's click, form or reply was not taken (not allowed, already settled, stale,
-    paused...); they are told why. About the run, not part of it; `job` dedupes redeliveries."""
-
-    type: Literal["refused"] = "refused"
-    user: str
-    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit", "paused"]
-    call_id: str | None = None
-    detail: str = ""
-    job: str | None = None
-
-
 Event = Annotated[
     UserMessage
     | ToolCall
@@ -191,7 +179,6 @@ Event = Annotated[
     | Paused
     | Resumed
     | Stopped
-    | Error
-    | Refused,
+    | Error,
     Field(discriminator="type"),
 ]

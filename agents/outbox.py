@@ -17,6 +17,7 @@ thread and makes each Slack call at most once), then moves the cursor.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from agents.jobs import Advance
 from agents.metrics import Metrics
 from agents.store import ConflictError, ThreadStore
 from agents.thread import Status, Thread
-from agents.types import DeliveryDeferred, Notifier
+from agents.types import DeliveryDeferred, Notifier, Tell
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,26 @@ return 0
 """
 
 
+# KEYS: the ledger hash, the thread hash. ARGV: tell field, tell json, ttl. A tell waits in the
+# ledger; the thread hash counts them (`tells`) so the reconciler sees them. Once per field.
+_ADD_TELL = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], 'tells', 1)
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+"""
+# KEYS: the ledger hash, the thread hash. ARGV: tell field. Leaves no trace once none is left.
+_DROP_TELL = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[2], 'tells', -1) <= 0 then
+  redis.call('HDEL', KEYS[2], 'tells')
+end
+return 1
+"""
+
+
 class DeliveryLedger:
     """Every Slack call a delivery made, by delivery id (`keys.deliveries`): read before each
     call so that a retry never repeats one that went through."""
@@ -104,6 +125,8 @@ class DeliveryLedger:
         self._put: Any = redis.register_script(_PUT)
         self._claim: Any = redis.register_script(_CLAIM)
         self._release: Any = redis.register_script(_RELEASE)
+        self._add_tell: Any = redis.register_script(_ADD_TELL)
+        self._drop_tell: Any = redis.register_script(_DROP_TELL)
 
     async def get(self, thread_id: str, delivery_id: str) -> DeliveryRecord | None:
         raw = await self._redis.hget(keys.deliveries(thread_id), delivery_id)
@@ -129,6 +152,26 @@ class DeliveryLedger:
     async def release(self, thread_id: str, delivery_id: str, *, token: str) -> None:
         """The call was made (or failed): drop our claim so a retry need not wait it out."""
         await self._release(keys=[keys.deliveries(thread_id)], args=[f"claim:{delivery_id}", token])
+
+    async def add_tell(self, thread_id: str, key: str, tell: Tell) -> None:
+        """Keep `tell` until it is shown (once per `key`: a redelivered job adds nothing)."""
+        await self._add_tell(
+            keys=[keys.deliveries(thread_id), keys.thread(thread_id)],
+            args=[f"tell:{key}", tell.model_dump_json(), keys.THREAD_TTL],
+        )
+
+    async def tells(self, thread_id: str) -> list[tuple[str, Tell]]:
+        """The tells waiting to be shown, by key."""
+        found: list[tuple[str, Tell]] = []
+        async for field, raw in self._redis.hscan_iter(keys.deliveries(thread_id), "tell:*"):
+            name = field.decode() if isinstance(field, bytes) else field
+            found.append((name.removeprefix("tell:"), Tell.model_validate_json(raw)))
+        return found
+
+    async def drop_tell(self, thread_id: str, key: str) -> None:
+        await self._drop_tell(
+            keys=[keys.deliveries(thread_id), keys.thread(thread_id)], args=[f"tell:{key}"]
+        )
 
     async def request_message(self, thread_id: str, call_id: str) -> tuple[str, str] | None:
         """(channel, ts) of the Slack message that shows human request `call_id`."""
@@ -188,8 +231,9 @@ class Outbox:
     async def flush(self, thread: Thread) -> Thread:
         """Deliver every undelivered event of `thread`, in order. Returns the thread as saved
         (with an error event for each refusal). Call it only while holding the thread's lease."""
-        cursor, retry_at = await self._store.delivered(thread)
-        if cursor < len(thread.events) and retry_at > self._clock() + CLOCK_SKEW:
+        cursor, retry_at, tells = await self._store.delivered(thread)
+        pending = cursor < len(thread.events) or tells > 0
+        if pending and retry_at > self._clock() + CLOCK_SKEW:
             return thread  # Slack was unreachable: its planned retry delivers, in order
         streak = cursor < len(thread.events)  # a deferral streak may be running: end it
         while cursor < len(thread.events):
@@ -205,8 +249,28 @@ class Outbox:
                 thread = await self._record(thread, refused)
             cursor += 1
             await self._store.mark_delivered(thread.id, cursor)
+        if tells and not await self._tell_all(thread):
+            return thread
         await self._notifier.working(thread, thread.status is Status.RUNNING)
         return thread
+
+    async def tell(self, thread: Thread, tell: Tell, *, key: str | None) -> None:
+        """Keep `tell` for its person until it is shown (the next flush shows it). `key` (the
+        job's) makes a redelivered job's tell the same one."""
+        await self._ledger.add_tell(thread.id, key or secrets.token_hex(8), tell)
+
+    async def _tell_all(self, thread: Thread) -> bool:
+        """Show every waiting tell; False when Slack could not be reached (a retry is planned)."""
+        for key, tell in await self._ledger.tells(thread.id):
+            try:
+                refused = await self._notifier.tell(thread, tell)
+            except DeliveryDeferred as exc:
+                await self._defer(thread, exc)
+                return False
+            if refused:
+                thread = await self._record(thread, refused)
+            await self._ledger.drop_tell(thread.id, key)
+        return True
 
     async def _defer(self, thread: Thread, why: DeliveryDeferred) -> None:
         attempt = await self._ledger.deferred(thread.id)

@@ -20,7 +20,6 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
-    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -48,7 +47,7 @@ from agents.routing import Router
 from agents.scheduled import run_scheduled
 from agents.store import ConflictError, ThreadStore, thread_id_for
 from agents.thread import Status, Thread
-from agents.types import Directory, Refusal
+from agents.types import Directory, Refusal, Tell
 from tools.policy import may_answer, may_approve, may_reject, may_take
 
 log = logging.getLogger(__name__)
@@ -151,7 +150,10 @@ class Runtime:
             else:
                 result = Refusal("paused") if paused else await verdict(thread)
             if isinstance(result, Refusal):
-                result = _refused(result, user, getattr(job, "call_id", None), key)
+                if user is not None:  # tell them why; the thread itself does not change
+                    tell = _tell(result, user, getattr(job, "call_id", None))
+                    await self._outbox.tell(thread, tell, key=key)
+                result = None
             elif isinstance(result, ApprovalDecision | HumanResponse):
                 result = result.model_copy(update={"job": key})
             if result is None:
@@ -162,7 +164,7 @@ class Runtime:
             except ConflictError:
                 continue
             await self._cancel_deadlines(thread, saved)
-            if user is not None and not isinstance(result, Refused):
+            if user is not None:
                 self._metrics.resumed(result)  # a person's answer or decision
             await self.advance(thread_id)
             return
@@ -338,13 +340,5 @@ class Runtime:
                 await self._deadlines.schedule(event, thread_id, event.terms)
 
 
-def _refused(
-    refusal: Refusal, user: str | None, call_id: str | None, key: str | None
-) -> Refused | None:
-    """The event that tells `user` why their input was not taken; None for a deadline or a
-    control (nobody to tell)."""
-    if user is None:
-        return None
-    return Refused(
-        user=user, reason=refusal.reason, call_id=call_id, detail=refusal.detail, job=key
-    )
+def _tell(refusal: Refusal, user: str, call_id: str | None) -> Tell:
+    return Tell(user=user, reason=refusal.reason, call_id=call_id, detail=refusal.detail)

@@ -81,10 +81,12 @@ class ThreadState:
     events: int
     delivered: int
     touched: float
+    tells: int = 0
 
     @property
     def undelivered(self) -> int:
-        return max(0, self.events - self.delivered)
+        """Events not yet shown to people, and people not yet told why they were refused."""
+        return max(0, self.events - self.delivered) + self.tells
 
 
 def _text(raw: bytes | str) -> str:
@@ -124,13 +126,16 @@ class ThreadStore:
         )
         return bool(written)
 
-    async def delivered(self, thread: Thread) -> tuple[int, float]:
-        """The outbox cursor (how many of the thread's events have been delivered) and when a
-        planned delivery retry is due (`touched`; in the past when none is planned). A thread
-        saved before the outbox existed has no cursor: all its events count as delivered."""
-        raw, touched = await self._redis.hmget(keys.thread(thread.id), ["delivered", "touched"])
+    async def delivered(self, thread: Thread) -> tuple[int, float, int]:
+        """The outbox cursor (how many of the thread's events have been delivered), when a
+        planned delivery retry is due (`touched`; in the past when none is planned) and how
+        many people wait to be told why their input was refused (`tells`, in the ledger). A
+        thread saved before the outbox existed has no cursor: its events count as delivered."""
+        raw, touched, tells = await self._redis.hmget(
+            keys.thread(thread.id), ["delivered", "touched", "tells"]
+        )
         cursor = len(thread.events) if raw is None else int(raw)
-        return cursor, float(touched or 0)
+        return cursor, float(touched or 0), int(tells or 0)
 
     async def mark_delivered(self, thread_id: str, upto: int) -> None:
         """Move the outbox cursor forward to `upto` (never back)."""
@@ -154,7 +159,7 @@ class ThreadStore:
             yield state
 
     async def _states(self, names: list[str]) -> list[ThreadState]:
-        fields = ("status", "n", "delivered", "touched")
+        fields = ("status", "n", "delivered", "touched", "tells")
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hmget(name, fields)
@@ -166,6 +171,7 @@ class ThreadStore:
                 events=int(row[1] or 0),
                 delivered=int(row[2] or 0),
                 touched=float(row[3] or 0),
+                tells=int(row[4] or 0),
             )
             for name, row in zip(names, rows, strict=True)
             if row[0] is not None

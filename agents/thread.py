@@ -22,7 +22,6 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
-    Refused,
     RequestExpired,
     Resumed,
     Stopped,
@@ -53,9 +52,9 @@ _CONTROL = (Paused, Resumed, Stopped)
 
 
 def is_note(event: Event) -> bool:
-    """Events about the run that do not move it: pausing and resuming, a refused click, a
-    message Slack refused. Where the run is and its error streak look past them."""
-    return isinstance(event, Paused | Resumed | Refused) or (
+    """Events about the run that do not move it: pausing and resuming, a message Slack
+    refused. Where the run is and its error streak look past them."""
+    return isinstance(event, Paused | Resumed) or (
         isinstance(event, Error) and event.scope == "delivery"
     )
 
@@ -187,7 +186,7 @@ class Thread(BaseModel):
         """Errors since the last step that went well; the calls that failed don't break a run."""
         count = 0
         for event in reversed(self.events):
-            if isinstance(event, Refused) or (isinstance(event, Error) and event.scope != "step"):
+            if isinstance(event, Error) and event.scope != "step":
                 continue
             if isinstance(event, Error):
                 count += 1

@@ -6,10 +6,15 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from agents.events import Usage
 from agents.thread import Outcome, Thread
 
 JsonSchema = dict[str, Any]
+RefusalReason = Literal[
+    "not_allowed", "settled", "stale", "already_approved", "invalid_edit", "paused"
+]
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,21 @@ class Model(Protocol):
 class Refusal:
     """Why a person's click, form or reply was not taken, to tell them so."""
 
-    reason: Literal["not_allowed", "settled", "stale", "already_approved", "invalid_edit", "paused"]
+    reason: RefusalReason
     outcome: Outcome | None = None
     detail: str = ""
     call_id: str | None = None
+
+
+class Tell(BaseModel):
+    """A person to tell, privately, why their click, form or reply was not taken. It waits in
+    the thread's delivery ledger until shown; the thread itself does not change."""
+
+    model_config = ConfigDict(frozen=True)
+    user: str
+    reason: RefusalReason
+    call_id: str | None = None
+    detail: str = ""
 
 
 class DeliveryDeferred(Exception):
@@ -70,6 +86,11 @@ class Notifier(Protocol):
         call again after a crash or a deferral: nothing already shown is shown twice. Returns
         what Slack refused for good (a fallback was shown instead), for the audit; raises
         `DeliveryDeferred` when Slack could not be reached."""
+        ...
+
+    async def tell(self, thread: Thread, tell: Tell) -> list[str]:
+        """Tell a person privately why their input was not taken (an ephemeral); returns and
+        raises like `deliver`. After a crash mid-call it may be shown twice, never lost."""
         ...
 
     async def working(self, thread: Thread, busy: bool) -> None:

@@ -31,7 +31,7 @@ from langgraph.types import Command, interrupt
 from redis.asyncio import Redis
 
 from agents.deadlines import Deadlines
-from agents.events import Refused, ToolResult, call_hash
+from agents.events import ToolResult, call_hash
 from agents.jobs import Decide, Launch
 from agents.loop import StepDeps
 from agents.metrics import Metrics
@@ -39,7 +39,7 @@ from agents.outbox import DeliveryLedger, Outbox
 from agents.runtime import Runtime
 from agents.store import ThreadStore
 from agents.thread import SlackOrigin, Thread
-from agents.types import ModelReply, ModelRequest
+from agents.types import ModelReply, ModelRequest, Tell
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
 from bot.services import AGENTS, policy_for
 from tools.deploy import Deploy, SimulatedDeployer
@@ -79,8 +79,10 @@ class _Nobody:
     """A notifier that tells nobody (Slack's HTTP calls are not part of this figure)."""
 
     async def deliver(self, thread: Thread, index: int) -> list[str]:
-        assert not isinstance(thread.events[index], Refused), thread.events[index]
         return []
+
+    async def tell(self, thread: Thread, tell: Tell) -> list[str]:
+        raise AssertionError(tell)
 
     async def working(self, thread: Thread, busy: bool) -> None:
         return None

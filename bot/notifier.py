@@ -41,7 +41,6 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
-    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -50,7 +49,7 @@ from agents.events import (
 )
 from agents.outbox import DeliveryLedger, DeliveryRecord
 from agents.thread import Thread
-from agents.types import DeliveryDeferred
+from agents.types import DeliveryDeferred, Tell
 from bot import blocks, messages
 
 log = logging.getLogger(__name__)
@@ -140,8 +139,6 @@ class SlackNotifier:
             case Stopped(by=by, reason=reason):
                 await self._cancel_open(d, event)
                 await self._post(d, text=messages.control("stopped", by, reason))
-            case Refused():
-                await self._tell(d, event)
             case _:
                 del thread  # nothing to show for the other events
 
@@ -261,27 +258,14 @@ class SlackNotifier:
         deciders = call.terms.deciders if call.intent != INPUT else (thread.requester,)
         await self._post(d, text=messages.reminder(deciders, call.terms, kind))
 
-    async def _tell(self, d: _Delivery, refused: Refused) -> None:
-        """The ephemeral that tells a person why their click or form was not taken. Ephemerals
-        cannot be looked up: after a crash mid-call one may be shown twice, never lost."""
-        thread = d.thread
-        assert thread.origin is not None
-        delivery_id = d.next_id()
-        if await self._ledger.get(thread.id, delivery_id) is not None:
-            return
-        async with self._claimed(d, delivery_id):
-            await self._tell_claimed(d, delivery_id, refused)
-
-    async def _tell_claimed(self, d: _Delivery, delivery_id: str, refused: Refused) -> None:
-        thread = d.thread
-        assert thread.origin is not None
-        if await self._ledger.get(thread.id, delivery_id) is not None:
-            return  # another worker told them meanwhile
+    async def tell(self, thread: Thread, tell: Tell) -> list[str]:
+        """The ephemeral that tells a person why their click, form or reply was not taken,
+        where the request is shown."""
+        if thread.origin is None:
+            return []
         channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
         where = (
-            await self._ledger.request_message(thread.id, refused.call_id)
-            if refused.call_id
-            else None
+            await self._ledger.request_message(thread.id, tell.call_id) if tell.call_id else None
         )
         if where is not None and where[0] != channel:
             channel, thread_ts = where
@@ -289,16 +273,13 @@ class SlackNotifier:
             await self._api(
                 self._client.chat_postEphemeral,
                 channel=channel,
-                user=refused.user,
-                text=_refusal_text(thread, refused),
+                user=tell.user,
+                text=_refusal_text(thread, tell),
                 thread_ts=thread_ts,
             )
         except SlackRefused as exc:
-            d.refused.append(f"{exc}; {refused.user} was not told why their input was refused")
-            record = DeliveryRecord(state="refused", channel=channel, error=exc.error)
-        else:
-            record = DeliveryRecord(state="sent", channel=channel)
-        await self._ledger.put(thread.id, delivery_id, record)
+            return [f"{exc}; {tell.user} was not told why their input was refused"]
+        return []
 
     # Posting, at most once
 
@@ -506,17 +487,17 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _refusal_text(thread: Thread, refused: Refused) -> str:
-    match refused.reason:
+def _refusal_text(thread: Thread, tell: Tell) -> str:
+    match tell.reason:
         case "settled":
-            call = thread.call(refused.call_id) if refused.call_id else None
+            call = thread.call(tell.call_id) if tell.call_id else None
             return messages.refusal_settled(thread.outcome(call) if call else None)
         case "not_allowed":
             return messages.NOT_ALLOWED
         case "already_approved":
             return messages.ALREADY_APPROVED
         case "invalid_edit":
-            return messages.invalid_edit(refused.detail)
+            return messages.invalid_edit(tell.detail)
         case "stale":
             return messages.STALE
         case "paused":

@@ -20,7 +20,6 @@ from agents.events import (
     Event,
     HumanResponse,
     Paused,
-    Refused,
     ReminderSent,
     RequestExpired,
     Resumed,
@@ -120,10 +119,6 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
             return "reminder sent", f"request {call_id}"
         case Error(message=message, scope=scope):
             return "error", message + (" (Slack delivery)" if scope == "delivery" else "")
-        case Refused(user=user, reason=reason, call_id=call_id, detail=detail):
-            return "refused", f"{user} on request {call_id}: {reason}" + (
-                f" ({detail})" if detail else ""
-            )
         case Paused(by=by) | Resumed(by=by):
             return event.type, f"by {by}"
         case Stopped(by=by, reason=reason):

@@ -13,7 +13,7 @@ from agents.events import (
     ApprovalDecision,
     Error,
     HumanResponse,
-    Refused,
+    Resumed,
     ToolCall,
     ToolResult,
     UserMessage,
@@ -114,8 +114,8 @@ async def test_results_and_rejections_are_reported() -> None:
 
 
 async def test_notes_after_a_result_do_not_change_what_comes_next() -> None:
-    # A refused click or a message Slack refused lands after the deploy's result: the run
-    # still reports the result, it does not ask for approval again.
+    # A note (a message Slack refused, a pause and resume) lands after the deploy's result:
+    # the run still reports the result, it does not ask for approval again.
     request = ToolCall(
         call_id="c1",
         intent="request_approval",
@@ -140,7 +140,7 @@ async def test_notes_after_a_result_do_not_change_what_comes_next() -> None:
         },
     )
     notes = [
-        Refused(user="U0CAROL", reason="settled", call_id="c1"),
+        Resumed(by="U0OPS"),
         Error(message="Slack refused chat.update in C1: message_not_found", scope="delivery"),
     ]
     for note in notes:

@@ -125,6 +125,4 @@ async def test_threads_show_prints_the_audit_trail(
     assert "deploy api 1.4.2 to production" in requested.lower() and "hash " in requested
     rejected = next(line for line in lines if "rejected" in line)
     assert BOB in rejected and "freeze" in rejected
-    # A refused click decides nothing; the audit records the attempt and why it was refused.
-    mallory = [line for line in lines if MALLORY in line]
-    assert len(mallory) == 1 and "refused" in mallory[0] and "not_allowed" in mallory[0]
+    assert not any(MALLORY in line for line in lines)  # refused clicks change nothing

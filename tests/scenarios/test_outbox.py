@@ -411,3 +411,29 @@ async def test_a_page_slack_made_before_answering_500_is_not_posted_again_in_the
     assert len(pages) == 1  # found by its metadata in the channel's history
     assert slack.calls_to("conversations.history")
     assert await unaccounted_threads(redis) == []
+
+
+async def test_a_refused_click_changes_no_thread_and_its_lost_retry_is_repaired(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_reconcile_seconds=0.2)
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    approval = approval_message(slack, DEPLOYS, root)
+    before = await thread_of(redis, root)
+
+    slack.fail("chat.postEphemeral", status=500)
+    await slack.click(user=MALLORY, message=approval, action_id="hitl_approve")
+    await bot.settle()
+    assert not slack.ephemerals
+    assert (await thread_of(redis, root)).events == before.events  # nothing decided, no trace
+    await redis.delete(keys.deadlines())  # the planned retry is lost
+    assert len(await unaccounted_threads(redis)) == 1  # someone is still to be told
+
+    await asyncio.sleep(1.5)
+    assert bot.services.reconciler is not None
+    assert await bot.services.reconciler.reconcile() == 1
+    await bot.settle()
+    assert [e.user for e in slack.ephemerals] == [MALLORY]
+    assert "can't approve" in slack.ephemerals[0].text
+    assert await unaccounted_threads(redis) == []
