@@ -83,8 +83,9 @@ class Runtime:
         self._metrics = metrics
 
     async def handle(self, job: Job, *, key: str | None = None) -> None:
-        """Apply `job` and carry its thread on. `key` identifies the job across redeliveries
-        (its stream entry id), so a redelivered refusal is not told twice."""
+        """Apply `job` and carry its thread on. `key` identifies the job across deliveries (the
+        entry id it was first added with): input it already applied is recognised, and the
+        thread is carried on instead of the person being told "already settled"."""
         match job:
             case Launch():
                 await self._launch(job)
@@ -175,9 +176,8 @@ class Runtime:
         request = thread.call(call_id)
         if request is None or request.intent != intent:
             return Refusal("stale")
-        outcome = thread.outcome(request)
-        if outcome is not None:
-            return Refusal("settled", outcome)
+        if thread.outcome(request) is not None:
+            return Refusal("settled")
         return request
 
     async def _allowed(self, request: ToolCall) -> frozenset[str] | None:
@@ -242,7 +242,7 @@ class Runtime:
             return request
         taker = thread.taken_by(job.call_id)
         if taker is not None:
-            return None if taker == job.user else Refusal("settled", thread.outcome(request))
+            return None if taker == job.user else Refusal("settled")
         if not may_take(job.user, allowed=await self._allowed(request)):
             return Refusal("not_allowed")
         return EscalationTaken(call_id=job.call_id, user=job.user)

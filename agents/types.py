@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from agents.events import Usage
-from agents.thread import Outcome, Thread
+from agents.thread import Thread
 
 JsonSchema = dict[str, Any]
 RefusalReason = Literal[
@@ -51,9 +51,7 @@ class Refusal:
     """Why a person's click, form or reply was not taken, to tell them so."""
 
     reason: RefusalReason
-    outcome: Outcome | None = None
     detail: str = ""
-    call_id: str | None = None
 
 
 class Tell(BaseModel):
