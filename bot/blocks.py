@@ -328,3 +328,15 @@ def _cut_arguments(call: ToolCall) -> list[tuple[str, str]]:
         if (hidden_from is not None and i >= hidden_from)
         or _was_cut(partial(messages.argument, name, value), limits.SECTION_FIELD)
     ]
+
+
+def plain(text: str, rendered: Blocks | None) -> Blocks:
+    """What is left of a message Slack refused: its text, cut to fit, and its buttons without
+    their confirm dialogs, so a person can still act on it."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": limits.cut(text, 2900)}}
+    actions = []
+    for block in rendered or []:
+        if block.get("type") == "actions":
+            elements = [{k: v for k, v in e.items() if k != "confirm"} for e in block["elements"]]
+            actions.append({**block, "elements": elements})
+    return [section, *actions]

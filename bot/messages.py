@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.events import Terms
 from agents.thread import Outcome
+from agents.types import RefusalReason
 from bot.limits import (
     CONFIRM_TEXT,
     CONTEXT_TEXT,
@@ -217,6 +218,23 @@ def taken_by(user: str) -> str:
 
 def on_it(user: str) -> str:
     return f"🙋 <@{user}> is on it. <@{user}>, reply in this thread and I'll carry on."
+
+
+def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
+    """Why a person's click, form or reply was not taken."""
+    match reason:
+        case "settled":
+            return refusal_settled(settled)
+        case "not_allowed":
+            return NOT_ALLOWED
+        case "already_approved":
+            return ALREADY_APPROVED
+        case "invalid_edit":
+            return invalid_edit(detail)
+        case "stale":
+            return STALE
+        case "paused":
+            return PAUSED
 
 
 def refusal_settled(result: Outcome | None) -> str:

@@ -48,9 +48,10 @@ from agents.events import (
     ToolCall,
 )
 from agents.outbox import DeliveryLedger, DeliveryRecord
-from agents.thread import Thread
+from agents.thread import Outcome, Thread
 from agents.types import DeliveryDeferred, Tell
 from bot import blocks, messages
+from bot.blocks import plain as plain_blocks
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class SlackNotifier:
         except SlackRefused as exc:
             if exc.error in BLOCK_ERRORS:
                 d.refused.append(f"{exc}; a plain version was shown")
-                plain = _plain_blocks(text, rendered)
+                plain = plain_blocks(text, rendered)
                 await self._api(
                     self._client.chat_update, channel=channel, ts=ts, text=text, blocks=plain
                 )
@@ -274,7 +275,7 @@ class SlackNotifier:
                 self._client.chat_postEphemeral,
                 channel=channel,
                 user=tell.user,
-                text=_refusal_text(thread, tell),
+                text=messages.refusal(tell.reason, _settled(thread, tell), tell.detail),
                 thread_ts=thread_ts,
             )
         except SlackRefused as exc:
@@ -299,7 +300,7 @@ class SlackNotifier:
             if exc.error not in BLOCK_ERRORS:
                 raise
             d.refused.append(f"{exc}; a plain version was shown")
-            plain = _plain_blocks(text, blocks)
+            plain = plain_blocks(text, blocks)
             return await self._post_once(d, text=text, blocks=plain, channel=channel)
 
     async def _post_once(
@@ -471,34 +472,7 @@ def _error(exc: SlackApiError) -> str | None:
     return str(data.get("error")) if isinstance(data, dict) and data.get("error") else None
 
 
-def _plain_blocks(text: str, rendered: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """What is left of a message Slack refused: its text, cut to fit, and its buttons without
-    their confirm dialogs, so a person can still act on it."""
-    section = {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 2900)}}
-    actions = []
-    for block in rendered or []:
-        if block.get("type") == "actions":
-            elements = [{k: v for k, v in e.items() if k != "confirm"} for e in block["elements"]]
-            actions.append({**block, "elements": elements})
-    return [section, *actions]
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _refusal_text(thread: Thread, tell: Tell) -> str:
-    match tell.reason:
-        case "settled":
-            call = thread.call(tell.call_id) if tell.call_id else None
-            return messages.refusal_settled(thread.outcome(call) if call else None)
-        case "not_allowed":
-            return messages.NOT_ALLOWED
-        case "already_approved":
-            return messages.ALREADY_APPROVED
-        case "invalid_edit":
-            return messages.invalid_edit(tell.detail)
-        case "stale":
-            return messages.STALE
-        case "paused":
-            return messages.PAUSED
+def _settled(thread: Thread, tell: Tell) -> Outcome | None:
+    """How the request a refused person acted on ended, if it did."""
+    call = thread.call(tell.call_id) if tell.call_id else None
+    return thread.outcome(call) if call else None
