@@ -5,6 +5,8 @@ processes; they must all still be alive afterwards and every run must end exactl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,30 @@ SLOW_DEPLOY = {"HITL_SIMULATED_DEPLOY_SECONDS": "0.2"}
 """Deploys slow enough that some are running when Redis goes away."""
 
 
+@contextlib.asynccontextmanager
+async def two_workers_on_their_own_redis(
+    slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path
+) -> AsyncIterator[tuple[DedicatedRedis, WorkerPool]]:
+    """A redis-server of the test's own (to kill and stop), the bot's HTTP side and two
+    `hitl worker` processes on it."""
+    server = DedicatedRedis(tmp_path / "aof")
+    server.start()
+    try:
+        await make_bot(redis_url=server.url, **FAST)
+        async with workers(slack, server.url, tmp_path / "logs", 2, **SLOW_DEPLOY) as pool:
+            yield server, pool
+    finally:
+        server.stop()
+
+
+async def audit(server: DedicatedRedis, cycles: Cycles, slack: SlackEmulator, tally: Tally) -> None:
+    redis = Redis.from_url(server.url)
+    try:
+        await cycles.audit(slack, redis, tally)
+    finally:
+        await redis.aclose()
+
+
 async def survive(pool: WorkerPool, cycles: Cycles, slack: SlackEmulator, tally: Tally) -> None:
     """Every run shows its result, and the workers still take new work: a live process whose
     loop has ended would strand the fresh cycles. Then count."""
@@ -53,25 +79,17 @@ async def survive(pool: WorkerPool, cycles: Cycles, slack: SlackEmulator, tally:
 async def test_redis_killed_and_restarted_in_the_middle_of_10_cycles(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:
-    server = DedicatedRedis(tmp_path / "aof")
-    server.start()
-    try:
-        await make_bot(redis_url=server.url, **FAST)
-        cycles = Cycles()
-        async with workers(slack, server.url, tmp_path / "logs", 2, **SLOW_DEPLOY) as pool:
-            await cycles.launch(slack, range(RUNS))
-            await cycles.approve(slack, range(RUNS // 2), seconds=10)
-            await asyncio.sleep(0.3)  # decisions and deploys in the workers' hands
-            server.kill()
-            await asyncio.sleep(1.0)
-            server.start()
-            await cycles.approve(slack, range(RUNS // 2, RUNS), seconds=15)
-            await survive(pool, cycles, slack, tally)
-            redis = Redis.from_url(server.url)
-            await cycles.audit(slack, redis, tally)
-            await redis.aclose()
-    finally:
-        server.stop()
+    cycles = Cycles()
+    async with two_workers_on_their_own_redis(slack, make_bot, tmp_path) as (server, pool):
+        await cycles.launch(slack, range(RUNS))
+        await cycles.approve(slack, range(RUNS // 2), seconds=10)
+        await asyncio.sleep(0.3)  # decisions and deploys in the workers' hands
+        server.kill()
+        await asyncio.sleep(1.0)
+        server.start()
+        await cycles.approve(slack, range(RUNS // 2, RUNS), seconds=15)
+        await survive(pool, cycles, slack, tally)
+        await audit(server, cycles, slack, tally)
     assert tally["workers_alive"] == 2, tally.line()
     assert_clean(tally)
 
@@ -80,25 +98,17 @@ async def test_redis_killed_and_restarted_in_the_middle_of_10_cycles(
 async def test_a_10_second_redis_outage_in_the_middle_of_10_cycles_ends_no_worker(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:
-    server = DedicatedRedis(tmp_path / "aof")
-    server.start()
-    try:
-        await make_bot(redis_url=server.url, **FAST)
-        cycles = Cycles()
-        async with workers(slack, server.url, tmp_path / "logs", 2, **SLOW_DEPLOY) as pool:
-            await cycles.launch(slack, range(RUNS))
-            await cycles.approve(slack, range(RUNS), seconds=10)
-            await asyncio.sleep(0.3)  # some decisions and deploys in the workers' hands
-            server.stop()
-            await asyncio.sleep(10)
-            tally.update(workers_alive_in_outage=len(pool.alive()))
-            server.start()
-            await survive(pool, cycles, slack, tally)
-            redis = Redis.from_url(server.url)
-            await cycles.audit(slack, redis, tally)
-            await redis.aclose()
-    finally:
+    cycles = Cycles()
+    async with two_workers_on_their_own_redis(slack, make_bot, tmp_path) as (server, pool):
+        await cycles.launch(slack, range(RUNS))
+        await cycles.approve(slack, range(RUNS), seconds=10)
+        await asyncio.sleep(0.3)  # some decisions and deploys in the workers' hands
         server.stop()
+        await asyncio.sleep(10)
+        tally.update(workers_alive_in_outage=len(pool.alive()))
+        server.start()
+        await survive(pool, cycles, slack, tally)
+        await audit(server, cycles, slack, tally)
     assert tally["workers_alive"] == 2, tally.line()
     assert_clean(tally)
 
