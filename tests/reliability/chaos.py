@@ -41,7 +41,9 @@ FAST = {
     "HITL_SLACK_TIMEOUT": "2",
 }
 """Worker settings for chaos: a dead worker's lease and jobs are taken over within ~1.5 s, and
-its claim on a Slack post within ~6 s (twice the Slack timeout, plus 2 s)."""
+its claim on a Slack post within ~3 s (the Slack timeout, plus 1 s)."""
+BOT_FAST = {name.lower(): value for name, value in FAST.items()}
+"""The same settings for the in-process bot (`make_bot`), which serves Slack's HTTP side."""
 
 
 def cycle_request(n: int) -> str:

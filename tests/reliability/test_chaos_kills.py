@@ -21,6 +21,7 @@ from agents.thread import SlackOrigin
 from bot.emulator import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.reliability.chaos import (
+    BOT_FAST,
     Cycles,
     WorkerPool,
     assert_clean,
@@ -122,9 +123,7 @@ async def test_kill_9_at_random_moments_of_100_approval_cycles_strands_and_repea
     print(f"\nCHAOS_SEED={seed}")
     rng = random.Random(seed)
     # The in-process bot only serves Slack's HTTP requests; the subprocesses do all the work.
-    await make_bot(
-        hitl_lease_ms=1000, hitl_job_claim_ms=1500, hitl_reconcile_seconds=0.5, hitl_slack_timeout=2
-    )
+    await make_bot(**BOT_FAST)
     cycles = Cycles()
     async with workers(
         slack, redis_server, tmp_path / "logs", 3, HITL_SIMULATED_DEPLOY_SECONDS="0.2"

@@ -16,6 +16,7 @@ from agents import keys
 from bot.emulator import SlackEmulator
 from tests.conftest import MakeBot
 from tests.reliability.chaos import (
+    BOT_FAST,
     Cycles,
     DedicatedRedis,
     WorkerPool,
@@ -26,13 +27,6 @@ from tests.reliability.chaos import (
 from tests.reliability.support import Tally
 
 RUNS = 10
-FAST = {
-    "hitl_lease_ms": 1000,
-    "hitl_job_claim_ms": 1500,
-    "hitl_reconcile_seconds": 0.5,
-    "hitl_slack_timeout": 2,
-}
-"""The in-process bot (Slack's HTTP side only) with the workers' settings (chaos.FAST)."""
 AFTERWARDS = 4
 """Cycles started once Redis is back, to prove the workers still work."""
 SLOW_DEPLOY = {"HITL_SIMULATED_DEPLOY_SECONDS": "0.2"}
@@ -48,7 +42,7 @@ async def two_workers_on_their_own_redis(
     server = DedicatedRedis(tmp_path / "aof")
     server.start()
     try:
-        await make_bot(redis_url=server.url, **FAST)
+        await make_bot(redis_url=server.url, **BOT_FAST)
         async with workers(slack, server.url, tmp_path / "logs", 2, **SLOW_DEPLOY) as pool:
             yield server, pool
     finally:
@@ -123,7 +117,7 @@ async def test_after_a_quiet_week_without_the_job_stream_a_new_mention_is_still_
     tmp_path: Path,
     tally: Tally,
 ) -> None:
-    await make_bot(**FAST)
+    await make_bot(**BOT_FAST)
     cycles = Cycles()
     async with workers(slack, redis_server, tmp_path / "logs", 1) as pool:
         await cycles.launch(slack, [0])
