@@ -229,37 +229,48 @@ class Outbox:
         self._clock = clock
 
     async def flush(self, thread: Thread) -> Thread:
-        """Deliver every undelivered event of `thread`, in order, then tell every refused
-        person waiting. Returns the thread as saved (with an error event for each refusal).
-        Call it only while holding the thread's lease."""
+        """Deliver every undelivered event of `thread`, in order. Returns the thread as saved
+        (with an error event for each refusal). Call it only while holding the thread's lease."""
         cursor, retry_at, tells = await self._store.delivered(thread)
-        if cursor < len(thread.events) or tells:
-            if retry_at > self._clock() + CLOCK_SKEW:
-                return thread  # Slack was unreachable: its planned retry delivers, in order
+        pending = cursor < len(thread.events) or tells > 0
+        if pending and retry_at > self._clock() + CLOCK_SKEW:
+            return thread  # Slack was unreachable: its planned retry delivers, in order
+        streak = cursor < len(thread.events)  # a deferral streak may be running: end it
+        while cursor < len(thread.events):
             try:
-                thread = await self._deliver(thread, cursor, tells=tells > 0)
+                refused = await self._notifier.deliver(thread, cursor)
             except DeliveryDeferred as exc:
                 await self._defer(thread, exc)
-                # Refusals recorded before the deferral saved a newer thread.
-                return await self._store.load(thread.id) or thread
-            await self._ledger.answered(thread.id)  # all shown: a deferral streak is over
-        await self._notifier.working(thread, thread.status is Status.RUNNING)
-        return thread
-
-    async def _deliver(self, thread: Thread, cursor: int, *, tells: bool) -> Thread:
-        while cursor < len(thread.events):
-            thread = await self._record(thread, await self._notifier.deliver(thread, cursor))
+                return thread
+            if streak:
+                await self._ledger.answered(thread.id)
+                streak = False
+            if refused:
+                thread = await self._record(thread, refused)
             cursor += 1
             await self._store.mark_delivered(thread.id, cursor)
-        for key, tell in await self._ledger.tells(thread.id) if tells else []:
-            thread = await self._record(thread, await self._notifier.tell(thread, tell))
-            await self._ledger.drop_tell(thread.id, key)
+        if tells and not await self._tell_all(thread):
+            return thread
+        await self._notifier.working(thread, thread.status is Status.RUNNING)
         return thread
 
     async def tell(self, thread: Thread, tell: Tell, *, key: str | None) -> None:
         """Keep `tell` for its person until it is shown (the next flush shows it). `key` (the
         job's) makes a redelivered job's tell the same one."""
         await self._ledger.add_tell(thread.id, key or secrets.token_hex(8), tell)
+
+    async def _tell_all(self, thread: Thread) -> bool:
+        """Show every waiting tell; False when Slack could not be reached (a retry is planned)."""
+        for key, tell in await self._ledger.tells(thread.id):
+            try:
+                refused = await self._notifier.tell(thread, tell)
+            except DeliveryDeferred as exc:
+                await self._defer(thread, exc)
+                return False
+            if refused:
+                thread = await self._record(thread, refused)
+            await self._ledger.drop_tell(thread.id, key)
+        return True
 
     async def _defer(self, thread: Thread, why: DeliveryDeferred) -> None:
         attempt = await self._ledger.deferred(thread.id)
@@ -275,8 +286,6 @@ class Outbox:
 
     async def _record(self, thread: Thread, refused: list[str]) -> Thread:
         """Append what Slack refused to the thread as delivery errors (the audit)."""
-        if not refused:
-            return thread
         errors = [Error(message=message[:500], scope="delivery") for message in refused]
         for message in refused:
             log.error("thread %s: %s", thread.id, message)
