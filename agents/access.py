@@ -3,7 +3,7 @@ revoked by code when they expire."""
 
 from __future__ import annotations
 
-from agents.agent import Agent
+from agents.runtime.agent import Agent
 from tools.access import GrantAccess, RevokeAccess
 
 ACCESS = Agent(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.agent import Agent
+from agents.runtime.agent import Agent
 from tools.deploy import Deploy, ListVersions, Rollback
 
 DEPLOY = Agent(

@@ -3,7 +3,7 @@ model's first step; it pages on-call with a summary and may propose a (gated) ro
 
 from __future__ import annotations
 
-from agents.agent import Agent
+from agents.runtime.agent import Agent
 from tools.deploy import ListRecentDeploys, Rollback
 from tools.incidents import ListOpenIncidents
 

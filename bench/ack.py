@@ -37,9 +37,9 @@ from bench.common import (
     percentile,
     redis_url,
 )
-from bot.emulator import SlackEmulator
-from bot.emulator_payloads import event_callback, rich_text, user_event
-from bot.emulator_state import Message
+from bot.emulator.payloads import event_callback, rich_text, user_event
+from bot.emulator.server import SlackEmulator
+from bot.emulator.state import Message
 
 TARGET = 1.5
 

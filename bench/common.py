@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.types import Model
-from bot.emulator import SlackEmulator
+from agents.runtime.types import Model
+from bot.emulator.server import SlackEmulator
 from bot.services import Services, build_services
 from bot.settings import Settings
 from tests.redis_servers import redis_process

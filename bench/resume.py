@@ -5,7 +5,7 @@ the model says it is done. Per cycle: wall time of both halves minus the time sp
 model (a scripted one, timed on both sides). Context rendering, policy, validation, saves and
 loads count as overhead on both sides.
 
-- ours: `agents.runtime.Runtime` as `build_services` wires it (policy, simulated adapters,
+- ours: `agents.runtime.handling.Runtime` as `build_services` wires it (policy, simulated adapters,
   deadlines, `ThreadStore` on a real redis-server), handling a `Launch` then a `Decide` job,
   but with a notifier that tells nobody: Slack's HTTP is left out, as LangGraph has none.
 - LangGraph: an async `StateGraph` over `add_messages` (agent node → approval node calling
@@ -30,16 +30,16 @@ from langgraph.graph.message import add_messages
 from langgraph.types import Command, interrupt
 from redis.asyncio import Redis
 
-from agents.deadlines import Deadlines
-from agents.events import ToolResult, call_hash
-from agents.jobs import Decide, Launch
-from agents.loop import StepDeps
-from agents.metrics import Metrics
-from agents.outbox import DeliveryLedger, Outbox
-from agents.runtime import Runtime
-from agents.store import ThreadStore
-from agents.thread import SlackOrigin, Thread
-from agents.types import ModelReply, ModelRequest, Tell
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import ToolResult, call_hash
+from agents.runtime.handling import Runtime
+from agents.runtime.jobs import Decide, Launch
+from agents.runtime.loop import StepDeps
+from agents.runtime.metrics import Metrics
+from agents.runtime.outbox import DeliveryLedger, Outbox
+from agents.runtime.store import ThreadStore
+from agents.runtime.thread import SlackOrigin, Thread
+from agents.runtime.types import ModelReply, ModelRequest, Tell
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
 from bot.services import AGENTS, policy_for
 from tools.deploy import Deploy, SimulatedDeployer

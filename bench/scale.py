@@ -29,11 +29,11 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.deadlines import Deadlines
-from agents.events import call_hash
-from agents.jobs import Decide
-from agents.outbox import DeliveryLedger
+from agents.runtime import keys
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import call_hash
+from agents.runtime.jobs import Decide
+from agents.runtime.outbox import DeliveryLedger
 from bench.common import (
     ALICE,
     BOB,
@@ -45,7 +45,7 @@ from bench.common import (
     redis_url,
     services,
 )
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from bot.services import Services
 from bot.serving import start_server
 

@@ -35,8 +35,8 @@ from pydantic_ai import Agent, DeferredToolRequests
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from agents.events import ToolCall, ToolResult, UserMessage
-from agents.thread import Thread
+from agents.runtime.events import ToolCall, ToolResult, UserMessage
+from agents.runtime.thread import Thread
 from bench.common import Row
 
 TARGET = 5

@@ -15,9 +15,9 @@ from typing import Any
 
 from bpe_openai import get_encoding
 
-from agents.context import render_context
 from agents.deploy import DEPLOY
-from agents.events import (
+from agents.runtime.context import render_context
+from agents.runtime.events import (
     ApprovalDecision,
     Event,
     HumanResponse,
@@ -25,7 +25,7 @@ from agents.events import (
     ToolResult,
     UserMessage,
 )
-from agents.thread import Thread
+from agents.runtime.thread import Thread
 from bench.common import Row
 
 TARGET = 0.5

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from agents.events import ToolCall, call_hash
-from agents.jobs import Decide
-from agents.scripted import ScriptedModel
-from agents.thread import Thread
-from agents.types import Model
+from agents.models.scripted import ScriptedModel
+from agents.runtime.events import ToolCall, call_hash
+from agents.runtime.jobs import Decide
+from agents.runtime.thread import Thread
+from agents.runtime.types import Model
 from bench.common import ALICE, BOB, DEPLOYS, emulator, redis_url, services
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from bot.services import Services
 from bot.serving import start_server
 

@@ -25,7 +25,7 @@ from bench.common import BOT_TOKEN, SIGNING_SECRET, emulator, median, percentile
 
 SERVER = """
 import asyncio, sys
-from agents.offline import OfflineModel
+from agents.models.offline import OfflineModel
 from bot.runners import _worker
 from bot.serving import start_server
 from bot.services import build_services

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.evals import Outcome, load_suites, run_case
-from agents.llm_anthropic import AnthropicModel
-from agents.llm_openai import OpenAIModel
-from agents.offline import OfflineModel
-from agents.types import Model
+from agents.models.llm_anthropic import AnthropicModel
+from agents.models.llm_openai import OpenAIModel
+from agents.models.offline import OfflineModel
+from agents.runtime.evals import Outcome, load_suites, run_case
+from agents.runtime.types import Model
 from bot.services import AGENTS, ConfigError, model_for, policy_for
 from bot.settings import Settings
 

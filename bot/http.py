@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.metrics import Metrics
-from agents.worker_health import WorkerHealth
+from agents.runtime.metrics import Metrics
+from agents.runtime.worker_health import WorkerHealth
 from bot.api import api_routes
 from bot.operations import ThreadOps
 

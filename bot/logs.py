@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Literal
 
-from agents.worker import current_thread
+from agents.runtime.worker import current_thread
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.events import APPROVAL, INPUT, call_hash
-from agents.jobs import Control, Decide, JobQueue, Launch, Respond
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Thread
-from bot import messages
+from agents.runtime.events import APPROVAL, INPUT, call_hash
+from agents.runtime.jobs import Control, Decide, JobQueue, Launch, Respond
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Thread
+from bot.slack import messages
 
 Action = Literal["pause", "resume", "stop"]
 

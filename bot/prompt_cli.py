@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
-from agents.agent import Agent
-from agents.connect import close_redis, redis_from_url
-from agents.context import build_request
-from agents.events import UserMessage
-from agents.store import ThreadStore
-from agents.thread import Thread
-from agents.types import ModelRequest
+from agents.runtime.agent import Agent
+from agents.runtime.connect import close_redis, redis_from_url
+from agents.runtime.context import build_request
+from agents.runtime.events import UserMessage
+from agents.runtime.store import ThreadStore
+from agents.runtime.thread import Thread
+from agents.runtime.types import ModelRequest
 from bot.services import AGENTS, ConfigError
 from bot.settings import Settings
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from agents.types import Model
-from bot.emulator import SlackEmulator
+from agents.runtime.types import Model
+from bot.emulator.server import SlackEmulator
 from bot.http import attach_worker
 from bot.services import ConfigError, Services, build_services
 from bot.serving import RunningServer, free_port, start_server

@@ -17,32 +17,32 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from agents.access import ACCESS
-from agents.connect import close_redis, redis_from_url
-from agents.deadlines import Deadlines
 from agents.deploy import DEPLOY
 from agents.incident import INCIDENT
-from agents.jobs import JobQueue
-from agents.lease import Leases
-from agents.llm_anthropic import AnthropicModel
-from agents.llm_openai import OpenAIModel
-from agents.loop import StepDeps
-from agents.metrics import Metrics, TimedModel
-from agents.offline import OfflineModel
-from agents.outbox import DeliveryLedger, Outbox
-from agents.reconciler import Reconciler
-from agents.routing import Router
-from agents.runtime import Runtime
-from agents.store import ThreadStore
-from agents.types import Model
-from agents.worker import Worker, WorkerLimits
+from agents.models.llm_anthropic import AnthropicModel
+from agents.models.llm_openai import OpenAIModel
+from agents.models.offline import OfflineModel
+from agents.runtime.connect import close_redis, redis_from_url
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.handling import Runtime
+from agents.runtime.jobs import JobQueue
+from agents.runtime.lease import Leases
+from agents.runtime.loop import StepDeps
+from agents.runtime.metrics import Metrics, TimedModel
+from agents.runtime.outbox import DeliveryLedger, Outbox
+from agents.runtime.reconciler import Reconciler
+from agents.runtime.routing import Router
+from agents.runtime.store import ThreadStore
+from agents.runtime.types import Model
+from agents.runtime.worker import Worker, WorkerLimits
 from bot.adapters import AdapterConfigError, Adapters, build_adapters
-from bot.app import build_bolt_app
-from bot.directory import SlackDirectory
-from bot.handlers import Handlers
 from bot.http import build_http_app
-from bot.notifier import SlackNotifier
 from bot.operations import ThreadOps
 from bot.settings import Settings
+from bot.slack.app import build_bolt_app
+from bot.slack.directory import SlackDirectory
+from bot.slack.handlers import Handlers
+from bot.slack.notifier import SlackNotifier
 from tools.policy import Policy, PolicyError, PolicyFile, load_policy_file
 
 AGENTS = [DEPLOY, ACCESS, INCIDENT]

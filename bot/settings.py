@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     hitl_worker_concurrency: int = Field(default=64, gt=0)
     """Threads one worker process runs at once (still one step at a time per thread)."""
     hitl_reconcile_seconds: float = Field(default=10.0, gt=0)
-    """How often each worker looks for threads that are stuck (see agents/reconciler.py)."""
+    """How often each worker looks for threads that are stuck (see agents/runtime/reconciler.py)."""
     hitl_slack_timeout: float = Field(default=10.0, gt=0)
     """Seconds before a Slack Web API call counts as failed (and is retried through the outbox)."""
     hitl_simulated_deploy_seconds: float = Field(default=0.0, ge=0)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.connect import close_redis, redis_from_url
-from agents.events import (
+from agents.runtime.connect import close_redis, redis_from_url
+from agents.runtime.events import (
     ApprovalDecision,
     Error,
     EscalationTaken,
@@ -30,10 +30,10 @@ from agents.events import (
     UserMessage,
     call_hash,
 )
-from agents.jobs import JobQueue
-from agents.reconciler import stuck_threads
-from agents.store import ThreadStore
-from agents.thread import Thread
+from agents.runtime.jobs import JobQueue
+from agents.runtime.reconciler import stuck_threads
+from agents.runtime.store import ThreadStore
+from agents.runtime.thread import Thread
 from bot.operations import (
     Accepted,
     Conflict,

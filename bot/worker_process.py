@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import Any
 
-from agents.worker_health import WorkerHealth
+from agents.runtime.worker_health import WorkerHealth
 from bot.settings import Settings
 
 

@@ -9,9 +9,9 @@ import asyncio
 import logging
 import threading
 
-from agents.metrics import Metrics
-from agents.types import Model
-from agents.worker_health import WorkerHealth
+from agents.runtime.metrics import Metrics
+from agents.runtime.types import Model
+from agents.runtime.worker_health import WorkerHealth
 from bot.services import Services, build_services
 from bot.settings import Settings
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from agents.types import Model
-from bot.emulator import SlackEmulator
+from agents.runtime.types import Model
+from bot.emulator.server import SlackEmulator
 from bot.services import Services, build_services
 from bot.serving import RunningServer, start_server
 from bot.settings import Settings
-from tests.agents.fake_providers import FakeProvider
+from tests.agents.models.fake_providers import FakeProvider
 from tests.redis_servers import redis_cluster, redis_process
 
 SIGNING_SECRET = "test-signing-secret"
@@ -48,7 +48,7 @@ async def redis(redis_server: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[FakeProvider]:
-    """A fake OpenAI/Anthropic HTTP server (tests/agents/fake_providers.py) on a free port."""
+    """A fake OpenAI/Anthropic HTTP server (tests/agents/models/fake_providers.py), free port."""
     fake = FakeProvider()
     await fake.start()
     yield fake

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.events import utcnow
+from agents.runtime import keys
+from agents.runtime.events import utcnow
 from tools.types import RetryableToolError, ToolContext, ToolOutput, missing
 from tools.webhook import SignedWebhook
 

@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.events import utcnow
+from agents.runtime import keys
+from agents.runtime.events import utcnow
 from tools.types import RetryableToolError, ToolContext, ToolOutput
 
 SERVICE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"

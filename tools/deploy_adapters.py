@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from agents.events import utcnow
+from agents.runtime.events import utcnow
 from tools.deploy import Deploy, ListRecentDeploys, ListVersions, Rollback
 from tools.types import ToolOutput
 from tools.webhook import SignedWebhook, answer

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.events import utcnow
+from agents.runtime import keys
+from agents.runtime.events import utcnow
 from tools.types import ToolContext, ToolOutput, missing
 from tools.webhook import SignedWebhook
 

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.events import APPROVAL, ESCALATION, Terms
+from agents.runtime.events import APPROVAL, ESCALATION, Terms
 from tools.access import GrantAccess
 from tools.deploy import Deploy, Rollback
 from tools.types import Tool

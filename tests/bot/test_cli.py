@@ -10,9 +10,9 @@ import sys
 import httpx
 from redis.asyncio import Redis
 
-from agents.events import UserMessage
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Thread
+from agents.runtime.events import UserMessage
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Thread
 from bot.serving import free_port
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agents.fake_providers import FakeProvider, openai_text, openai_tool_call
+from tests.agents.models.fake_providers import FakeProvider, openai_text, openai_tool_call
 from tests.bot.test_cli import env, hitl
 
 EVALS = Path(__file__).parents[1] / "evals"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agents.llm_anthropic import AnthropicModel
-from agents.llm_openai import OpenAIModel
-from agents.offline import OfflineModel
-from agents.scripted import ScriptedModel
+from agents.models.llm_anthropic import AnthropicModel
+from agents.models.llm_openai import OpenAIModel
+from agents.models.offline import OfflineModel
+from agents.models.scripted import ScriptedModel
 from bot.services import ConfigError, build_services, model_for
 from bot.settings import Settings
-from tests.agents.fake_providers import deploy_request
+from tests.agents.models.fake_providers import deploy_request
 
 
 async def test_each_provider_builds_its_client() -> None:

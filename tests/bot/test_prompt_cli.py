@@ -7,11 +7,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents.context import render_context
 from agents.deploy import DEPLOY
-from agents.events import Error, UserMessage
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Thread
+from agents.runtime.context import render_context
+from agents.runtime.events import Error, UserMessage
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Thread
 from tests.bot.test_cli import env, hitl
 
 

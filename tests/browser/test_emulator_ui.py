@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from bot.serving import start_server
 from tests.browser.conftest import TIMEOUT_MS
 

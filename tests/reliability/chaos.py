@@ -19,10 +19,10 @@ from pathlib import Path
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from agents.events import Error
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status, Thread
-from bot.emulator import Message, SlackEmulator
+from agents.runtime.events import Error
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status, Thread
+from bot.emulator.server import Message, SlackEmulator
 from bot.serving import free_port
 from tests.conftest import BOB, DEPLOYS, BotProcess
 from tests.redis_servers import redis_process
@@ -32,7 +32,7 @@ from tests.scenarios.helpers import bot_replies, has_buttons
 from tests.scenarios.test_deploy import mention
 
 CARD_PREFIX = "Approval needed:"
-"""The fallback text of an approval card (bot/messages.py); it stays after the card is updated."""
+"""The fallback text of an approval card (bot/slack/messages.py); it stays after an update."""
 
 FAST = {
     "HITL_LEASE_MS": "1000",

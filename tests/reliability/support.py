@@ -15,10 +15,10 @@ import httpx
 from redis.asyncio import Redis
 from slack_sdk.signature import SignatureVerifier
 
-from agents import keys
-from agents.events import ApprovalDecision
-from agents.store import ThreadStore
-from agents.thread import Thread
+from agents.runtime import keys
+from agents.runtime.events import ApprovalDecision
+from agents.runtime.store import ThreadStore
+from agents.runtime.thread import Thread
 from tests.conftest import SIGNING_SECRET
 from tools.deploy import SimulatedDeployer
 

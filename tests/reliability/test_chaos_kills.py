@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.store import thread_id_for
-from agents.thread import SlackOrigin
-from bot.emulator import SlackEmulator
+from agents.runtime import keys
+from agents.runtime.store import thread_id_for
+from agents.runtime.thread import SlackOrigin
+from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.reliability.chaos import (
     BOT_FAST,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from agents import keys
-from bot.emulator import SlackEmulator
+from agents.runtime import keys
+from bot.emulator.server import SlackEmulator
 from tests.conftest import MakeBot
 from tests.reliability.chaos import (
     BOT_FAST,

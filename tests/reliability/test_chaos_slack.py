@@ -16,9 +16,9 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from agents.scripted import ScriptedModel
-from agents.thread import Status
-from bot.emulator import SlackEmulator
+from agents.models.scripted import ScriptedModel
+from agents.runtime.thread import Status
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, MakeBot
 from tests.reliability.chaos import (
     Cycles,

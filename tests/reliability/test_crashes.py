@@ -11,9 +11,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from agents.events import ToolCall
-from agents.thread import Status
-from bot.emulator import SlackEmulator
+from agents.runtime.events import ToolCall
+from agents.runtime.thread import Status
+from bot.emulator.server import SlackEmulator
 from bot.serving import free_port
 from tests.conftest import ALICE, BOB, DEPLOYS, MakeBot
 from tests.redis_servers import redis_process

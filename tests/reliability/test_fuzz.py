@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from slack_sdk.signature import SignatureVerifier
 
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status
-from bot import blocks
-from bot.emulator import SlackEmulator
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status
+from bot.emulator.server import SlackEmulator
+from bot.slack import blocks
 from tests.conftest import ALICE, APPROVERS, BOB, DEPLOYS, MALLORY, SIGNING_SECRET, BotProcess
 from tests.reliability.conftest import Target
 from tests.reliability.support import (

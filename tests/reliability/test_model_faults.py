@@ -25,14 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agents.events import ApprovalDecision, Error, UserMessage
-from agents.llm_http import Retry
-from agents.llm_openai import OpenAIModel
-from agents.thread import Status
-from agents.types import ModelReply, ModelRequest
-from bot.emulator import SlackEmulator
+from agents.models.llm_http import Retry
+from agents.models.llm_openai import OpenAIModel
+from agents.runtime.events import ApprovalDecision, Error, UserMessage
+from agents.runtime.thread import Status
+from agents.runtime.types import ModelReply, ModelRequest
+from bot.emulator.server import SlackEmulator
 from bot.serving import RunningServer, start_server
-from tests.agents.fake_providers import OPENAI_KEY, error, openai_text, openai_tool_call
+from tests.agents.models.fake_providers import OPENAI_KEY, error, openai_text, openai_tool_call
 from tests.conftest import ALICE, BOB, DEPLOYS, MALLORY, MakeBot
 from tests.reliability.support import (
     Tally,

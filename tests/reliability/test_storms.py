@@ -9,8 +9,8 @@ import random
 import httpx
 from redis.asyncio import Redis
 
-from agents.thread import Status
-from bot.emulator import SlackEmulator
+from agents.runtime.thread import Status
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, MakeBot
 from tests.reliability.support import (
     Tally,

@@ -6,10 +6,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.reconciler import needs_work
-from agents.store import ThreadStore
-from bot.emulator import Message, SlackEmulator
+from agents.runtime import keys
+from agents.runtime.reconciler import needs_work
+from agents.runtime.store import ThreadStore
+from bot.emulator.server import Message, SlackEmulator
 
 
 def has_buttons(message: Message) -> bool:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from agents.deadlines import Deadlines
-from agents.events import Error, ToolResult, utcnow
-from agents.scripted import ScriptedModel
-from bot.emulator import SlackEmulator
+from agents.models.scripted import ScriptedModel
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import Error, ToolResult, utcnow
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import mention

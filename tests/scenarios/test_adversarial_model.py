@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from agents.scripted import ScriptedModel
-from bot.emulator import SlackEmulator
+from agents.models.scripted import ScriptedModel
+from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from redis.asyncio import Redis
 
-from agents.connect import redis_from_url
-from agents.deadlines import Deadlines
-from agents.events import utcnow
-from bot.emulator import SlackEmulator
+from agents.runtime.connect import redis_from_url
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import utcnow
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import deployments

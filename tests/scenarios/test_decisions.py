@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from agents.events import ApprovalDecision
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Thread
-from bot.emulator import IncompleteView, SlackEmulator
+from agents.runtime.events import ApprovalDecision
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Thread
+from bot.emulator.server import IncompleteView, SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -9,9 +9,9 @@ import sys
 
 from redis.asyncio import Redis
 
-from agents.store import thread_id_for
-from agents.thread import SlackOrigin
-from bot.emulator import SlackEmulator
+from agents.runtime.store import thread_id_for
+from agents.runtime.thread import SlackOrigin
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, reject, shown_text
 from tests.scenarios.test_deploy import deployments, mention

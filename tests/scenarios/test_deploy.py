@@ -7,7 +7,7 @@ import copy
 
 from redis.asyncio import Redis
 
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
 from tests.scenarios.helpers import (
     approval_message,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from agents.events import Error
-from bot.emulator import SlackEmulator
+from agents.runtime.events import Error
+from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.events import ToolCall
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status
-from bot.emulator import SlackEmulator
+from agents.runtime import keys
+from agents.runtime.events import ToolCall
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status
+from bot.emulator.server import SlackEmulator
 from bot.serving import free_port
 from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, SIGNING_SECRET, MakeBot
 from tests.redis_servers import redis_process

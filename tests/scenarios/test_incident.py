@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from agents.events import Error, ToolCall, ToolResult
-from agents.llm_http import Retry
-from bot.emulator import SlackEmulator
-from tests.agents.fake_providers import FakeProvider, client_for, context_sent, error
+from agents.models.llm_http import Retry
+from agents.runtime.events import Error, ToolCall, ToolResult
+from bot.emulator.server import SlackEmulator
+from tests.agents.models.fake_providers import FakeProvider, client_for, context_sent, error
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -7,9 +7,9 @@ import json
 
 from redis.asyncio import Redis
 
-from agents.scripted import ScriptedModel
-from bot import limits
-from bot.emulator import SlackEmulator
+from agents.models.scripted import ScriptedModel
+from bot.emulator.server import SlackEmulator
+from bot.slack import limits
 from tests.conftest import BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, reject, shown_text
 from tests.scenarios.test_deploy import deployments, mention

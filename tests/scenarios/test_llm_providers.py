@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from agents.events import Error, ToolCall, Usage
-from agents.llm_http import Retry
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status, Thread
-from bot.emulator import SlackEmulator
-from tests.agents.fake_providers import (
+from agents.models.llm_http import Retry
+from agents.runtime.events import Error, ToolCall, Usage
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status, Thread
+from bot.emulator.server import SlackEmulator
+from tests.agents.models.fake_providers import (
     APPROVAL,
     FakeProvider,
     Kind,

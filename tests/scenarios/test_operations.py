@@ -7,9 +7,9 @@ from datetime import timedelta
 import httpx
 from redis.asyncio import Redis
 
-from agents.deadlines import Deadlines
-from agents.events import utcnow
-from bot.emulator import SlackEmulator
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import utcnow
+from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, BotProcess
 from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import mention

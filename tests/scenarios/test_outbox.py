@@ -12,12 +12,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.events import ApprovalDecision, Error, call_hash
-from agents.jobs import Decide, JobQueue
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status, Thread
-from bot.emulator import SlackEmulator
+from agents.runtime import keys
+from agents.runtime.events import ApprovalDecision, Error, call_hash
+from agents.runtime.jobs import Decide, JobQueue
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status, Thread
+from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.scenarios.helpers import (
     approval_message,

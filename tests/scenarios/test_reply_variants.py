@@ -10,10 +10,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents.events import HumanResponse, UserMessage
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status, Thread
-from bot.emulator import Message, SlackEmulator
+from agents.runtime.events import HumanResponse, UserMessage
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status, Thread
+from bot.emulator.server import Message, SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, BotProcess
 from tests.scenarios.helpers import approval_message, shown_text
 from tests.scenarios.test_delivery import event_body

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from agents.deadlines import Deadlines
-from agents.events import utcnow
-from agents.scripted import ScriptedModel
-from bot.emulator import SlackEmulator
+from agents.models.scripted import ScriptedModel
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import utcnow
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from agents.jobs import Launch
-from agents.llm_http import Retry
-from agents.thread import SlackOrigin
-from bot.emulator import SlackEmulator
-from tests.agents.fake_providers import (
+from agents.models.llm_http import Retry
+from agents.runtime.jobs import Launch
+from agents.runtime.thread import SlackOrigin
+from bot.emulator.server import SlackEmulator
+from tests.agents.models.fake_providers import (
     FakeProvider,
     client_for,
     context_sent,

@@ -12,23 +12,23 @@ from datetime import datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from agents import keys
-from agents.deadlines import Deadlines
-from agents.events import Error, ToolResult, utcnow
-from agents.lease import Leases
-from agents.loop import StepDeps
-from agents.metrics import Metrics
-from agents.offline import OfflineModel
-from agents.outbox import DeliveryLedger, Outbox
-from agents.routing import Router
-from agents.runtime import Runtime
-from agents.store import ThreadStore
-from agents.thread import SlackOrigin, Thread
-from agents.worker import Worker
-from bot.directory import SlackDirectory
-from bot.emulator import SlackEmulator
-from bot.notifier import SlackNotifier
+from agents.models.offline import OfflineModel
+from agents.runtime import keys
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import Error, ToolResult, utcnow
+from agents.runtime.handling import Runtime
+from agents.runtime.lease import Leases
+from agents.runtime.loop import StepDeps
+from agents.runtime.metrics import Metrics
+from agents.runtime.outbox import DeliveryLedger, Outbox
+from agents.runtime.routing import Router
+from agents.runtime.store import ThreadStore
+from agents.runtime.thread import SlackOrigin, Thread
+from agents.runtime.worker import Worker
+from bot.emulator.server import SlackEmulator
 from bot.services import AGENTS, policy_for
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackNotifier
 from tests.conftest import CAROL, DEPLOYS, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message
 from tests.scenarios.test_access import DANA, OWNERS

@@ -14,12 +14,12 @@ import httpx
 from openapi_spec_validator import validate
 from redis.asyncio import Redis
 
-from agents.deadlines import Deadlines
-from agents.events import utcnow
-from agents.store import thread_id_for
-from agents.thread import SlackOrigin
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import utcnow
+from agents.runtime.store import thread_id_for
+from agents.runtime.thread import SlackOrigin
 from bot.api import openapi_schema
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, BotProcess, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from agents.events import HumanResponse
-from agents.store import ThreadStore, thread_id_for
-from agents.thread import SlackOrigin, Status
-from bot.emulator import SlackEmulator
+from agents.runtime.events import HumanResponse
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin, Status
+from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, MALLORY, BotProcess
 from tests.scenarios.helpers import approval_message, bot_replies
 from tests.scenarios.test_deploy import deployments, mention

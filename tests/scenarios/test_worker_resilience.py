@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.emulator import SlackEmulator
+from bot.emulator.server import SlackEmulator
 from bot.http import attach_worker
 from bot.serving import free_port
 from bot.settings import Settings
@@ -37,7 +37,9 @@ async def health_until(url: str, status: int, *, within: float) -> httpx.Respons
 
 
 def worker_lines(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "agents.worker" and text in r.getMessage()]
+    return [
+        r for r in caplog.records if r.name == "agents.runtime.worker" and text in r.getMessage()
+    ]
 
 
 @pytest.mark.parametrize("outage", [1.0, 10.0])
@@ -48,7 +50,7 @@ async def test_the_worker_outlives_a_redis_outage_and_healthz_tells(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="agents.worker")
+    caplog.set_level(logging.INFO, logger="agents.runtime.worker")
     port = free_port()
     with redis_process(tmp_path / "before", "--appendonly", "no", port=port):
         bot = await make_bot(redis_url=f"redis://127.0.0.1:{port}/0")

@@ -1,0 +1,344 @@
+"""The runtime: applies a job to its thread, then steps the thread until it waits for a person
+or is done. Every change is a compare-and-set save of the thread, so the first of any number of
+concurrent clicks, retries or workers wins and the others see what happened."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import assert_never
+
+from agents.runtime.agent import Agent
+from agents.runtime.deadlines import Deadlines
+from agents.runtime.events import (
+    APPROVAL,
+    ESCALATION,
+    INPUT,
+    ApprovalDecision,
+    EscalationTaken,
+    Event,
+    HumanResponse,
+    Paused,
+    ReminderSent,
+    RequestExpired,
+    Resumed,
+    Stopped,
+    ToolCall,
+    UserMessage,
+    call_hash,
+)
+from agents.runtime.jobs import (
+    Advance,
+    Control,
+    Deadline,
+    Decide,
+    Job,
+    Launch,
+    Reply,
+    Respond,
+    Scheduled,
+    Take,
+)
+from agents.runtime.loop import StepDeps, step
+from agents.runtime.metrics import Metrics
+from agents.runtime.outbox import Outbox
+from agents.runtime.routing import Router
+from agents.runtime.scheduled import run_scheduled
+from agents.runtime.store import ConflictError, ThreadStore, thread_id_for
+from agents.runtime.thread import Status, Thread
+from agents.runtime.types import Directory, Refusal, Tell
+from tools.policy import may_answer, may_approve, may_reject, may_take
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20
+"""Compare-and-set attempts for one person's input; each retry sees newer state."""
+
+Verdict = Event | Refusal | None
+"""What a person's input does to a thread: one event, a refusal to tell them, or nothing."""
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        store: ThreadStore,
+        agents: Sequence[Agent],
+        deps: StepDeps,
+        outbox: Outbox,
+        directory: Directory,
+        deadlines: Deadlines,
+        metrics: Metrics,
+        router: Router | None = None,
+    ) -> None:
+        self._store = store
+        self._router = router  # None: every launch goes to the first agent
+        self._agents = {agent.name: agent for agent in agents}
+        self._default_agent = agents[0].name
+        self._deps = deps
+        self._outbox = outbox
+        self._directory = directory
+        self._deadlines = deadlines
+        self._metrics = metrics
+
+    async def handle(self, job: Job, *, key: str | None = None) -> None:
+        """Apply `job` and carry its thread on. `key` identifies the job across deliveries (the
+        entry id it was first added with): input it already applied is recognised, and the
+        thread is carried on instead of the person being told "already settled"."""
+        match job:
+            case Launch():
+                await self._launch(job)
+            case Decide():
+                await self._apply(job, job.user, lambda t: self._decision(t, job), key)
+            case Respond():
+                await self._apply(job, job.user, lambda t: self._answer(t, job), key)
+            case Take():
+                await self._apply(job, job.user, lambda t: self._take(t, job), key)
+            case Reply():
+                await self._apply(job, job.user, lambda t: self._reply(t, job), key)
+            case Deadline():
+                await self._apply(job, None, lambda t: self._deadline(t, job), key)
+            case Control():
+                await self._apply(job, None, lambda t: self._control(t, job), key)
+            case Scheduled():
+                await self._apply(job, None, lambda t: self._scheduled(t, job), key)
+            case Advance():
+                await self.advance(job.thread_id)
+            case _:
+                assert_never(job)
+
+    async def _launch(self, job: Launch) -> None:
+        thread_id = thread_id_for(job.origin)
+        if await self._store.exists(thread_id):
+            # A redelivered launch: carry on the thread, without asking the router (a model
+            # call, with an LLM configured) again.
+            log.info("thread %s exists; launch is a duplicate", thread_id)
+            await self.advance(thread_id)
+            return
+        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
+        # Routing (agents/runtime/routing.py) picks one agent, or answers with help by itself.
+        routed = await self._router.route(message) if self._router else None
+        thread = Thread(
+            id=thread_id,
+            agent=routed.agent if routed else self._default_agent,
+            requester=job.user,
+            origin=job.origin,
+            events=[message, *(routed.events if routed else [])],
+        )
+        if not await self._store.create(thread):
+            log.info("thread %s was launched by another worker first", thread.id)
+        await self.advance(thread.id)
+
+    async def _apply(
+        self,
+        job: Decide | Respond | Take | Reply | Deadline | Control | Scheduled,
+        user: str | None,
+        verdict: Callable[[Thread], Awaitable[Verdict]],
+        key: str | None,
+    ) -> None:
+        """Save what a person's input (or a deadline) does to the thread, then advance it.
+        Input that was already applied (a redelivered job) changes nothing and still advances
+        the thread: progress never depends on a job being new."""
+        thread_id = job.thread_id
+        for _ in range(MAX_ATTEMPTS):
+            thread = await self._store.load(thread_id)
+            if thread is None:
+                return
+            paused = thread.status is Status.PAUSED and isinstance(job, Decide | Respond | Take)
+            if key is not None and any(getattr(e, "job", None) == key for e in thread.events):
+                result: Verdict = None  # this very job was applied already: a redelivery
+            else:
+                result = Refusal("paused") if paused else await verdict(thread)
+            if isinstance(result, Refusal):
+                if user is not None:  # tell them why; the thread itself does not change
+                    tell = _tell(result, user, getattr(job, "call_id", None))
+                    await self._outbox.tell(thread, tell, key=key)
+                result = None
+            elif isinstance(result, ApprovalDecision | HumanResponse):
+                result = result.model_copy(update={"job": key})
+            if result is None:
+                await self.advance(thread_id)
+                return
+            try:
+                saved = await self._store.save(thread.append(result))
+            except ConflictError:
+                continue
+            await self._cancel_deadlines(thread, saved)
+            if user is not None:
+                self._metrics.resumed(result)  # a person's answer or decision
+            await self.advance(thread_id)
+            return
+        raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
+
+    def _open(self, thread: Thread, call_id: str, intent: str) -> ToolCall | Refusal:
+        """The request a person acts on, if it is still open."""
+        request = thread.call(call_id)
+        if request is None or request.intent != intent:
+            return Refusal("stale")
+        if thread.outcome(request) is not None:
+            return Refusal("settled")
+        return request
+
+    async def _allowed(self, request: ToolCall) -> frozenset[str] | None:
+        deciders = request.terms.deciders if request.terms else ()
+        return await self._directory.members(deciders) if deciders else None
+
+    async def _decision(self, thread: Thread, job: Decide) -> Verdict:
+        request = self._open(thread, job.call_id, APPROVAL)
+        if isinstance(request, Refusal):
+            return request
+        if job.action_hash != call_hash(request.action):
+            return Refusal("stale")
+        allowed = await self._allowed(request)
+        may = may_approve if job.approved else may_reject
+        if not may(job.user, requester=thread.requester, allowed=allowed):
+            return Refusal("not_allowed")
+        if job.approved and any(a.user == job.user for a in thread.approvals(job.call_id)):
+            return Refusal("already_approved")
+        if job.edited_action is not None:
+            problem = self._edit_problem(thread, request, job.edited_action)
+            if problem:
+                return Refusal("invalid_edit", detail=problem)
+        return ApprovalDecision(
+            call_id=job.call_id,
+            approved=job.approved,
+            user=job.user,
+            action_hash=job.action_hash,
+            reason=job.reason,
+            edited_action=job.edited_action,
+        )
+
+    def _edit_problem(self, thread: Thread, request: ToolCall, edited: dict[str, object]) -> str:
+        """Why an edited call cannot be approved as is ('' if it can)."""
+        if request.terms is None or not request.terms.editable:
+            return "this request needs several approvals, so it can't be edited"
+        if edited.get("intent") != request.action["intent"]:
+            return "an edit can change the arguments, not the tool"
+        try:
+            action = self._agents[thread.agent].parse_action(dict(edited))
+        except ValueError as exc:
+            return str(exc).splitlines()[0]
+        edited_terms = self._deps.policy.terms(
+            APPROVAL, {"action": action.model_dump(mode="json")}, now=self._deps.clock()
+        )
+        if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
+            return "the edited call needs different approvers; reject it and ask again"
+        return ""
+
+    async def _answer(self, thread: Thread, job: Respond) -> Verdict:
+        request = self._open(thread, job.call_id, INPUT)
+        if isinstance(request, Refusal):
+            return request
+        if not may_answer(
+            job.user, requester=thread.requester, allowed=await self._allowed(request)
+        ):
+            return Refusal("not_allowed")
+        return HumanResponse(call_id=job.call_id, user=job.user, text=job.text)
+
+    async def _take(self, thread: Thread, job: Take) -> Verdict:
+        request = self._open(thread, job.call_id, ESCALATION)
+        if isinstance(request, Refusal):
+            return request
+        taker = thread.taken_by(job.call_id)
+        if taker is not None:
+            return None if taker == job.user else Refusal("settled")
+        if not may_take(job.user, allowed=await self._allowed(request)):
+            return Refusal("not_allowed")
+        return EscalationTaken(call_id=job.call_id, user=job.user)
+
+    async def _reply(self, thread: Thread, job: Reply) -> Verdict:
+        """A message in the Slack thread: an answer, a follow-up request, or nothing to us."""
+        if thread.has_message(job.message_ts):
+            return None
+        request = thread.open_request()
+        if request is not None and request.intent == INPUT:
+            allowed = await self._allowed(request)
+            if not may_answer(job.user, requester=thread.requester, allowed=allowed):
+                return None
+        elif request is not None and request.intent == ESCALATION:
+            if thread.taken_by(request.call_id) != job.user:
+                return None
+        elif thread.status is Status.DONE and job.mentioned:
+            # A new request in a finished thread continues it, with the history in context.
+            return UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
+        else:
+            return None
+        return HumanResponse(
+            call_id=request.call_id, user=job.user, text=job.text, message_ts=job.message_ts
+        )
+
+    async def _control(self, thread: Thread, job: Control) -> Verdict:
+        """Pause a live thread, resume a paused one, stop any not finished; else nothing."""
+        status = thread.status
+        if status in (Status.DONE, Status.STOPPED):
+            return None
+        match job.action:
+            case "pause" if status is not Status.PAUSED:
+                return Paused(by=job.by)
+            case "resume" if status is Status.PAUSED:
+                return Resumed(by=job.by)
+            case "stop":
+                return Stopped(by=job.by, reason=job.reason)
+            case _:
+                return None
+
+    async def _scheduled(self, thread: Thread, job: Scheduled) -> Verdict:
+        agent = self._agents[thread.agent]
+        return await run_scheduled(
+            thread, job, agent=agent, deps=self._deps, deadlines=self._deadlines
+        )
+
+    async def _deadline(self, thread: Thread, job: Deadline) -> Verdict:
+        request = thread.open_request()
+        if request is None or request.call_id != job.call_id:
+            return None
+        if job.event == "expire":
+            return RequestExpired(call_id=job.call_id)
+        if any(isinstance(e, ReminderSent) for e in thread.about(job.call_id)):
+            return None
+        return ReminderSent(call_id=job.call_id)
+
+    async def advance(self, thread_id: str) -> None:
+        """Deliver what the thread must still show, then step it until it waits for a person
+        or is done, delivering each step's events after its save."""
+        thread = await self._store.load(thread_id)
+        if thread is None:
+            return
+        thread = await self._outbox.flush(thread)
+        if thread.status is Status.RUNNING:
+            await self._steps(thread)
+
+    async def _steps(self, thread: Thread) -> None:
+        agent = self._agents[thread.agent]
+        # Each step appends at least one event and the agent's limits end the run; this bound
+        # only guards against a bug turning into a busy loop.
+        for _ in range(4 * agent.max_steps + 4):
+            started = time.perf_counter()
+            stepped = await step(thread, agent=agent, deps=self._deps)
+            new_events = stepped.events[len(thread.events) :]
+            if not new_events:
+                return
+            self._metrics.stepped(agent.name, time.perf_counter() - started, new_events)
+            try:
+                thread = await self._store.save(stepped)
+            except ConflictError:
+                log.info("thread %s was advanced elsewhere", thread.id)
+                return
+            await self._schedule(thread.id, new_events)
+            thread = await self._outbox.flush(thread)
+        log.error("thread %s did not settle within its step bound", thread.id)
+
+    async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
+        request = before.open_request()
+        if request is not None and after.outcome(request) is not None:
+            await self._deadlines.cancel(request, after.id)
+
+    async def _schedule(self, thread_id: str, new_events: Sequence[Event]) -> None:
+        for event in new_events:
+            if isinstance(event, ToolCall) and event.terms is not None:
+                await self._deadlines.schedule(event, thread_id, event.terms)
+
+
+def _tell(refusal: Refusal, user: str, call_id: str | None) -> Tell:
+    return Tell(user=user, reason=refusal.reason, call_id=call_id, detail=refusal.detail)

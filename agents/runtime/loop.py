@@ -1,0 +1,194 @@
+"""The agent loop as a stateless reducer (factors 8 and 12): `step(thread) -> thread`.
+
+Each step looks only at the thread and appends what happened: the model's next step, a tool's
+result, or a compact error. Any worker can take the next step of any thread. Tools run only from
+a call that was saved first, so their idempotency key (thread id + call id) is stable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from agents.runtime.agent import Agent
+from agents.runtime.context import build_request
+from agents.runtime.events import (
+    ESCALATION,
+    FINAL,
+    HUMAN_INTENTS,
+    ApprovalDecision,
+    Error,
+    Terms,
+    ToolCall,
+    ToolResult,
+    UserMessage,
+    call_hash,
+    utcnow,
+)
+from agents.runtime.thread import Status, Thread
+from agents.runtime.types import Model, ModelError
+from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
+from tools.policy import Policy
+from tools.types import (
+    AccessGrants,
+    Deployer,
+    Incidents,
+    RetryableToolError,
+    Scheduler,
+    ToolContext,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 300
+HUMAN_STEPS = (RequestApproval, RequestInput, Escalate, DoneForNow)
+
+
+@dataclass(frozen=True)
+class StepDeps:
+    """What a step needs besides the thread: the model, tool policy and the tools' adapters."""
+
+    model: Model
+    deployer: Deployer
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], datetime] = utcnow
+    grants: AccessGrants | None = None
+    incidents: Incidents | None = None
+    scheduler: Scheduler | None = None
+
+
+async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
+    """Take one step. A thread that is waiting, paused or done comes back unchanged."""
+    last = thread.last_step
+    if thread.status in (Status.PAUSED, Status.STOPPED):
+        return thread
+    match last:
+        case ToolCall(intent=intent) if agent.is_business(intent):
+            return await _run(thread, agent, last, last.arguments | {"intent": intent}, deps)
+        case _ if thread.status is not Status.RUNNING:
+            return thread
+        case ApprovalDecision(approved=True):
+            return await _run_approved(thread, agent, last, deps)
+        case _ if thread.consecutive_errors() >= agent.max_consecutive_errors:
+            reason = f"{agent.max_consecutive_errors} errors in a row; a person should take over."
+            return _runtime_call(thread, ESCALATION, {"reason": reason, "urgency": "high"}, deps)
+        case _ if thread.model_steps() >= agent.max_steps:
+            message = f"I stopped after {agent.max_steps} steps without finishing."
+            return _runtime_call(thread, FINAL, {"message": message}, deps)
+        case _ if (prefetch := _prefetch_due(thread, agent)) is not None:
+            # Factor 13: code fetches what the agent always needs; the next step runs it.
+            return _runtime_call(thread, prefetch, {}, deps)
+        case _:
+            return await _decide(thread, agent, deps)
+
+
+async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
+    try:
+        reply = await deps.model.next_step(build_request(agent, thread))
+    except ModelError as exc:
+        return thread.append(Error(message=_compact(f"model unavailable: {exc}")))
+    try:
+        chosen = agent.parse_step(reply.text)
+    except ValueError as exc:
+        return thread.append(Error(message=_invalid_output(exc, reply.text), usage=reply.usage))
+    source: Literal["model", "policy"] = "model"
+    if not isinstance(chosen, HUMAN_STEPS) and deps.policy.needs_approval(chosen):
+        # The model cannot go around a human: a gated call becomes a request for approval.
+        chosen = RequestApproval[Any](action=chosen, summary=chosen.summary())
+        source = "policy"
+    arguments = chosen.model_dump(mode="json", exclude={"intent"})
+    return thread.append(
+        ToolCall(
+            call_id=f"c{len(thread.events)}",
+            intent=chosen.intent,
+            arguments=arguments,
+            source=source,
+            usage=reply.usage,
+            terms=_terms(chosen.intent, arguments, deps),
+        )
+    )
+
+
+def _terms(intent: str, arguments: dict[str, Any], deps: StepDeps) -> Terms | None:
+    if intent not in HUMAN_INTENTS:
+        return None
+    return deps.policy.terms(intent, arguments, now=deps.clock())
+
+
+async def _run_approved(
+    thread: Thread, agent: Agent, decision: ApprovalDecision, deps: StepDeps
+) -> Thread:
+    request = thread.call(decision.call_id)
+    if request is None or call_hash(request.action) != decision.action_hash:
+        return thread.append(Error(message="the approved call does not match the request; not run"))
+    return await _run(thread, agent, request, thread.approved_action(request), deps)
+
+
+async def _run(
+    thread: Thread, agent: Agent, call: ToolCall, action: dict[str, Any], deps: StepDeps
+) -> Thread:
+    intent = str(action["intent"])
+    ctx = tool_context(thread, call.call_id, deps)
+    try:
+        output = await agent.parse_action(action).run(ctx)
+    except RetryableToolError as exc:
+        return thread.append(Error(message=_compact(f"{intent} failed: {exc}")))
+    except RedisError:
+        raise  # our own storage is down: the job fails and is retried, the model is not told
+    except Exception as exc:
+        log.exception("tool %s failed in thread %s", intent, thread.id)
+        return thread.append(
+            Error(message=_compact(f"{intent} failed: {type(exc).__name__}: {exc}"))
+        )
+    return thread.append(ToolResult(call_id=call.call_id, intent=intent, output=output))
+
+
+def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
+    """What tool call `call_id` of `thread` runs with; its idempotency key is (thread, call)."""
+    return ToolContext(
+        thread_id=thread.id,
+        requester=thread.requester,
+        idempotency_key=f"{thread.id}:{call_id}",
+        deployer=deps.deployer,
+        grants=deps.grants,
+        incidents=deps.incidents,
+        scheduler=deps.scheduler,
+        now=deps.clock(),
+    )
+
+
+def _prefetch_due(thread: Thread, agent: Agent) -> str | None:
+    """The next tool to pre-fetch for the latest request, if one was not called since."""
+    start = max((i for i, e in enumerate(thread.events) if isinstance(e, UserMessage)), default=0)
+    called = {e.intent for e in thread.events[start:] if isinstance(e, ToolCall)}
+    return next((intent for intent in agent.prefetch if intent not in called), None)
+
+
+def _runtime_call(thread: Thread, intent: str, arguments: dict[str, Any], deps: StepDeps) -> Thread:
+    return thread.append(
+        ToolCall(
+            call_id=f"c{len(thread.events)}",
+            intent=intent,
+            arguments=arguments,
+            source="runtime",
+            terms=_terms(intent, arguments, deps),
+        )
+    )
+
+
+def _invalid_output(exc: ValueError, raw: str) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'call'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        return _compact(f"invalid tool call: {problems}")
+    return _compact(f"output was not a JSON tool call ({exc}): {raw[:80]!r}")
+
+
+def _compact(message: str) -> str:
+    return message if len(message) <= MAX_ERROR_CHARS else message[: MAX_ERROR_CHARS - 1] + "…"

@@ -1,0 +1,195 @@
+"""The thread: an agent run as an append-only list of events. Its status, the human request it
+waits on and how each request ended are all derived from the events (factor 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.runtime.events import (
+    APPROVAL,
+    ESCALATION,
+    FINAL,
+    HUMAN_INTENTS,
+    INPUT,
+    ApprovalDecision,
+    Error,
+    EscalationTaken,
+    Event,
+    HumanResponse,
+    Paused,
+    RequestExpired,
+    Resumed,
+    Stopped,
+    ToolCall,
+    UserMessage,
+    utcnow,
+)
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    WAITING_APPROVAL = "waiting_approval"
+    WAITING_INPUT = "waiting_input"
+    WAITING_ESCALATION = "waiting_escalation"
+    PAUSED = "paused"
+    DONE = "done"
+    STOPPED = "stopped"
+
+
+_WAITING = {
+    APPROVAL: Status.WAITING_APPROVAL,
+    INPUT: Status.WAITING_INPUT,
+    ESCALATION: Status.WAITING_ESCALATION,
+}
+
+
+_CONTROL = (Paused, Resumed, Stopped)
+
+
+def is_note(event: Event) -> bool:
+    """Events about the run that do not move it: pausing and resuming, a message Slack
+    refused. Where the run is and its error streak look past them."""
+    return isinstance(event, Paused | Resumed) or (
+        isinstance(event, Error) and event.scope == "delivery"
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a human request ended; `by` is who settled it (None when it expired)."""
+
+    kind: Literal["approved", "rejected", "answered", "expired", "cancelled"]
+    by: str | None
+    at: datetime
+    reason: str | None = None
+
+
+class SlackOrigin(BaseModel):
+    """Where in Slack the thread lives and reports to."""
+
+    model_config = ConfigDict(frozen=True)
+    channel: str
+    thread_ts: str
+
+
+class Thread(BaseModel):
+    """An agent run. `version` is bumped by every save (compare-and-set)."""
+
+    id: str
+    agent: str
+    requester: str
+    origin: SlackOrigin | None = None
+    events: list[Event] = Field(default_factory=list)
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+    def append(self, *events: Event) -> Thread:
+        return self.model_copy(update={"events": [*self.events, *events]})
+
+    @property
+    def status(self) -> Status:
+        control = next((e for e in reversed(self.events) if isinstance(e, _CONTROL)), None)
+        if isinstance(control, Stopped):
+            return Status.STOPPED
+        if isinstance(control, Paused):
+            return Status.PAUSED
+        last = self.last_step
+        if isinstance(last, ToolCall) and last.intent == FINAL:
+            return Status.DONE
+        request = self.open_request()
+        return _WAITING[request.intent] if request else Status.RUNNING
+
+    @property
+    def last_step(self) -> Event | None:
+        """The last event that says where the run is (notes do not; see `is_note`)."""
+        return next((e for e in reversed(self.events) if not is_note(e)), None)
+
+    def call(self, call_id: str) -> ToolCall | None:
+        return next(
+            (e for e in self.events if isinstance(e, ToolCall) and e.call_id == call_id), None
+        )
+
+    def open_request(self) -> ToolCall | None:
+        """The human request the thread waits on. While one is open no step is taken, so it
+        is always the last call."""
+        last = next((e for e in reversed(self.events) if isinstance(e, ToolCall)), None)
+        if last is None or last.intent not in HUMAN_INTENTS or self.outcome(last) is not None:
+            return None
+        return last
+
+    def about(self, call_id: str) -> list[Event]:
+        """The events people and deadlines added to request `call_id`, in order."""
+        return [
+            e
+            for e in self.events
+            if getattr(e, "call_id", None) == call_id and not isinstance(e, ToolCall)
+        ]
+
+    def approvals(self, call_id: str) -> list[ApprovalDecision]:
+        """Approvals so far, one per person (a second click by the same person is not counted)."""
+        seen: dict[str, ApprovalDecision] = {}
+        for event in self.about(call_id):
+            if isinstance(event, ApprovalDecision) and event.approved:
+                seen.setdefault(event.user, event)
+        return list(seen.values())
+
+    def outcome(self, request: ToolCall) -> Outcome | None:
+        quorum = request.terms.quorum if request.terms else 1
+        approvers: set[str] = set()
+        later = self.events[self.events.index(request) + 1 :]
+        for event in (
+            e for e in later if getattr(e, "call_id", request.call_id) == request.call_id
+        ):
+            match event:
+                case Stopped(by=by, at=at, reason=reason):
+                    return Outcome("cancelled", by, at, reason)
+                case RequestExpired(at=at):
+                    return Outcome("expired", None, at)
+                case ApprovalDecision(approved=False, user=user, at=at, reason=reason):
+                    return Outcome("rejected", user, at, reason)
+                case ApprovalDecision(approved=True, user=user, at=at):
+                    approvers.add(user)
+                    if len(approvers) >= quorum:
+                        return Outcome("approved", user, at)
+                case HumanResponse(user=user, at=at, text=text):
+                    return Outcome("answered", user, at, text)
+                case _:
+                    pass
+        return None
+
+    def approved_action(self, request: ToolCall) -> dict[str, Any]:
+        """The call to run for an approved request: as asked, or as an approver edited it."""
+        edited = [a.edited_action for a in self.approvals(request.call_id) if a.edited_action]
+        return edited[-1] if edited else request.action
+
+    def taken_by(self, call_id: str) -> str | None:
+        """Who took escalation `call_id`, if anyone has."""
+        taken = [e for e in self.about(call_id) if isinstance(e, EscalationTaken)]
+        return taken[0].user if taken else None
+
+    def has_message(self, message_ts: str) -> bool:
+        """Whether the Slack message `message_ts` was already taken in (a duplicate delivery)."""
+        return any(
+            isinstance(e, UserMessage | HumanResponse) and e.message_ts == message_ts
+            for e in self.events
+        )
+
+    def model_steps(self) -> int:
+        return sum(1 for e in self.events if isinstance(e, ToolCall) and e.source == "model")
+
+    def consecutive_errors(self) -> int:
+        """Errors since the last step that went well; the calls that failed don't break a run."""
+        count = 0
+        for event in reversed(self.events):
+            if isinstance(event, Error) and event.scope != "step":
+                continue
+            if isinstance(event, Error):
+                count += 1
+            elif not (isinstance(event, ToolCall) and event.intent not in HUMAN_INTENTS | {FINAL}):
+                break
+        return count

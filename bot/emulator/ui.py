@@ -1,0 +1,150 @@
+"""The emulator's browser UI for `hitl sandbox`: one static page plus a few JSON routes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from bot.emulator.state import Ephemeral, Message, View
+from bot.emulator.views import IncompleteView
+
+if TYPE_CHECKING:
+    from bot.emulator.server import SlackEmulator
+
+_AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
+
+
+def routes(emu: SlackEmulator) -> list[Route]:
+    """`/` (the page), `/ui/state`, and what a person does: `/ui/send`, `/ui/click` (buttons
+    and selects), `/ui/submit` and `/ui/close` (modals), for `emu`."""
+
+    async def index(_: Request) -> HTMLResponse:
+        page = (
+            resources.files("bot.emulator")
+            .joinpath("static/emulator.html")
+            .read_text(encoding="utf-8")
+        )
+        return HTMLResponse(page)
+
+    async def state(_: Request) -> JSONResponse:
+        return JSONResponse(ui_state(emu))
+
+    return [
+        Route("/", index),
+        Route("/ui/state", state),
+        *(_action_route(emu, f"/ui/{name}", act) for name, act in ACTIONS.items()),
+    ]
+
+
+Action = Callable[["SlackEmulator", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _action_route(emu: SlackEmulator, path: str, act: Action) -> Route:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse({"ok": True} | await act(emu, await request.json()))
+        except IncompleteView as e:
+            return JSONResponse({"ok": False, "error": "incomplete", "errors": e.errors})
+        except (KeyError, LookupError, RuntimeError, TimeoutError, httpx.HTTPError) as e:
+            return JSONResponse({"ok": False, "error": _describe(e)}, status_code=400)
+
+    return Route(path, endpoint, methods=["POST"])
+
+
+async def _send(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    delivery = await emu.post_message(
+        user=str(body["user"]),
+        channel=str(body["channel"]),
+        text=mention_markup(emu, str(body["text"])),
+        thread_ts=body.get("thread_ts") or None,
+    )
+    return {"ts": delivery.message.ts, "statuses": [r.status_code for r in delivery.responses]}
+
+
+async def _click(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    user, action_id = str(body["user"]), str(body["action_id"])
+    target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
+    if body.get("value") is None:
+        response = await emu.click(user=user, message=target, action_id=action_id)
+    else:
+        value = str(body["value"])
+        response = await emu.select(user=user, message=target, action_id=action_id, value=value)
+    return {"status": response.status_code}
+
+
+async def _submit(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    view = emu.workspace.find_view(view_id=str(body["view_id"]))
+    response = await emu.submit_view(user=str(body["user"]), view=view, values=body.get("values"))
+    return {"status": response.status_code}
+
+
+async def _close(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    view = emu.workspace.find_view(view_id=str(body["view_id"]))
+    response = await emu.close_view(user=str(body["user"]), view=view)
+    return {"status": response.status_code if response is not None else None}
+
+
+ACTIONS: dict[str, Action] = {"send": _send, "click": _click, "submit": _submit, "close": _close}
+
+
+def ui_state(emu: SlackEmulator) -> dict[str, Any]:
+    """Everything the page draws; ephemerals and modals are filtered per user in the browser."""
+    me = emu.identity
+    return {
+        "bot": {"user_id": me.bot_user_id, "name": me.bot_name},
+        "channels": [{"id": cid, "name": name} for cid, name in emu.channels.items()],
+        "users": [asdict(u) for u in emu.users.values()],
+        "messages": [asdict(m) | {"edited": m.edited} for m in emu.messages],
+        "ephemerals": [asdict(e) for e in emu.ephemerals],
+        "views": [_view(v) for v in emu.open_views()],
+        "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
+    }
+
+
+def _view(v: View) -> dict[str, Any]:
+    # What the browser needs to draw a modal; `values` refill it after the bot sent errors.
+    return {
+        k: getattr(v, k)
+        for k in ("id", "user", "title", "blocks", "submit", "close", "hash", "errors", "values")
+    }
+
+
+def _short(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k in ("channel", "text", "thread_ts", "view_id")}
+
+
+def mention_markup(emu: SlackEmulator, text: str) -> str:
+    """Typed text as Slack's client sends it: `&<>` escaped, `@bot`, `@<bot name>` and
+    `@<user name>` turned into `<@ID>` mentions."""
+    ids = {u.name: u.id for u in emu.users.values()}
+    ids |= {"bot": emu.identity.bot_user_id, emu.identity.bot_name: emu.identity.bot_user_id}
+
+    def swap(m: re.Match[str]) -> str:
+        uid = ids.get(m[1])
+        return f"<@{uid}>" if uid else m[0]
+
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _AT_NAME.sub(swap, escaped)
+
+
+def _clickable(emu: SlackEmulator, user: str, channel: str, ts: str) -> Message | Ephemeral:
+    for e in emu.ephemerals:
+        if e.channel == channel and e.ts == ts and e.user == user:
+            return e
+    return emu.find_message(channel, ts)
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e}"
+    if isinstance(e, httpx.HTTPError):
+        return f"could not reach the bot: {e!r}"
+    return str(e)

@@ -1,0 +1,342 @@
+"""Block Kit for the messages and modals of human requests, built with slack_sdk's models.
+
+Every text is cut to Slack's limit for its place (`bot/slack/limits.py`), including the limits
+slack_sdk does not check, so a card is never refused for its content; `overflow` gives the
+follow-up messages that carry in full what a card had to cut.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from agents.runtime.events import APPROVAL, ESCALATION, INPUT, ToolCall, call_hash
+from agents.runtime.thread import Outcome, Thread
+from bot.slack import limits, messages
+from bot.slack.limits import cut
+from bot.slack.payloads import RequestRef
+
+APPROVE_ACTION = "hitl_approve"
+REJECT_ACTION = "hitl_reject"
+EDIT_ACTION = "hitl_edit"
+ANSWER_ACTION = "hitl_answer"
+TAKE_ACTION = "hitl_take"
+REJECT_VIEW = "hitl_reject_reason"
+EDIT_VIEW = "hitl_edit"
+REASON_BLOCK = "reason"
+
+Blocks = list[dict[str, Any]]
+
+
+def _dicts(blocks: list[Block]) -> Blocks:
+    return [block.to_dict() for block in blocks]
+
+
+def _context(*lines: str) -> ContextBlock:
+    texts = [cut(line, limits.CONTEXT_TEXT) for line in lines if line]
+    return ContextBlock(
+        elements=[MarkdownTextObject(text=t) for t in texts][: limits.CONTEXT_ELEMENTS]
+    )
+
+
+def _plain(text: str, limit: int) -> str:
+    # plain_text is never parsed for mentions, so it is cut but not escaped.
+    return cut(text, limit)
+
+
+def ref_for(thread_id: str, call: ToolCall, *, answer: str | None = None) -> RequestRef:
+    action_hash = call_hash(call.action) if "action" in call.arguments else ""
+    return RequestRef(
+        thread_id=thread_id, call_id=call.call_id, action_hash=action_hash, answer=answer
+    )
+
+
+def _arguments(call: ToolCall) -> list[tuple[str, Any]]:
+    return [(name, value) for name, value in call.action.items() if name != "intent"]
+
+
+def _fields(call: ToolCall) -> list[MarkdownTextObject]:
+    """The call's arguments, one field each; past the tenth, one field names the rest."""
+    arguments = _arguments(call)
+    shown = arguments
+    if len(arguments) > limits.SECTION_FIELDS:
+        shown = arguments[: limits.SECTION_FIELDS - 1]
+    texts = [messages.argument(name, value, limits.SECTION_FIELD) for name, value in shown]
+    rest = [name for name, _ in arguments[len(shown) :]]
+    if rest:
+        texts.append(messages.more_arguments(rest, limits.SECTION_FIELD))
+    return [MarkdownTextObject(text=text) for text in texts]
+
+
+def _details(call: ToolCall) -> list[Block]:
+    summary = messages.bold(call.arguments["summary"], limits.SECTION_TEXT)
+    return [
+        HeaderBlock(text=_plain(messages.APPROVAL_HEADER, limits.HEADER_TEXT)),
+        SectionBlock(text=MarkdownTextObject(text=summary), fields=_fields(call)),
+    ]
+
+
+def approval(thread: Thread, call: ToolCall) -> Blocks:
+    """An open approval request: what will run, the terms, votes so far, and the buttons."""
+    assert call.terms is not None
+    value = ref_for(thread.id, call).encode()
+    buttons = [
+        ButtonElement(
+            text=messages.APPROVE,
+            action_id=APPROVE_ACTION,
+            value=value,
+            style="primary",
+            confirm=ConfirmObject(
+                title=messages.CONFIRM_TITLE,
+                text=messages.confirm_approval(call.arguments["summary"]),
+                confirm=messages.APPROVE,
+                deny=messages.CANCEL,
+            ),
+        )
+    ]
+    if call.terms.editable:
+        buttons.append(ButtonElement(text=messages.EDIT, action_id=EDIT_ACTION, value=value))
+    buttons.append(
+        ButtonElement(text=messages.REJECT, action_id=REJECT_ACTION, value=value, style="danger")
+    )
+    votes = [
+        messages.approval_vote(a.user, len(thread.approvals(call.call_id)), call.terms.quorum)
+        for a in thread.approvals(call.call_id)[-1:]
+    ]
+    return _dicts(
+        [
+            *_details(call),
+            _context(messages.request_terms(thread.requester, call.terms), *votes),
+            ActionsBlock(block_id=f"approval:{call.call_id}", elements=buttons),
+        ]
+    )
+
+
+def decided(thread: Thread, call: ToolCall, outcome: Outcome) -> Blocks:
+    """A settled approval request: no buttons; who decided, when, and any edit."""
+    lines = [messages.outcome(outcome)]
+    edited = thread.approved_action(call)
+    if outcome.kind == "approved" and edited != call.action:
+        lines.append(messages.edited(outcome.by or "", call.action, edited))
+    return _dicts([*_details(call), _context(*lines)])
+
+
+def question(thread: Thread, call: ToolCall, outcome: Outcome | None) -> Blocks:
+    """A question; its answer buttons while open, who answered once settled."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=messages.question(call.arguments["question"])))
+    ]
+    options: list[str] = call.arguments.get("options") or []
+    if outcome is not None:
+        blocks.append(_context(messages.outcome(outcome)))
+    elif options:
+        blocks += _answer_buttons(thread, call, options)
+        hidden = len(options) - MAX_ANSWER_BUTTONS
+        hints = [messages.more_options(hidden)] if hidden > 0 else []
+        blocks.append(_context(messages.ANSWER_HINT, *hints))
+    else:
+        blocks.append(_context(messages.REPLY_HINT))
+    return _dicts(blocks)
+
+
+# Four rows of buttons: a question card stays short, and far below 50 blocks.
+MAX_ANSWER_BUTTONS = 4 * limits.ACTIONS_ELEMENTS
+
+
+def _answer_value(thread: Thread, call: ToolCall, option: str) -> str:
+    """The button's value: the request and the answer, the answer cut if it must be."""
+    answer, value = option, ref_for(thread.id, call, answer=option).encode()
+    while len(value) > limits.BUTTON_VALUE and len(answer) > 1:
+        # JSON escapes can make the value longer than the answer: cut by the excess.
+        answer = cut(answer, len(answer) - (len(value) - limits.BUTTON_VALUE))
+        value = ref_for(thread.id, call, answer=answer).encode()
+    return value
+
+
+def _answer_buttons(thread: Thread, call: ToolCall, options: list[str]) -> list[Block]:
+    buttons = [
+        ButtonElement(
+            text=_plain(option.strip() or messages.NO_TEXT, limits.BUTTON_TEXT),
+            action_id=f"{ANSWER_ACTION}:{i}",
+            value=_answer_value(thread, call, option),
+        )
+        for i, option in enumerate(options[:MAX_ANSWER_BUTTONS])
+    ]
+    row = limits.ACTIONS_ELEMENTS
+    return [
+        ActionsBlock(
+            block_id=f"question:{call.call_id}" + (f":{start // row}" if start else ""),
+            elements=buttons[start : start + row],
+        )
+        for start in range(0, len(buttons), row)
+    ]
+
+
+def escalation(
+    thread: Thread, call: ToolCall, *, link: str, taken_by: str | None, outcome: Outcome | None
+) -> Blocks:
+    """The escalation posted for on-call: why, where, who is paged, and "Take it"."""
+    assert call.terms is not None
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=_plain(
+                messages.escalation_header(call.arguments.get("urgency", "high")),
+                limits.HEADER_TEXT,
+            )
+        ),
+        SectionBlock(text=MarkdownTextObject(text=messages.reason(call.arguments["reason"]))),
+        _context(messages.escalation_context(thread.requester, link, call.terms)),
+    ]
+    if outcome is not None:
+        blocks.append(_context(messages.outcome(outcome)))
+    elif taken_by is not None:
+        blocks.append(_context(messages.taken_by(taken_by)))
+    else:
+        button = ButtonElement(
+            text=messages.TAKE_IT,
+            action_id=TAKE_ACTION,
+            value=ref_for(thread.id, call).encode(),
+            style="primary",
+        )
+        blocks.append(ActionsBlock(block_id=f"escalation:{call.call_id}", elements=[button]))
+    return _dicts(blocks)
+
+
+def reject_modal(ref: RequestRef, summary: str) -> dict[str, Any]:
+    """Reject asks why: the reason is required and reaches the agent."""
+    return View(
+        type="modal",
+        callback_id=REJECT_VIEW,
+        private_metadata=ref.encode(),
+        title=messages.REJECT_TITLE,
+        submit=messages.REJECT,
+        close=messages.CANCEL,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=messages.bold(summary, limits.SECTION_TEXT))),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label=messages.REASON_LABEL,
+                hint=messages.REASON_HINT,
+                element=PlainTextInputElement(
+                    action_id=REASON_BLOCK, multiline=True, max_length=500
+                ),
+            ),
+        ],
+    ).to_dict()
+
+
+def edit_modal(ref: RequestRef, call: ToolCall, schema: dict[str, Any]) -> dict[str, Any]:
+    """Edit-then-approve: the action's arguments as typed fields, prefilled."""
+    blocks: list[Block] = []
+    for name, value in _arguments(call):
+        spec = schema.get("properties", {}).get(name, {})
+        element = _field(name, spec, value) if spec else None
+        if element is None:
+            continue
+        hint = spec.get("description")
+        blocks.append(
+            InputBlock(
+                block_id=name,
+                label=_plain(messages.label(name), limits.INPUT_LABEL),
+                hint=_plain(hint, limits.INPUT_HINT) if hint else None,
+                element=element,
+            )
+        )
+    if not blocks:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=messages.NOTHING_TO_EDIT)))
+    return View(
+        type="modal",
+        callback_id=EDIT_VIEW,
+        private_metadata=ref.encode(),
+        title=messages.EDIT_TITLE,
+        submit=messages.EDIT_SUBMIT,
+        close=messages.CANCEL,
+        blocks=blocks[: limits.VIEW_BLOCKS],
+    ).to_dict()
+
+
+def _field(
+    name: str, spec: dict[str, Any], value: Any
+) -> StaticSelectElement | PlainTextInputElement | None:
+    """The input for one argument, prefilled; None when its value or choices cannot be shown
+    whole (a cut value would be submitted cut): that argument then keeps its value."""
+    choices = [str(c) for c in spec.get("enum") or []]
+    if choices:
+        if len(choices) > limits.SELECT_OPTIONS or any(
+            len(c) > limits.OPTION_VALUE for c in choices
+        ):
+            return None
+        options = [Option(text=_plain(c, limits.OPTION_TEXT), value=c) for c in choices]
+        initial = next((o for o in options if o.value == str(value)), None)
+        return StaticSelectElement(action_id=name, options=options, initial_option=initial)
+    if len(str(value)) > limits.PLAIN_TEXT_INPUT_VALUE:
+        return None
+    return PlainTextInputElement(action_id=name, initial_value=str(value))
+
+
+def overflow(call: ToolCall) -> list[str]:
+    """Follow-up messages that carry in full each text the card for `call` had to cut or
+    leave out (summary, arguments, question, answers, reason); [] when it shows everything."""
+    full: list[tuple[str, str]] = []
+    args = call.arguments
+    if call.intent == APPROVAL:
+        if _was_cut(partial(messages.bold, args["summary"]), limits.SECTION_TEXT):
+            full.append(("summary", args["summary"]))
+        full += _cut_arguments(call)
+    elif call.intent == INPUT:
+        if _was_cut(partial(messages.question, args["question"]), limits.SECTION_TEXT):
+            full.append(("question", args["question"]))
+        options: list[str] = args.get("options") or []
+        if len(options) > MAX_ANSWER_BUTTONS or any(len(o) > limits.BUTTON_TEXT for o in options):
+            full.append(("answers", "\n".join(f"• {o}" for o in options)))
+    elif call.intent == ESCALATION and _was_cut(
+        partial(messages.reason, args["reason"]), limits.SECTION_TEXT
+    ):
+        full.append(("reason", args["reason"]))
+    return [text for name, value in full for text in messages.full_text(name, value)]
+
+
+def _was_cut(render: Callable[[int], str], limit: int) -> bool:
+    """Whether `render(limit)` shows less than the text rendered without a limit."""
+    return render(limit) != render(sys.maxsize)
+
+
+def _cut_arguments(call: ToolCall) -> list[tuple[str, str]]:
+    arguments = _arguments(call)
+    hidden_from = limits.SECTION_FIELDS - 1 if len(arguments) > limits.SECTION_FIELDS else None
+    return [
+        (messages.label(name).lower(), str(value))
+        for i, (name, value) in enumerate(arguments)
+        if (hidden_from is not None and i >= hidden_from)
+        or _was_cut(partial(messages.argument, name, value), limits.SECTION_FIELD)
+    ]
+
+
+def plain(text: str, rendered: Blocks | None) -> Blocks:
+    """What is left of a message Slack refused: its text, cut to fit, and its buttons without
+    their confirm dialogs, so a person can still act on it."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": limits.cut(text, 2900)}}
+    actions = []
+    for block in rendered or []:
+        if block.get("type") == "actions":
+            elements = [{k: v for k, v in e.items() if k != "confirm"} for e in block["elements"]]
+            actions.append({**block, "elements": elements})
+    return [section, *actions]

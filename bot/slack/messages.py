@@ -1,0 +1,263 @@
+"""Every piece of text the bot shows people in Slack.
+
+Text from people and the model is escaped (`limits.escape`) wherever it is embedded, so it can
+neither mention anyone nor build links; the mentions and dates built here stay live. Every
+function returns text within the limit of the place it is shown in (`limits.cut`, "…").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from agents.runtime.events import Terms
+from agents.runtime.thread import Outcome
+from agents.runtime.types import RefusalReason
+from bot.slack.limits import (
+    CONFIRM_TEXT,
+    CONTEXT_TEXT,
+    FOLLOW_UP_TEXT,
+    MESSAGE_TEXT,
+    SECTION_TEXT,
+    chunks,
+    cut,
+    escape,
+)
+
+APPROVE = "Approve"
+REJECT = "Reject"
+EDIT = "Edit"
+CANCEL = "Cancel"
+TAKE_IT = "Take it"
+APPROVAL_HEADER = "Approval needed"
+CONFIRM_TITLE = "Approve this?"
+REJECT_TITLE = "Reject"
+REASON_LABEL = "Why are you rejecting it?"
+REASON_HINT = "The agent sees this and may propose something else."
+EDIT_TITLE = "Edit, then approve"
+EDIT_SUBMIT = "Approve edited"
+ANSWER_HINT = "Pick an answer, or reply in this thread."
+REPLY_HINT = "Reply in this thread to answer."
+NO_TEXT = "(no text given)"
+NOTHING_TO_EDIT = "Nothing here can be edited in a form; approve it as it is or reject it."
+
+NOT_ALLOWED = (
+    "You can't approve or answer this request: nobody approves their own request, and only "
+    "the people it names can decide it."
+)
+STALE = "This request is no longer waiting for a decision."
+PAUSED = "This run is paused, so nothing was changed. Click again once it is resumed."
+ALREADY_APPROVED = "You already approved this; it is waiting for the other approvals."
+UNKNOWN_THREAD = "I can't find the run this belongs to. It may have expired or been removed."
+FORM_FAILED = "Slack didn't open the form just now, so nothing was changed. Please click again."
+UNKNOWN_ACTION = "This button isn't one I know. Nothing was changed."
+REASON_REQUIRED = "Please say why, so the agent can propose something else."
+
+
+def slack_date(at: datetime) -> str:
+    """A date Slack shows in each reader's own time zone, with a UTC fallback."""
+    epoch = int(at.timestamp())
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def mention(slack_id: str) -> str:
+    """A user (U…/W…) or user group (S…) mention."""
+    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
+def mentions(ids: Iterable[str]) -> str:
+    return ", ".join(mention(i) for i in ids)
+
+
+def label(field: str) -> str:
+    """An argument's name as a plain-text label."""
+    return field.replace("_", " ").capitalize()
+
+
+def approval_fallback(summary: str) -> str:
+    return cut(f"Approval needed: {escape(summary)}", FOLLOW_UP_TEXT)
+
+
+CONFIRM_TAIL = ". It runs as soon as the approval is complete."
+
+
+def confirm_approval(summary: str) -> str:
+    """The confirm dialog's text: the summary, cut so the whole fits the dialog."""
+    return cut(escape(summary), CONFIRM_TEXT - len(CONFIRM_TAIL)) + CONFIRM_TAIL
+
+
+def bold(text: str, limit: int) -> str:
+    """Model or user text in bold, escaped and cut to fit `limit` with its asterisks."""
+    return f"*{cut(escape(text), limit - 2)}*"
+
+
+def argument(name: str, value: object, limit: int) -> str:
+    """One argument of a call as a section field: its label in bold, then its value."""
+    return cut(f"*{escape(label(name))}*\n{escape(str(value))}", limit)
+
+
+def more_arguments(names: list[str], limit: int) -> str:
+    return cut(f"*…and {len(names)} more:* {escape(', '.join(map(label, names)))}", limit)
+
+
+def more_options(count: int) -> str:
+    return f"…and {count} more answers that don't fit here: reply in this thread to give one."
+
+
+def full_text(name: str, text: str) -> list[str]:
+    """Follow-up messages that carry all of a text a card had to cut, escaped, labelled
+    `Full summary (1/2):`, each within `FOLLOW_UP_TEXT`."""
+    escaped = escape(text)
+    most = "9" * len(str(len(escaped)))  # at least as many digits as the piece count
+    head = f"Full {name} ({most}/{most}):\n"
+    pieces = chunks(escaped, FOLLOW_UP_TEXT - len(head))
+    n = len(pieces)
+    return [f"Full {name} ({i}/{n}):\n{piece}" for i, piece in enumerate(pieces, 1)]
+
+
+def final_chunks(text: str) -> list[str]:
+    """A final message from the model, escaped, as as many messages as it needs (one when it
+    fits), each within `FOLLOW_UP_TEXT` so it also fits a section block."""
+    return chunks(escape(text), FOLLOW_UP_TEXT)
+
+
+def request_terms(requester: str, terms: Terms) -> str:
+    deciders = mentions(terms.deciders) if terms.deciders else "anyone but the requester"
+    need = f"{terms.quorum} approvals" if terms.quorum > 1 else "1 approval"
+    return (
+        f"Requested by {who(requester)} · needs {need} from {deciders} · "
+        f"expires {slack_date(terms.deadline)}"
+    )
+
+
+def approval_vote(user: str, count: int, quorum: int) -> str:
+    return f"👍 Approved by <@{user}> ({count} of {quorum})"
+
+
+def outcome(result: Outcome) -> str:
+    """How a request ended, for its card's context line (within `CONTEXT_TEXT`)."""
+    return cut(_outcome(result), CONTEXT_TEXT)
+
+
+def _outcome(result: Outcome) -> str:
+    when = slack_date(result.at)
+    reason = escape(result.reason) if result.reason else None
+    match result.kind:
+        case "approved":
+            return f"✅ Approved by {who(result.by or '')} on {when}"
+        case "rejected":
+            return f"❌ Rejected by {who(result.by or '')} on {when}: {reason or 'no reason given'}"
+        case "answered":
+            return f"💬 Answered by {who(result.by or '')} on {when}: {reason}"
+        case "expired":
+            return f"⏰ Expired on {when}: nobody decided in time, so nothing ran."
+        case "cancelled":
+            because = f": {reason}" if reason else ""
+            return f"⏹ Cancelled on {when}: the run was stopped by {who(result.by or '')}{because}."
+
+
+def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    changes = ", ".join(
+        f"{label(k)} {before.get(k)} → {v}" for k, v in after.items() if before.get(k) != v
+    )
+    return cut(f"✏️ Edited by {who(user)} before approving: {escape(changes)}", CONTEXT_TEXT)
+
+
+def who(by: str) -> str:
+    """A Slack user as a mention; anything else (`cli:ops`, `api:ci`) as literal code."""
+    if re.fullmatch(r"[UW][A-Z0-9]+", by):
+        return f"<@{by}>"
+    literal = escape(cut(by.replace("`", "'"), 100))
+    return f"`{literal}`"
+
+
+def control(action: str, by: str, reason: str | None) -> str:
+    icon = {"paused": "⏸", "resumed": "▶️", "stopped": "⏹"}[action]
+    because = f": {escape(reason)}" if reason else "."
+    tail = {
+        "paused": " I won't take a step or a click until it is resumed.",
+        "resumed": "",
+        "stopped": " Nothing more will run here.",
+    }[action]
+    return cut(f"{icon} {action.capitalize()} by {who(by)}{because}{tail}", FOLLOW_UP_TEXT)
+
+
+def launched(by: str, text: str) -> str:
+    return cut(f"🤖 Request from {who(by)} (via the API): {escape(text)}", MESSAGE_TEXT)
+
+
+def question(text: str, limit: int = SECTION_TEXT) -> str:
+    """A question to people, as a card's section text and as its fallback text."""
+    return cut(f"❓ {escape(text)}", limit)
+
+
+def reminder(deciders: tuple[str, ...], terms: Terms, kind: str) -> str:
+    who = mentions(deciders) if deciders else "Anyone who can decide"
+    return f"⏳ {who}: this {kind} is still waiting and expires {slack_date(terms.deadline)}."
+
+
+def escalation_header(urgency: str) -> str:
+    return "🚨 Urgent escalation" if urgency == "high" else "Escalation"
+
+
+def escalation_context(requester: str, link: str, terms: Terms) -> str:
+    paged = mentions(terms.deciders) if terms.deciders else "on-call"
+    return f"{paged} · <{link}|Open the thread> · requested by {who(requester)}"
+
+
+def escalated_in_thread(reason: str) -> str:
+    return cut(f"🚨 I've asked on-call to take over: {escape(reason)}", FOLLOW_UP_TEXT)
+
+
+def taken_by(user: str) -> str:
+    return f"🙋 Taken by <@{user}>"
+
+
+def on_it(user: str) -> str:
+    return f"🙋 <@{user}> is on it. <@{user}>, reply in this thread and I'll carry on."
+
+
+def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
+    """Why a person's click, form or reply was not taken."""
+    match reason:
+        case "settled":
+            return refusal_settled(settled)
+        case "not_allowed":
+            return NOT_ALLOWED
+        case "already_approved":
+            return ALREADY_APPROVED
+        case "invalid_edit":
+            return invalid_edit(detail)
+        case "stale":
+            return STALE
+        case "paused":
+            return PAUSED
+
+
+def refusal_settled(result: Outcome | None) -> str:
+    if result is None:
+        return STALE
+    return f"Already settled. {outcome(result)}"
+
+
+def invalid_edit(detail: str) -> str:
+    return cut(f"That edit can't be approved: {escape(detail)}", FOLLOW_UP_TEXT)
+
+
+def reason(text: str, limit: int = SECTION_TEXT) -> str:
+    """Why a request was escalated, as the escalation card's section text."""
+    return cut(escape(text), limit) if text.strip() else NO_TEXT
+
+
+def cannot_post_in(channel: str, error: str) -> str:
+    """Said in the origin thread when Slack would not let the bot post in `channel`."""
+    if error == "is_archived":
+        fix = f"<#{channel}> is archived; set HITL_ESCALATION_CHANNEL to a live channel"
+    elif error == "channel_not_found":
+        fix = f"I can't find channel {channel}; check HITL_ESCALATION_CHANNEL"
+    else:
+        fix = f"invite me to <#{channel}> (`/invite @hitl` there)"
+    return f":warning: I couldn't post this escalation in <#{channel}>: {fix}. It is here instead."

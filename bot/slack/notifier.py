@@ -1,0 +1,478 @@
+"""Shows people in Slack what a thread's events mean; the outbox (agents/runtime/outbox.py) calls it
+for each saved event, in order, until it returns.
+
+Rendering is a pure projection of the thread: a human request's message is re-rendered from
+the thread after every change to it, so an update is safe to repeat. Each post gets a delivery
+id (event index and position) recorded in the ledger before and after the call, and carries
+it in Slack message metadata: a retry after a crash or a timeout looks for the post before
+making it again, so nobody sees a message twice.
+
+Slack unreachable (5xx, 429 after retries, timeout): `DeliveryDeferred`, retried later by the
+outbox. Slack refusing for good: a fallback (plain text keeping the buttons; the origin thread
+instead of a channel the bot is not in; a new message instead of one that cannot be updated),
+and a line for the audit returned to the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from agents.runtime.events import (
+    APPROVAL,
+    ESCALATION,
+    FINAL,
+    HUMAN_INTENTS,
+    INPUT,
+    ApprovalDecision,
+    EscalationTaken,
+    Event,
+    HumanResponse,
+    Paused,
+    ReminderSent,
+    RequestExpired,
+    Resumed,
+    Stopped,
+    ToolCall,
+)
+from agents.runtime.outbox import DeliveryLedger, DeliveryRecord
+from agents.runtime.thread import Outcome, Thread
+from agents.runtime.types import DeliveryDeferred, Tell
+from bot.slack import blocks, messages
+from bot.slack.blocks import plain as plain_blocks
+
+log = logging.getLogger(__name__)
+
+WORKING = "hourglass_flowing_sand"
+DELIVERY_EVENT = "hitl_delivery"
+"""Slack message metadata `event_type` of every post, its payload naming the delivery."""
+
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+BLOCK_ERRORS = frozenset({"invalid_blocks", "msg_too_long", "invalid_blocks_format", "no_text"})
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+SEARCH_PAGES = 5
+
+
+class SlackRefused(Exception):
+    """Slack answered a call with `ok: false` for a reason a retry will not change."""
+
+    def __init__(self, method: str, error: str, channel: str) -> None:
+        super().__init__(f"Slack refused {method} in {channel}: {error}")
+        self.method, self.error, self.channel = method, error, channel
+
+
+@dataclass
+class _Delivery:
+    """The deliveries of one event: their ids, in order, and what Slack refused."""
+
+    thread: Thread
+    index: int
+    made: int = 0
+    refused: list[str] = field(default_factory=list)
+
+    def next_id(self) -> str:
+        self.made += 1
+        return f"{self.index}.{self.made}"
+
+    def tag(self, delivery_id: str) -> str:
+        return f"{self.thread.id}/{delivery_id}"
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        ledger: DeliveryLedger,
+        *,
+        escalation_channel: str | None,
+        claim_seconds: float = 22.0,
+    ) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._escalation_channel = escalation_channel
+        # How long a worker's claim on a post holds: longer than one Slack call can take.
+        self._claim_seconds = claim_seconds
+        self._token = secrets.token_hex(8)
+        self._team_url: str | None = None
+
+    async def deliver(self, thread: Thread, index: int) -> list[str]:
+        if thread.origin is None:
+            return []
+        delivery = _Delivery(thread, index)
+        try:
+            await self._show(delivery, thread.events[index])
+        except SlackRefused as exc:  # no fallback left: the audit says what was not shown
+            delivery.refused.append(f"{exc}; nothing else could be shown")
+        return delivery.refused
+
+    async def _show(self, d: _Delivery, event: Event) -> None:
+        thread = d.thread
+        match event:
+            case ToolCall(intent=intent) if intent in HUMAN_INTENTS:
+                await self._ask(d, event)
+            case ToolCall(intent=intent, arguments=arguments) if intent == FINAL:
+                for piece in messages.final_chunks(arguments["message"]):
+                    await self._post(d, text=piece)
+            case ApprovalDecision() | HumanResponse() | RequestExpired():
+                await self._refresh(d, event.call_id)
+            case EscalationTaken(call_id=call_id, user=user):
+                await self._refresh(d, call_id)
+                await self._post(d, text=messages.on_it(user))
+            case ReminderSent(call_id=call_id):
+                await self._remind(d, call_id)
+            case Paused(by=by) | Resumed(by=by):
+                await self._post(d, text=messages.control(event.type, by, None))
+            case Stopped(by=by, reason=reason):
+                await self._cancel_open(d, event)
+                await self._post(d, text=messages.control("stopped", by, reason))
+            case _:
+                del thread  # nothing to show for the other events
+
+    async def working(self, thread: Thread, busy: bool) -> None:
+        """An ⏳ on the thread's first message while a worker takes steps in it. Cosmetic: a
+        failure is logged and tried again on the next delivery, never stops the run."""
+        if thread.origin is None:
+            return
+        wanted = "on" if busy else "off"
+        if (await self._ledger.flag(thread.id, "working") or "off") == wanted:
+            return
+        call = self._client.reactions_add if busy else self._client.reactions_remove
+        origin = thread.origin
+        try:
+            await call(channel=origin.channel, timestamp=origin.thread_ts, name=WORKING)
+        except SlackApiError as exc:
+            if _error(exc) not in ("already_reacted", "no_reaction"):
+                log.info("working indication: %s", _error(exc) or exc.response.status_code)
+                return
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            log.info("working indication: %r", exc)
+            return
+        await self._ledger.set_flag(thread.id, "working", wanted)
+
+    # Requests
+
+    async def _ask(self, d: _Delivery, call: ToolCall) -> None:
+        thread = d.thread
+        assert thread.origin is not None
+        text, rendered = await self._render(thread, call)
+        channel = thread.origin.channel
+        if call.intent == ESCALATION and self._escalation_channel:
+            await self._post(d, text=messages.escalated_in_thread(call.arguments["reason"]))
+            try:
+                ts = await self._post(
+                    d, text=text, blocks=rendered, channel=self._escalation_channel
+                )
+                channel = self._escalation_channel
+            except SlackRefused as exc:
+                if exc.error not in CHANNEL_ERRORS:
+                    raise
+                # Page where the requester is instead, and say what to fix.
+                d.refused.append(f"{exc}; the escalation was posted in the thread instead")
+                await self._post(d, text=messages.cannot_post_in(exc.channel, exc.error))
+                ts = await self._post(d, text=text, blocks=rendered)
+        else:
+            ts = await self._post(d, text=text, blocks=rendered)
+        await self._ledger.set_request_message(thread.id, call.call_id, channel, ts)
+        for piece in blocks.overflow(call):  # what the card had to cut, in full
+            await self._post(d, text=piece)
+
+    async def _refresh(self, d: _Delivery, call_id: str) -> None:
+        """Show request `call_id`'s message as the request stands now."""
+        thread = d.thread
+        call = thread.call(call_id)
+        where = await self._ledger.request_message(thread.id, call_id)
+        if call is None or where is None:
+            return
+        text, rendered = await self._render(thread, call)
+        channel, ts = where
+        try:
+            await self._api(
+                self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
+            )
+        except SlackRefused as exc:
+            if exc.error in BLOCK_ERRORS:
+                d.refused.append(f"{exc}; a plain version was shown")
+                plain = plain_blocks(text, rendered)
+                await self._api(
+                    self._client.chat_update, channel=channel, ts=ts, text=text, blocks=plain
+                )
+            elif exc.error in GONE_ERRORS | CHANNEL_ERRORS:
+                d.refused.append(f"{exc}; the request was posted again in the thread")
+                ts = await self._post(d, text=text, blocks=rendered)
+                assert thread.origin is not None
+                await self._ledger.set_request_message(
+                    thread.id, call_id, thread.origin.channel, ts
+                )
+            else:
+                raise
+
+    async def _render(self, thread: Thread, call: ToolCall) -> tuple[str, list[dict[str, Any]]]:
+        """The fallback text and blocks of a human request, as its state is now."""
+        outcome = thread.outcome(call)
+        match call.intent:
+            case "request_approval":
+                text = messages.approval_fallback(call.arguments["summary"])
+                if outcome is None:
+                    return text, blocks.approval(thread, call)
+                return text, blocks.decided(thread, call, outcome)
+            case "request_input":
+                return messages.question(call.arguments["question"]), blocks.question(
+                    thread, call, outcome
+                )
+            case _:
+                link = await self._permalink(thread)
+                taken = thread.taken_by(call.call_id)
+                rendered = blocks.escalation(
+                    thread, call, link=link, taken_by=taken, outcome=outcome
+                )
+                return messages.escalation_header(call.arguments.get("urgency", "high")), rendered
+
+    async def _cancel_open(self, d: _Delivery, stop: Stopped) -> None:
+        """Show the request the stop cancelled as cancelled."""
+        thread = d.thread
+        before = thread.model_copy(update={"events": thread.events[: d.index]})
+        request = before.open_request()
+        if request is not None:
+            await self._refresh(d, request.call_id)
+
+    async def _remind(self, d: _Delivery, call_id: str) -> None:
+        thread = d.thread
+        call = thread.call(call_id)
+        if call is None or call.terms is None:
+            return
+        kind = {APPROVAL: "approval", INPUT: "question", ESCALATION: "escalation"}[call.intent]
+        deciders = call.terms.deciders if call.intent != INPUT else (thread.requester,)
+        await self._post(d, text=messages.reminder(deciders, call.terms, kind))
+
+    async def tell(self, thread: Thread, tell: Tell) -> list[str]:
+        """The ephemeral that tells a person why their click, form or reply was not taken,
+        where the request is shown."""
+        if thread.origin is None:
+            return []
+        channel, thread_ts = thread.origin.channel, thread.origin.thread_ts
+        where = (
+            await self._ledger.request_message(thread.id, tell.call_id) if tell.call_id else None
+        )
+        if where is not None and where[0] != channel:
+            channel, thread_ts = where
+        try:
+            await self._api(
+                self._client.chat_postEphemeral,
+                channel=channel,
+                user=tell.user,
+                text=messages.refusal(tell.reason, _settled(thread, tell), tell.detail),
+                thread_ts=thread_ts,
+            )
+        except SlackRefused as exc:
+            return [f"{exc}; {tell.user} was not told why their input was refused"]
+        return []
+
+    # Posting, at most once
+
+    async def _post(
+        self,
+        d: _Delivery,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        channel: str | None = None,
+    ) -> str:
+        """Post in the thread (or top-level in `channel`) once; returns the message's ts. A
+        message Slack refuses for its blocks or length is shown plain instead."""
+        try:
+            return await self._post_once(d, text=text, blocks=blocks, channel=channel)
+        except SlackRefused as exc:
+            if exc.error not in BLOCK_ERRORS:
+                raise
+            d.refused.append(f"{exc}; a plain version was shown")
+            plain = plain_blocks(text, blocks)
+            return await self._post_once(d, text=text, blocks=plain, channel=channel)
+
+    async def _post_once(
+        self,
+        d: _Delivery,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        channel: str | None,
+    ) -> str:
+        thread = d.thread
+        assert thread.origin is not None
+        thread_ts = None if channel else thread.origin.thread_ts
+        channel = channel or thread.origin.channel
+        delivery_id = d.next_id()
+        record = await self._ledger.get(thread.id, delivery_id)
+        if record is None or record.state == "sending":
+            async with self._claimed(d, delivery_id):
+                record = await self._ledger.get(thread.id, delivery_id)  # it may have landed
+                if record is None or record.state == "sending":
+                    return await self._post_claimed(
+                        d,
+                        delivery_id,
+                        record,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        text=text,
+                        blocks=blocks,
+                    )
+        if record.state == "refused":
+            raise SlackRefused("chat.postMessage", record.error or "refused", channel)
+        assert record.ts is not None
+        return record.ts
+
+    async def _post_claimed(
+        self,
+        d: _Delivery,
+        delivery_id: str,
+        record: DeliveryRecord | None,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+    ) -> str:
+        thread = d.thread
+        if record is not None:  # "sending": the last try may have gone through
+            found = await self._find(channel, thread_ts, d.tag(delivery_id), since=record.at)
+            if found is not None:
+                await self._sent(thread.id, delivery_id, channel, found)
+                return found
+        await self._ledger.put(
+            thread.id, delivery_id, DeliveryRecord(state="sending", channel=channel, at=time.time())
+        )
+        metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"id": d.tag(delivery_id)}}
+        try:
+            response = await self._api(
+                self._client.chat_postMessage,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+                metadata=metadata,
+            )
+        except SlackRefused as exc:
+            refused = DeliveryRecord(state="refused", channel=channel, error=exc.error)
+            await self._ledger.put(thread.id, delivery_id, refused)
+            raise
+        ts = str(response["ts"])
+        await self._sent(thread.id, delivery_id, channel, ts)
+        return ts
+
+    @contextlib.asynccontextmanager
+    async def _claimed(self, d: _Delivery, delivery_id: str) -> AsyncIterator[None]:
+        """Hold the right to make this call while making it; put the delivery off while
+        another worker may still be making it (or its call may still land)."""
+        thread_id = d.thread.id
+        lapses = await self._renew_claim(thread_id, delivery_id)
+        if lapses is not None:
+            raise DeliveryDeferred(
+                f"delivery {delivery_id} is being made by another worker", at=lapses + 0.1
+            )
+        renewing = asyncio.create_task(self._keep_claim(thread_id, delivery_id))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            await self._ledger.release(thread_id, delivery_id, token=self._token)
+
+    async def _renew_claim(self, thread_id: str, delivery_id: str) -> float | None:
+        return await self._ledger.claim(
+            thread_id, delivery_id, token=self._token, stale_after=self._claim_seconds
+        )
+
+    async def _keep_claim(self, thread_id: str, delivery_id: str) -> None:
+        """Renew the claim while a long call (slack_sdk waiting out a 429) is under way."""
+        while True:
+            await asyncio.sleep(self._claim_seconds / 3)
+            with contextlib.suppress(RedisError):
+                await self._renew_claim(thread_id, delivery_id)
+
+    async def _sent(self, thread_id: str, delivery_id: str, channel: str, ts: str) -> None:
+        record = DeliveryRecord(state="sent", channel=channel, ts=ts)
+        await self._ledger.put(thread_id, delivery_id, record)
+
+    async def _find(
+        self, channel: str, thread_ts: str | None, tag: str, *, since: float
+    ) -> str | None:
+        """The ts of a post tagged `tag`, if an earlier try did make it."""
+        oldest = f"{max(0.0, since - 60):.6f}"
+        cursor: str | None = None
+        # A thread's replies, or the channel's top-level messages for a post outside a thread.
+        method, where = (
+            (self._client.conversations_replies, {"ts": thread_ts})
+            if thread_ts is not None
+            else (self._client.conversations_history, {})
+        )
+        for _ in range(SEARCH_PAGES):
+            page = await self._api(
+                method,
+                channel=channel,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                **where,
+            )
+            for message in page.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("id") == tag:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    async def _api(
+        self, method: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
+    ) -> AsyncSlackResponse:
+        """Call the Web API: unreachable -> `DeliveryDeferred`; refused -> `SlackRefused`."""
+        channel = str(kwargs.get("channel", ""))
+        name = getattr(method, "__name__", "api").replace("_", ".", 1)
+        try:
+            return await method(**kwargs)
+        except SlackApiError as exc:
+            error = _error(exc)
+            if exc.response.status_code >= 500 or exc.response.status_code == 429:
+                raise DeliveryDeferred(f"{name}: HTTP {exc.response.status_code}") from exc
+            if error is None or error in TRANSIENT_ERRORS:
+                raise DeliveryDeferred(f"{name}: {error}") from exc
+            raise SlackRefused(name, error, channel) from exc
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            raise DeliveryDeferred(f"{name}: {type(exc).__name__}") from exc
+
+    async def _permalink(self, thread: Thread) -> str:
+        """A link to the thread, built like chat.getPermalink's from the workspace URL."""
+        assert thread.origin is not None
+        if self._team_url is None:
+            response = await self._api(self._client.auth_test)
+            self._team_url = str(response["url"])
+        ts = thread.origin.thread_ts.replace(".", "")
+        return f"{self._team_url.rstrip('/')}/archives/{thread.origin.channel}/p{ts}"
+
+
+def _error(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return str(data.get("error")) if isinstance(data, dict) and data.get("error") else None
+
+
+def _settled(thread: Thread, tell: Tell) -> Outcome | None:
+    """How the request a refused person acted on ended, if it did."""
+    call = thread.call(tell.call_id) if tell.call_id else None
+    return thread.outcome(call) if call else None
