@@ -41,8 +41,10 @@ from agents.runtime.store import ThreadStore
 from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.types import ModelReply, ModelRequest, Tell
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
+from bot.adapters import simulated_store
 from bot.services import AGENTS, policy_for
-from tools.deploy import Deploy, SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, DEPLOYER, Deploy, SimulatedDeployer
+from tools.types import AdapterSet
 
 TARGET = 5
 DEPLOY_CALL = {
@@ -105,7 +107,9 @@ async def ours(url: str, cycles: int) -> list[float]:
         agents=AGENTS,
         deps=StepDeps(
             model=_Model(clock),
-            deployer=SimulatedDeployer(redis),
+            adapters=AdapterSet.of(
+                DEPLOYER.bind(SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)))
+            ),
             policy=policy_for(settings),
             scheduler=deadlines,
         ),
@@ -163,7 +167,7 @@ class _State(TypedDict):
 
 async def langgraph(url: str, cycles: int) -> list[float]:
     redis = Redis.from_url(url)
-    deployer = SimulatedDeployer(redis)
+    deployer = SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS))
     clock = _Clock()
 
     async def agent(state: _State) -> dict[str, Any]:

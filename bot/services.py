@@ -30,6 +30,7 @@ from agents.runtime.lease import Leases
 from agents.runtime.loop import StepDeps
 from agents.runtime.metrics import Metrics, TimedModel
 from agents.runtime.outbox import DeliveryLedger, Outbox
+from agents.runtime.policy import Policy, PolicyError, PolicyFile, load_policy_file
 from agents.runtime.reconciler import Reconciler
 from agents.runtime.routing import Router
 from agents.runtime.store import ThreadStore
@@ -43,10 +44,14 @@ from bot.slack.app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.handlers import Handlers
 from bot.slack.notifier import SlackNotifier
-from tools.policy import Policy, PolicyError, PolicyFile, load_policy_file
+from tools.access import ACCESS_TOOLS
+from tools.deploy import DEPLOY_TOOLS
+from tools.incidents import INCIDENT_TOOLS
 
 AGENTS = [DEPLOY, ACCESS, INCIDENT]
 """Every micro-agent; routing picks one per mention (the first when nothing else applies)."""
+FAMILIES = (DEPLOY_TOOLS, ACCESS_TOOLS, INCIDENT_TOOLS)
+"""Every tool family: each gets its adapter from settings (bot/adapters.py)."""
 
 
 class ConfigError(Exception):
@@ -164,7 +169,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         metrics=metrics,
     )
     try:
-        adapters = build_adapters(settings, redis)
+        adapters = build_adapters(settings, redis, FAMILIES)
     except AdapterConfigError as exc:
         raise ConfigError(str(exc)) from exc
     reconciler = Reconciler(
@@ -179,10 +184,8 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         agents=AGENTS,
         deps=StepDeps(
             model=TimedModel(model, metrics),
-            deployer=adapters.deployer,
+            adapters=adapters.tools,
             policy=policy_for(settings),
-            grants=adapters.grants,
-            incidents=adapters.incidents,
             scheduler=deadlines,
         ),
         outbox=outbox,

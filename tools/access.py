@@ -1,6 +1,7 @@
-"""The access tools (`grant_access`, `revoke_access`), their simulated adapter and the signed
-webhook adapter. A grant always needs the resource owner's approval (tool policy), and schedules
-its own revocation for when it expires."""
+"""The access family: the tools (`grant_access`, `revoke_access`), their adapter Protocol, the
+simulated adapter and the signed-webhook one. A grant always needs approval, by the owner of its
+resource when one is known (policy looks it up under `owner_key()`), and schedules its own
+revocation for when it expires."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ import hashlib
 import json
 import time
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field
-from redis.asyncio import Redis
+from pydantic import Field
 
-from agents.runtime import keys
-from agents.runtime.events import utcnow
-from tools.types import RetryableToolError, ToolContext, ToolOutput, missing
-from tools.webhook import SignedWebhook
+from tools.types import (
+    AdapterKey,
+    RetryableToolError,
+    SimulatedStore,
+    ToolContext,
+    ToolFamily,
+    ToolModel,
+    ToolOutput,
+    Webhook,
+    utcnow,
+)
 
 RESOURCE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 USER_PATTERN = r"^(U[A-Z0-9]{2,20}|[a-z0-9][a-z0-9._-]{0,40})$"
 MAX_HOURS = 30 * 24
 
 
-class GrantAccess(BaseModel):
+class GrantAccess(ToolModel):
     """Give a person access to a resource for a limited time; it is revoked when it expires."""
 
     intent: Literal["grant_access"] = "grant_access"
@@ -41,11 +48,18 @@ class GrantAccess(BaseModel):
             f"{_duration(self.duration_hours)}: {self.justification}"
         )
 
+    def gated_by_default(self) -> bool:
+        return True
+
+    def beneficiary(self) -> str | None:
+        return self.user
+
+    def owner_key(self) -> str | None:
+        return self.resource
+
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        if ctx.grants is None:
-            raise missing("access")
         expires_at = (ctx.now or utcnow()) + timedelta(hours=self.duration_hours)
-        output = await ctx.grants.grant(
+        output = await ctx.adapter(ACCESS).grant(
             self, expires_at=expires_at, idempotency_key=ctx.idempotency_key
         )
         if ctx.scheduler is not None:
@@ -61,7 +75,7 @@ class GrantAccess(BaseModel):
         return {**output, "expires_at": expires_at.isoformat(), "revoke_scheduled": True}
 
 
-class RevokeAccess(BaseModel):
+class RevokeAccess(ToolModel):
     """Take a person's access to a resource away now."""
 
     intent: Literal["revoke_access"] = "revoke_access"
@@ -73,10 +87,11 @@ class RevokeAccess(BaseModel):
     def summary(self) -> str:
         return f"Revoke <@{self.user}>'s access to {self.resource}"
 
+    def beneficiary(self) -> str | None:
+        return self.user
+
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        if ctx.grants is None:
-            raise missing("access")
-        return await ctx.grants.revoke(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(ACCESS).revoke(self, idempotency_key=ctx.idempotency_key)
 
 
 def _duration(hours: int) -> str:
@@ -86,11 +101,24 @@ def _duration(hours: int) -> str:
     return f"{hours} hour" + ("s" if hours != 1 else "")
 
 
+class AccessGrants(Protocol):
+    async def grant(
+        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+    ) -> ToolOutput: ...
+
+    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput: ...
+
+
+ACCESS = AdapterKey[AccessGrants]("access")
+
+
 class SimulatedAccess:
     """Records grants and revocations in Redis instead of changing anyone's access."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, store: SimulatedStore) -> None:
+        self._redis = store.redis
+        self._key = store.key
+        self._ttl = store.ttl
 
     async def grant(
         self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
@@ -105,10 +133,10 @@ class SimulatedAccess:
             "granted_at": utcnow().isoformat(),
             "expires_at": expires_at.isoformat(),
         }
-        key = keys.simulated_access()
+        key = self._key
         # Kept until well after the last grant expires, or its revocation would find nothing
         # to revoke: NX gives a new hash its TTL, GT only ever lengthens an existing one.
-        ttl = max(0, int(expires_at.timestamp() - time.time())) + keys.SIMULATED_TTL
+        ttl = max(0, int(expires_at.timestamp() - time.time())) + self._ttl
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, grant_id, json.dumps(record))
             pipe.expire(key, ttl, nx=True)
@@ -130,15 +158,13 @@ class SimulatedAccess:
         for grant in matching:
             if grant["status"] == "active":
                 grant |= {"status": "revoked", "revoked_at": utcnow().isoformat()}
-                await self._redis.hset(
-                    keys.simulated_access(), grant["grant_id"], json.dumps(grant)
-                )
+                await self._redis.hset(self._key, grant["grant_id"], json.dumps(grant))
             revoked.append(grant["grant_id"])
         return {"user": call.user, "resource": call.resource, "revoked": revoked}
 
     async def grants(self) -> list[ToolOutput]:
         """Every simulated grant, oldest first, with its status (active or revoked)."""
-        raw = await self._redis.hvals(keys.simulated_access())
+        raw = await self._redis.hvals(self._key)
         return sorted((json.loads(r) for r in raw), key=lambda r: str(r["granted_at"]))
 
 
@@ -146,7 +172,7 @@ class WebhookAccess:
     """Grants and revocations as `grant_access` / `revoke_access` actions on a signed webhook;
     grants carry `expires_at` so the receiver may enforce it too."""
 
-    def __init__(self, webhook: SignedWebhook) -> None:
+    def __init__(self, webhook: Webhook) -> None:
         self._webhook = webhook
 
     async def grant(
@@ -159,3 +185,11 @@ class WebhookAccess:
     async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput:
         arguments = call.model_dump(mode="json", exclude={"intent"})
         return await self._webhook.call("revoke_access", arguments, idempotency_key=idempotency_key)
+
+
+ACCESS_TOOLS = ToolFamily[AccessGrants](
+    tools=(GrantAccess, RevokeAccess),
+    key=ACCESS,
+    simulated=SimulatedAccess,
+    webhook=WebhookAccess,
+)

@@ -1,5 +1,7 @@
-"""The deploy tools (`deploy`, `rollback`, `list_versions`, `list_recent_deploys`) and their
-simulated adapter (sandbox and tests). The real adapters are in `tools/deploy_adapters.py`."""
+"""The deploy family: the tools (`deploy`, `rollback`, `list_versions`, `list_recent_deploys`),
+their adapter Protocol, the simulated adapter (sandbox and tests) and the signed-webhook one.
+Production deploys and rollbacks need approval by default. The GitHub Actions adapter is in
+`tools/github_actions.py`."""
 
 from __future__ import annotations
 
@@ -7,14 +9,21 @@ import asyncio
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field, field_validator
-from redis.asyncio import Redis
+from pydantic import Field, field_validator
 
-from agents.runtime import keys
-from agents.runtime.events import utcnow
-from tools.types import RetryableToolError, ToolContext, ToolOutput
+from tools.types import (
+    AdapterKey,
+    RetryableToolError,
+    SimulatedStore,
+    ToolContext,
+    ToolFamily,
+    ToolModel,
+    ToolOutput,
+    Webhook,
+    utcnow,
+)
 
 SERVICE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
@@ -27,7 +36,7 @@ def _strip_v(value: object) -> object:
     return value
 
 
-class Deploy(BaseModel):
+class Deploy(ToolModel):
     """Deploy one version of a service to an environment."""
 
     intent: Literal["deploy"] = "deploy"
@@ -42,11 +51,14 @@ class Deploy(BaseModel):
     def summary(self) -> str:
         return f"Deploy {self.service} {self.version} to {self.environment}"
 
+    def gated_by_default(self) -> bool:
+        return self.environment == "production"
+
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.deployer.deploy(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(DEPLOYER).deploy(self, idempotency_key=ctx.idempotency_key)
 
 
-class Rollback(BaseModel):
+class Rollback(ToolModel):
     """Roll a service in an environment back to an earlier version (the previous deployed one
     when `to_version` is not given)."""
 
@@ -67,11 +79,14 @@ class Rollback(BaseModel):
         because = f" ({self.reason})" if self.reason else ""
         return f"Roll back {self.service} in {self.environment} to {target}{because}"
 
+    def gated_by_default(self) -> bool:
+        return self.environment == "production"
+
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.deployer.rollback(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(DEPLOYER).rollback(self, idempotency_key=ctx.idempotency_key)
 
 
-class ListVersions(BaseModel):
+class ListVersions(ToolModel):
     """List the versions of a service that can be deployed, newest first."""
 
     intent: Literal["list_versions"] = "list_versions"
@@ -81,10 +96,10 @@ class ListVersions(BaseModel):
         return f"List versions of {self.service}"
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.deployer.list_versions(self)
+        return await ctx.adapter(DEPLOYER).list_versions(self)
 
 
-class ListRecentDeploys(BaseModel):
+class ListRecentDeploys(ToolModel):
     """List deploys and rollbacks of the last hours, newest first."""
 
     intent: Literal["list_recent_deploys"] = "list_recent_deploys"
@@ -94,8 +109,20 @@ class ListRecentDeploys(BaseModel):
         return f"List deploys of the last {self.hours} hours"
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.deployer.recent_deploys(self)
+        return await ctx.adapter(DEPLOYER).recent_deploys(self)
 
+
+class Deployer(Protocol):
+    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput: ...
+
+    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput: ...
+
+    async def list_versions(self, call: ListVersions) -> ToolOutput: ...
+
+    async def recent_deploys(self, call: ListRecentDeploys) -> ToolOutput: ...
+
+
+DEPLOYER = AdapterKey[Deployer]("deploy")
 
 SIMULATED_VERSIONS = ("1.4.2", "1.4.1", "1.4.0")
 """What every simulated service offers, besides the versions deployed in the simulation."""
@@ -109,8 +136,10 @@ class SimulatedDeployer:
     """Records deployments in Redis instead of deploying. One record per idempotency key, so a
     retried call returns the first result instead of deploying twice."""
 
-    def __init__(self, redis: Redis, *, seconds: float = 0.0) -> None:
-        self._redis = redis
+    def __init__(self, store: SimulatedStore, *, seconds: float = 0.0) -> None:
+        self._redis = store.redis
+        self._key = store.key
+        self._ttl = store.ttl
         self._seconds = seconds  # how long a deploy takes (crash-recovery tests, demos)
 
     async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
@@ -120,7 +149,7 @@ class SimulatedDeployer:
         )
 
     async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
-        stored = await self._redis.hget(keys.simulated_deploys(), idempotency_key)
+        stored = await self._redis.hget(self._key, idempotency_key)
         if stored:
             return dict(json.loads(stored))
         target = call.to_version or await self._previous(call.service, call.environment)
@@ -172,13 +201,42 @@ class SimulatedDeployer:
             "status": "succeeded",
             "at": utcnow().isoformat(),
         }
-        key = keys.simulated_deploys()
-        created = await self._redis.hsetnx(key, idempotency_key, json.dumps(record))
-        await self._redis.expire(key, keys.SIMULATED_TTL)
-        stored = None if created else await self._redis.hget(key, idempotency_key)
+        created = await self._redis.hsetnx(self._key, idempotency_key, json.dumps(record))
+        await self._redis.expire(self._key, self._ttl)
+        stored = None if created else await self._redis.hget(self._key, idempotency_key)
         return json.loads(stored) if stored else record
 
     async def deployments(self) -> list[ToolOutput]:
         """Every simulated deployment (deploys and rollbacks), oldest first."""
-        raw = await self._redis.hvals(keys.simulated_deploys())
+        raw = await self._redis.hvals(self._key)
         return sorted((json.loads(r) for r in raw), key=lambda r: str(r["at"]))
+
+
+class WebhookDeployer:
+    """Every deploy tool as an action on one signed webhook (see `tools/webhook.py`):
+    `deploy` and `rollback` (with an idempotency key), `list_versions`, `recent_deploys`."""
+
+    def __init__(self, webhook: Webhook) -> None:
+        self._webhook = webhook
+
+    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
+        arguments = call.model_dump(mode="json", exclude={"intent"})
+        return await self._webhook.call("deploy", arguments, idempotency_key=idempotency_key)
+
+    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
+        arguments = call.model_dump(mode="json", exclude={"intent"})
+        return await self._webhook.call("rollback", arguments, idempotency_key=idempotency_key)
+
+    async def list_versions(self, call: ListVersions) -> ToolOutput:
+        return await self._webhook.call("list_versions", {"service": call.service})
+
+    async def recent_deploys(self, call: ListRecentDeploys) -> ToolOutput:
+        return await self._webhook.call("recent_deploys", {"hours": call.hours})
+
+
+DEPLOY_TOOLS = ToolFamily[Deployer](
+    tools=(Deploy, Rollback, ListVersions, ListRecentDeploys),
+    key=DEPLOYER,
+    simulated=SimulatedDeployer,
+    webhook=WebhookDeployer,
+)

@@ -1,22 +1,25 @@
-"""The incident tools: `list_open_incidents` (pre-fetched for the incident agent) with a
-simulated adapter and a signed webhook adapter. Recent deploys come from the deploy adapter
-(`list_recent_deploys`); paging on-call is the `escalate` human tool."""
+"""The incidents family: `list_open_incidents` (pre-fetched for the incident agent), its adapter
+Protocol, the simulated adapter and the signed-webhook one. Recent deploys come from the deploy
+adapter (`list_recent_deploys`); paging on-call is the `escalate` human tool."""
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Literal, Protocol
 
-from pydantic import BaseModel
-from redis.asyncio import Redis
+from tools.types import (
+    AdapterKey,
+    SimulatedStore,
+    ToolContext,
+    ToolFamily,
+    ToolModel,
+    ToolOutput,
+    Webhook,
+    utcnow,
+)
 
-from agents.runtime import keys
-from agents.runtime.events import utcnow
-from tools.types import ToolContext, ToolOutput, missing
-from tools.webhook import SignedWebhook
 
-
-class ListOpenIncidents(BaseModel):
+class ListOpenIncidents(ToolModel):
     """List the incidents that are open right now."""
 
     intent: Literal["list_open_incidents"] = "list_open_incidents"
@@ -25,16 +28,23 @@ class ListOpenIncidents(BaseModel):
         return "List open incidents"
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        if ctx.incidents is None:
-            raise missing("incidents")
-        return await ctx.incidents.open_incidents()
+        return await ctx.adapter(INCIDENTS).open_incidents()
+
+
+class Incidents(Protocol):
+    async def open_incidents(self) -> ToolOutput: ...
+
+
+INCIDENTS = AdapterKey[Incidents]("incidents")
 
 
 class SimulatedIncidents:
     """Open incidents kept in Redis (tests and the sandbox add them with `open`)."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, store: SimulatedStore) -> None:
+        self._redis = store.redis
+        self._key = store.key
+        self._ttl = store.ttl
 
     async def open(self, incident_id: str, *, title: str, service: str) -> None:
         record = {
@@ -43,11 +53,11 @@ class SimulatedIncidents:
             "service": service,
             "opened_at": utcnow().isoformat(),
         }
-        await self._redis.hset(keys.simulated_incidents(), incident_id, json.dumps(record))
-        await self._redis.expire(keys.simulated_incidents(), keys.SIMULATED_TTL)
+        await self._redis.hset(self._key, incident_id, json.dumps(record))
+        await self._redis.expire(self._key, self._ttl)
 
     async def open_incidents(self) -> ToolOutput:
-        raw = await self._redis.hvals(keys.simulated_incidents())
+        raw = await self._redis.hvals(self._key)
         incidents = sorted((json.loads(r) for r in raw), key=lambda r: str(r["opened_at"]))
         return {"incidents": incidents}
 
@@ -55,8 +65,16 @@ class SimulatedIncidents:
 class WebhookIncidents:
     """`open_incidents` as an action on a signed webhook; the answer is `{"incidents": [...]}`."""
 
-    def __init__(self, webhook: SignedWebhook) -> None:
+    def __init__(self, webhook: Webhook) -> None:
         self._webhook = webhook
 
     async def open_incidents(self) -> ToolOutput:
         return await self._webhook.call("open_incidents", {})
+
+
+INCIDENT_TOOLS = ToolFamily[Incidents](
+    tools=(ListOpenIncidents,),
+    key=INCIDENTS,
+    simulated=SimulatedIncidents,
+    webhook=WebhookIncidents,
+)

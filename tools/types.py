@@ -1,16 +1,25 @@
-"""What a tool gets when it runs, and the few protocols swapped in tests and the sandbox."""
+"""What every tool family shares: the tool model base with its policy facts, the typed adapter
+lookup a tool runs with, and `ToolFamily`, the one place a family is declared.
+
+`tools/` is a leaf: it imports nothing from `agents/` or `bot/`. Whoever builds an adapter gives
+it what it needs from outside (a simulated adapter's Redis key, a webhook)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-if TYPE_CHECKING:
-    from tools.access import GrantAccess, RevokeAccess
-    from tools.deploy import Deploy, ListRecentDeploys, ListVersions, Rollback
+from pydantic import BaseModel
+from redis.asyncio import Redis
 
 ToolOutput = dict[str, Any]
+AdapterT = TypeVar("AdapterT")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class RetryableToolError(Exception):
@@ -18,7 +27,8 @@ class RetryableToolError(Exception):
 
 
 class Tool(Protocol):
-    """A business tool: a pydantic model with an `intent`, run separately from its description."""
+    """A business tool: a pydantic model with an `intent`, run separately from its description,
+    and the facts policy needs about one call (see `ToolModel` for the defaults)."""
 
     @property
     def intent(self) -> str: ...
@@ -27,29 +37,70 @@ class Tool(Protocol):
 
     def model_dump(self, *, mode: str = ..., exclude: set[str] | None = ...) -> dict[str, Any]: ...
 
+    def gated_by_default(self) -> bool: ...
+
+    def beneficiary(self) -> str | None: ...
+
+    def owner_key(self) -> str | None: ...
+
     async def run(self, ctx: ToolContext) -> ToolOutput: ...
 
 
-class Deployer(Protocol):
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput: ...
+class ToolModel(BaseModel):
+    """Base of the business tool models: what a tool tells policy, with the common defaults.
+    Override on the tools where the answer differs."""
 
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput: ...
+    def gated_by_default(self) -> bool:
+        """Whether this call needs a person's approval when no policy rule says otherwise."""
+        return False
 
-    async def list_versions(self, call: ListVersions) -> ToolOutput: ...
+    def beneficiary(self) -> str | None:
+        """The person the call is done for, if not the requester (the grantee of a grant)."""
+        return None
 
-    async def recent_deploys(self, call: ListRecentDeploys) -> ToolOutput: ...
-
-
-class AccessGrants(Protocol):
-    async def grant(
-        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
-    ) -> ToolOutput: ...
-
-    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput: ...
+    def owner_key(self) -> str | None:
+        """What the call acts on that has an owner who approves it (the resource of a grant);
+        policy looks the owner up under this key."""
+        return None
 
 
-class Incidents(Protocol):
-    async def open_incidents(self) -> ToolOutput: ...
+@dataclass(frozen=True)
+class AdapterKey(Generic[AdapterT]):
+    """Names one family's adapter in an `AdapterSet`; declared by the family, typed by its
+    Protocol: `DEPLOYER = AdapterKey[Deployer]("deploy")`."""
+
+    name: str
+
+    def bind(self, adapter: AdapterT) -> tuple[str, object]:
+        """A type-checked entry for `AdapterSet.of`."""
+        return (self.name, adapter)
+
+
+@dataclass(frozen=True)
+class AdapterSet:
+    """The adapters the tools run with, one per family, looked up by typed key."""
+
+    by_name: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *entries: tuple[str, object]) -> AdapterSet:
+        return cls(dict(entries))
+
+    def get(self, key: AdapterKey[AdapterT]) -> AdapterT:
+        """The adapter under `key`; a family an agent's tools do not use may be absent."""
+        if key.name not in self.by_name:
+            raise missing(key.name)
+        return cast(AdapterT, self.by_name[key.name])
+
+
+@dataclass(frozen=True)
+class SimulatedStore:
+    """Where a simulated adapter records what it would have done: a Redis hash `key`, kept for
+    `ttl` seconds after the last write. Given by whoever builds the adapter."""
+
+    redis: Redis
+    key: str
+    ttl: int
 
 
 class Scheduler(Protocol):
@@ -63,16 +114,44 @@ class Scheduler(Protocol):
 @dataclass(frozen=True)
 class ToolContext:
     """Passed to `tool.run`. The idempotency key is stable for one tool call, so a retried step
-    never repeats the side effect. Adapters an agent's tools do not use may be None."""
+    never repeats the side effect."""
 
     thread_id: str
     requester: str
     idempotency_key: str
-    deployer: Deployer
-    grants: AccessGrants | None = None
-    incidents: Incidents | None = None
+    adapters: AdapterSet = field(default_factory=AdapterSet)
     scheduler: Scheduler | None = None
     now: datetime | None = None
+
+    def adapter(self, key: AdapterKey[AdapterT]) -> AdapterT:
+        """The family's adapter; raises "no <family> adapter is configured" when absent."""
+        return self.adapters.get(key)
+
+
+class Webhook(Protocol):
+    """A signed webhook (`tools/webhook.py`), as the webhook adapters use it."""
+
+    async def call(
+        self, action: str, arguments: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> ToolOutput: ...
+
+
+@dataclass(frozen=True)
+class ToolFamily(Generic[AdapterT]):
+    """One family of business tools, declared once next to its tools: the tool models, the key
+    its adapter is found under, and how to build its simulated adapter (from the Redis hash it
+    records in) and its signed-webhook adapter. The composition root registers a family
+    with one line; the family's policy facts are methods on its tool models."""
+
+    tools: tuple[type[ToolModel], ...]
+    key: AdapterKey[AdapterT]
+    simulated: Callable[[SimulatedStore], AdapterT]
+    webhook: Callable[[Webhook], AdapterT]
+
+    @property
+    def name(self) -> str:
+        """The family's name: its adapter key, its settings (`HITL_<NAME>_WEBHOOK_URL`)."""
+        return self.key.name
 
 
 def missing(adapter: str) -> RuntimeError:

@@ -43,9 +43,9 @@ from agents.runtime.events import (
     UserMessage,
     call_hash,
 )
+from agents.runtime.policy import Policy
 from agents.runtime.thread import Thread
 from agents.runtime.types import Model, ModelError
-from tools.policy import Policy
 from tools.types import Tool
 
 REQUESTER = "U0EVAL"

@@ -43,12 +43,12 @@ from agents.runtime.jobs import (
 from agents.runtime.loop import StepDeps, step
 from agents.runtime.metrics import Metrics
 from agents.runtime.outbox import Outbox
+from agents.runtime.policy import may_answer, may_approve, may_reject, may_take
 from agents.runtime.routing import Router
 from agents.runtime.scheduled import run_scheduled
 from agents.runtime.store import ConflictError, ThreadStore, thread_id_for
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import Directory, Refusal, Tell
-from tools.policy import may_answer, may_approve, may_reject, may_take
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +219,7 @@ class Runtime:
             action = self._agents[thread.agent].parse_action(dict(edited))
         except ValueError as exc:
             return str(exc).splitlines()[0]
-        edited_terms = self._deps.policy.terms(
-            APPROVAL, {"action": action.model_dump(mode="json")}, now=self._deps.clock()
-        )
+        edited_terms = self._deps.policy.terms(APPROVAL, action=action, now=self._deps.clock())
         if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
             return "the edited call needs different approvers; reject it and ask again"
         return ""

@@ -30,18 +30,11 @@ from agents.runtime.events import (
     call_hash,
     utcnow,
 )
+from agents.runtime.policy import Policy
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import Model, ModelError
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
-from tools.policy import Policy
-from tools.types import (
-    AccessGrants,
-    Deployer,
-    Incidents,
-    RetryableToolError,
-    Scheduler,
-    ToolContext,
-)
+from tools.types import AdapterSet, RetryableToolError, Scheduler, Tool, ToolContext
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +44,13 @@ HUMAN_STEPS = (RequestApproval, RequestInput, Escalate, DoneForNow)
 
 @dataclass(frozen=True)
 class StepDeps:
-    """What a step needs besides the thread: the model, tool policy and the tools' adapters."""
+    """What a step needs besides the thread: the model, tool policy, the tools' adapters (one
+    per tool family) and the scheduler that runs a tool call later."""
 
     model: Model
-    deployer: Deployer
+    adapters: AdapterSet = field(default_factory=AdapterSet)
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = utcnow
-    grants: AccessGrants | None = None
-    incidents: Incidents | None = None
     scheduler: Scheduler | None = None
 
 
@@ -101,23 +93,23 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
         # The model cannot go around a human: a gated call becomes a request for approval.
         chosen = RequestApproval[Any](action=chosen, summary=chosen.summary())
         source = "policy"
-    arguments = chosen.model_dump(mode="json", exclude={"intent"})
+    action = chosen.action if isinstance(chosen, RequestApproval) else None
     return thread.append(
         ToolCall(
             call_id=f"c{len(thread.events)}",
             intent=chosen.intent,
-            arguments=arguments,
+            arguments=chosen.model_dump(mode="json", exclude={"intent"}),
             source=source,
             usage=reply.usage,
-            terms=_terms(chosen.intent, arguments, deps),
+            terms=_terms(chosen.intent, action, deps),
         )
     )
 
 
-def _terms(intent: str, arguments: dict[str, Any], deps: StepDeps) -> Terms | None:
+def _terms(intent: str, action: Tool | None, deps: StepDeps) -> Terms | None:
     if intent not in HUMAN_INTENTS:
         return None
-    return deps.policy.terms(intent, arguments, now=deps.clock())
+    return deps.policy.terms(intent, action=action, now=deps.clock())
 
 
 async def _run_approved(
@@ -154,9 +146,7 @@ def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
         thread_id=thread.id,
         requester=thread.requester,
         idempotency_key=f"{thread.id}:{call_id}",
-        deployer=deps.deployer,
-        grants=deps.grants,
-        incidents=deps.incidents,
+        adapters=deps.adapters,
         scheduler=deps.scheduler,
         now=deps.clock(),
     )
@@ -176,7 +166,7 @@ def _runtime_call(thread: Thread, intent: str, arguments: dict[str, Any], deps: 
             intent=intent,
             arguments=arguments,
             source="runtime",
-            terms=_terms(intent, arguments, deps),
+            terms=_terms(intent, None, deps),
         )
     )
 

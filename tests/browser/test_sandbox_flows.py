@@ -7,8 +7,9 @@ from pathlib import Path
 
 from playwright.async_api import Locator, Page, expect
 
+from bot.adapters import simulated_store
 from bot.runners import Sandbox
-from tools.deploy import SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "mallory": "U0MALLORY"}
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-approval.png"
@@ -108,4 +109,7 @@ async def test_reject_asks_bob_for_a_reason_in_a_modal(page: Page, sandbox: Sand
     await switch_user(page, "alice")
     await expect(decided).to_contain_text("the canary is red")
     await expect(page.get_by_role("dialog")).to_have_count(0)
-    assert await SimulatedDeployer(sandbox.services.redis).deployments() == []
+    assert (
+        await SimulatedDeployer(simulated_store(sandbox.services.redis, DEPLOY_TOOLS)).deployments()
+        == []
+    )

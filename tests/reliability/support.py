@@ -19,8 +19,9 @@ from agents.runtime import keys
 from agents.runtime.events import ApprovalDecision
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
+from bot.adapters import simulated_store
 from tests.conftest import SIGNING_SECRET
-from tools.deploy import SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 FORM = "application/x-www-form-urlencoded"
 SIGNER = SignatureVerifier(SIGNING_SECRET)
@@ -66,7 +67,7 @@ async def deployed(redis: Redis) -> list[tuple[str, str, str]]:
     """Every simulated deployment, one row per deployment (duplicates would show twice)."""
     return [
         (d["service"], d["version"], d["environment"])
-        for d in await SimulatedDeployer(redis).deployments()
+        for d in await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments()
     ]
 
 

@@ -10,12 +10,13 @@ from redis.asyncio import Redis
 from agents.models.scripted import ScriptedModel
 from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import Error, ToolResult, utcnow
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import mention
 from tests.scenarios.test_llm_providers import load
-from tools.access import SimulatedAccess
+from tools.access import ACCESS_TOOLS, SimulatedAccess
 
 DANA = "U0DANA"
 OWNERS = {"billing-db": CAROL}
@@ -43,17 +44,17 @@ async def test_missing_details_are_asked_the_owner_approves_and_expiry_revokes(
     approval = approval_message(slack, DEPLOYS, root)
     shown = shown_text(approval)
     assert "read access to billing-db for 2 days" in shown and "on call for billing" in shown
-    assert await SimulatedAccess(redis).grants() == []
+    assert await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants() == []
 
     # Routed to the owner: an approver who does not own the resource may not decide.
     await slack.click(user=BOB, message=approval, action_id="hitl_approve")
     await bot.settle()
     assert slack.ephemerals[-1].user == BOB and "can't approve" in slack.ephemerals[-1].text
-    assert await SimulatedAccess(redis).grants() == []
+    assert await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants() == []
 
     await slack.click(user=CAROL, message=approval, action_id="hitl_approve")
     await bot.settle()
-    (grant,) = await SimulatedAccess(redis).grants()
+    (grant,) = await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants()
     assert (grant["user"], grant["resource"], grant["level"], grant["status"]) == (
         DANA,
         "billing-db",
@@ -66,7 +67,7 @@ async def test_missing_details_are_asked_the_owner_approves_and_expiry_revokes(
     assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=1)) == 0
     assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=2, minutes=1)) >= 1
     await bot.settle()
-    (grant,) = await SimulatedAccess(redis).grants()
+    (grant,) = await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants()
     assert grant["status"] == "revoked"
     assert "Revoked" in bot_replies(slack, DEPLOYS, root)[-1].text
     thread = await load(redis, root)
@@ -92,7 +93,7 @@ async def test_a_complete_request_goes_straight_to_the_owner_and_rejection_grant
     (modal,) = slack.open_views(CAROL)
     await slack.submit_view(user=CAROL, view=modal, values={"reason": {"reason": "use read"}})
     await bot.settle()
-    assert await SimulatedAccess(redis).grants() == []
+    assert await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants() == []
     last = bot_replies(slack, DEPLOYS, root)[-1].text
     assert "no access was granted" in last and "use read" in last
 

@@ -7,6 +7,7 @@ import copy
 
 from redis.asyncio import Redis
 
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
 from tests.scenarios.helpers import (
@@ -18,7 +19,7 @@ from tests.scenarios.helpers import (
     shown_text,
 )
 from tests.test_manifest import SCOPE_FOR_METHOD
-from tools.deploy import SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 
 async def mention(slack: SlackEmulator, text: str, *, user: str = ALICE) -> str:
@@ -32,7 +33,7 @@ async def mention(slack: SlackEmulator, text: str, *, user: str = ALICE) -> str:
 async def deployments(redis: Redis) -> list[tuple[str, str, str]]:
     return [
         (d["service"], d["version"], d["environment"])
-        for d in await SimulatedDeployer(redis).deployments()
+        for d in await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments()
     ]
 
 

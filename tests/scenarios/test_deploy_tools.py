@@ -9,13 +9,14 @@ import pytest
 from redis.asyncio import Redis
 
 from agents.runtime.events import Error
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
 from tests.scenarios.test_deploy import deployments, mention
 from tests.scenarios.test_llm_providers import load
 from tests.tools.fake_servers import GITHUB_TOKEN, SECRET, FakeGitHub, FakeWebhook
-from tools.deploy import Deploy, SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, Deploy, SimulatedDeployer
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ async def test_versions_are_listed(slack: SlackEmulator, make_bot: MakeBot) -> N
 async def test_a_staging_rollback_runs_at_once_and_a_production_one_needs_approval(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:
-    deployer = SimulatedDeployer(redis)
+    deployer = SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS))
     for i, (version, env) in enumerate([("1.4.1", "staging"), ("1.4.2", "staging")]):
         await deployer.deploy(
             Deploy(service="api", version=version, environment=env), idempotency_key=str(i)

@@ -7,22 +7,25 @@ from redis.asyncio import Redis
 
 from agents.models.llm_http import Retry
 from agents.runtime.events import Error, ToolCall, ToolResult
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.agents.models.fake_providers import FakeProvider, client_for, context_sent, error
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
 from tests.scenarios.helpers import approval_message, bot_replies, shown_text
 from tests.scenarios.test_deploy import deployments, mention
 from tests.scenarios.test_llm_providers import load
-from tools.deploy import Deploy, SimulatedDeployer
-from tools.incidents import SimulatedIncidents
+from tools.deploy import DEPLOY_TOOLS, Deploy, SimulatedDeployer
+from tools.incidents import INCIDENT_TOOLS, SimulatedIncidents
 
 
 async def seed(redis: Redis) -> None:
-    deployer = SimulatedDeployer(redis)
+    deployer = SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS))
     for key, version in (("seed-1", "2.3.0"), ("seed-2", "2.3.1")):
         call = Deploy(service="checkout", version=version, environment="production")
         await deployer.deploy(call, idempotency_key=key)
-    await SimulatedIncidents(redis).open("INC-7", title="Payments slow", service="payments")
+    await SimulatedIncidents(simulated_store(redis, INCIDENT_TOOLS)).open(
+        "INC-7", title="Payments slow", service="payments"
+    )
 
 
 async def test_on_call_gets_the_facts_and_a_rollback_needs_approval(

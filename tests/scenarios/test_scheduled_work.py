@@ -25,6 +25,7 @@ from agents.runtime.routing import Router
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.worker import Worker
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from bot.services import AGENTS, policy_for
 from bot.slack.directory import SlackDirectory
@@ -34,7 +35,7 @@ from tests.scenarios.helpers import approval_message
 from tests.scenarios.test_access import DANA, OWNERS
 from tests.scenarios.test_deploy import mention
 from tests.scenarios.test_llm_providers import load
-from tools.access import GrantAccess, SimulatedAccess
+from tools.access import ACCESS_TOOLS, GrantAccess, SimulatedAccess
 
 DAY = 24 * 3600
 REVOKE = {"intent": "revoke_access", "user": DANA, "resource": "billing-db", "reason": "expired"}
@@ -88,7 +89,7 @@ async def test_jobs_moved_into_the_stream_never_give_it_a_ttl(redis: Redis) -> N
 
 
 async def test_a_simulated_grant_outlives_later_shorter_grants(redis: Redis) -> None:
-    access = SimulatedAccess(redis)
+    access = SimulatedAccess(simulated_store(redis, ACCESS_TOOLS))
     grant = GrantAccess(
         user=DANA, resource="billing-db", level="read", duration_hours=720, justification="audit"
     )
@@ -124,11 +125,9 @@ def worker_at(bot: BotProcess, clock: SimulatedClock) -> Worker:
     deadlines = Deadlines(services.redis)
     deps = StepDeps(
         model=OfflineModel(),
-        deployer=services.adapters.deployer,
+        adapters=services.adapters.tools,
         policy=policy_for(settings),
         clock=clock,
-        grants=services.adapters.grants,
-        incidents=services.adapters.incidents,
         scheduler=deadlines,
     )
     ledger, metrics = DeliveryLedger(services.redis), Metrics()
@@ -173,7 +172,7 @@ async def work_and_check(worker: Worker, clock: SimulatedClock, redis: Redis) ->
     before = clock()
     await worker.run(burst=True)
     after = clock()
-    for grant in await SimulatedAccess(redis).grants():
+    for grant in await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants():
         expires_at = datetime.fromisoformat(grant["expires_at"])
         if expires_at <= before:
             assert grant["status"] == "revoked", (before, grant)
@@ -198,7 +197,7 @@ async def test_every_grant_of_a_month_is_revoked_once_on_time(
         approval = approval_message(slack, DEPLOYS, roots[-1])
         await slack.click(user=CAROL, message=approval, action_id="hitl_approve")
         await work_and_check(worker, clock, redis)
-    grants = await SimulatedAccess(redis).grants()
+    grants = await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants()
     assert len(grants) == len(HOURS)
 
     last = max(datetime.fromisoformat(g["expires_at"]) for g in grants)

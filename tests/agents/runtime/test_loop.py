@@ -21,7 +21,9 @@ from agents.runtime.events import (
 from agents.runtime.loop import StepDeps, step
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import ModelError, ModelReply
-from tools.deploy import SimulatedDeployer
+from bot.adapters import simulated_store
+from tools.deploy import DEPLOY_TOOLS, DEPLOYER, SimulatedDeployer
+from tools.types import AdapterSet
 
 PROD = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
 STAGING = PROD | {"environment": "staging"}
@@ -38,11 +40,16 @@ def new_thread() -> Thread:
 
 @pytest.fixture
 def deps(redis: Redis) -> StepDeps:
-    return StepDeps(model=ScriptedModel(), deployer=SimulatedDeployer(redis))
+    return StepDeps(
+        model=ScriptedModel(),
+        adapters=AdapterSet.of(
+            DEPLOYER.bind(SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)))
+        ),
+    )
 
 
 async def run_model(deps: StepDeps, *outputs: object, thread: Thread | None = None) -> Thread:
-    deps = StepDeps(model=ScriptedModel(*outputs), deployer=deps.deployer)  # type: ignore[arg-type]
+    deps = StepDeps(model=ScriptedModel(*outputs), adapters=deps.adapters)  # type: ignore[arg-type]
     return await step(thread or new_thread(), agent=DEPLOY, deps=deps)
 
 
@@ -59,13 +66,13 @@ async def test_an_ungated_call_is_saved_first_then_run_once_by_the_next_step(
 ) -> None:
     thread = await run_model(deps, STAGING)
     assert isinstance(thread.events[-1], ToolCall) and thread.status is Status.RUNNING
-    assert await SimulatedDeployer(redis).deployments() == []
+    assert await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments() == []
 
     ran = await step(thread, agent=DEPLOY, deps=deps)
     again = await step(thread, agent=DEPLOY, deps=deps)  # a retried step after a crash
     assert isinstance(ran.events[-1], ToolResult)
     assert ran.events[-1].output == again.events[-1].output  # type: ignore[union-attr]
-    assert len(await SimulatedDeployer(redis).deployments()) == 1
+    assert len(await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments()) == 1
 
 
 @pytest.mark.parametrize(
@@ -137,12 +144,15 @@ async def test_an_approval_runs_only_the_exact_call_it_was_given_for(
     )
     refused = await step(waiting.append(forged), agent=DEPLOY, deps=deps)
     assert isinstance(refused.events[-1], Error)
-    assert await SimulatedDeployer(redis).deployments() == []
+    assert await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments() == []
 
     real = forged.model_copy(update={"action_hash": call_hash(PROD)})
     ran = await step(waiting.append(real), agent=DEPLOY, deps=deps)
     assert isinstance(ran.events[-1], ToolResult)
-    assert [d["version"] for d in await SimulatedDeployer(redis).deployments()] == ["1.4.2"]
+    assert [
+        d["version"]
+        for d in await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments()
+    ] == ["1.4.2"]
 
 
 async def test_waiting_and_done_threads_do_not_change(deps: StepDeps) -> None:

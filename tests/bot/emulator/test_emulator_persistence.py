@@ -13,13 +13,14 @@ import pytest
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from bot.emulator.state import Responder
 from bot.runners import local_redis, sandbox_stack
 from bot.settings import Settings
 from tests.conftest import ALICE, BOB, DEPLOYS
 from tests.scenarios.helpers import approval_message, bot_replies, has_buttons
-from tools.deploy import SimulatedDeployer
+from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 OFFLINE = Settings(llm_provider="offline", hitl_approvers=frozenset())
 TAG = {"event_type": "hitl_delivery", "event_payload": {"delivery_id": "d-1"}}
@@ -198,7 +199,7 @@ async def test_a_sandbox_restart_keeps_a_pending_approval_clickable(tmp_path: Pa
         await slack.wait_for(deployed, timeout=20)
         store = Redis.from_url(redis.url, decode_responses=True)
         try:
-            runs = await SimulatedDeployer(store).deployments()
+            runs = await SimulatedDeployer(simulated_store(store, DEPLOY_TOOLS)).deployments()
         finally:
             await store.aclose()
         assert [(d["service"], d["version"]) for d in runs] == [("api", "1.4.2")]

@@ -2,10 +2,11 @@
 many approvals it needs and by when. Decided by code and the operator's policy file, never by
 the model's prompt.
 
-The built-in default gates production deploys and rollbacks, and every access grant. An access
-grant is decided by the owner of its resource (`owners`, or `HITL_RESOURCE_OWNERS`) unless a
-rule names approvers. A policy file (`HITL_POLICY_FILE`, YAML) adds
-rules; the first rule matching a call wins:
+Each tool says what policy must know about a call (`tools/types.py::ToolModel`): whether it is
+gated by default (production deploys and rollbacks, every access grant) and the key its owner
+is found under (a grant's resource). A call with an owner is decided by that owner (`owners`,
+or `HITL_RESOURCE_OWNERS`) unless a rule names approvers. A policy file (`HITL_POLICY_FILE`,
+YAML) adds rules; the first rule matching a call wins:
 
     rules:
       - tool: deploy
@@ -33,22 +34,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.runtime.events import APPROVAL, ESCALATION, Terms
-from tools.access import GrantAccess
-from tools.deploy import Deploy, Rollback
 from tools.types import Tool
 
 REMIND_AT = 0.8
 """A reminder goes out when this share of a request's time has passed."""
-
-
-def gated_by_default(call: Tool) -> bool:
-    match call:
-        case Deploy(environment="production") | Rollback(environment="production"):
-            return True
-        case GrantAccess():
-            return True
-        case _:
-            return False
 
 
 class Rule(BaseModel):
@@ -61,12 +50,15 @@ class Rule(BaseModel):
     timeout: int | None = Field(default=None, gt=0)
 
     def matches(self, call: dict[str, Any]) -> bool:
+        """Whether the rule applies to `call` (`{"intent": ..., **arguments}`)."""
         return call.get("intent") == self.tool and all(
             call.get(key) == value for key, value in self.when.items()
         )
 
 
 class PolicyFile(BaseModel):
+    """The operator's policy file, validated."""
+
     model_config = ConfigDict(extra="forbid")
     rules: tuple[Rule, ...] = ()
     oncall: str | None = None
@@ -86,6 +78,9 @@ def load_policy_file(path: Path) -> PolicyFile:
 
 @dataclass(frozen=True)
 class Policy:
+    """The approvers and timeout from settings, with the policy file's rules, on-call and
+    owners."""
+
     approvers: tuple[str, ...] = ()
     timeout: int = 3600
     rules: tuple[Rule, ...] = ()
@@ -93,20 +88,25 @@ class Policy:
     owners: Mapping[str, str] = field(default_factory=dict)
     """Resource name -> the user or user-group ID who approves access to it."""
 
-    def rule(self, call: dict[str, Any]) -> Rule | None:
-        return next((rule for rule in self.rules if rule.matches(call)), None)
+    def rule(self, call: Tool) -> Rule | None:
+        """The first rule that matches `call`, if any."""
+        dumped = call.model_dump(mode="json")
+        return next((rule for rule in self.rules if rule.matches(dumped)), None)
 
     def needs_approval(self, call: Tool) -> bool:
-        rule = self.rule(call.model_dump(mode="json"))
+        rule = self.rule(call)
         if rule is not None and rule.gated is not None:
             return rule.gated
-        return gated_by_default(call)
+        return call.gated_by_default()
 
-    def terms(self, intent: str, arguments: dict[str, Any], *, now: datetime) -> Terms:
-        """The terms of a new human request."""
-        rule = self.rule(arguments["action"]) if intent == APPROVAL else None
+    def terms(self, intent: str, *, action: Tool | None, now: datetime) -> Terms:
+        """The terms of a new human request; `action` is the call a `request_approval` asks to
+        run (None for other requests)."""
+        if intent != APPROVAL:
+            action = None
+        rule = self.rule(action) if action is not None else None
         deciders = self.approvers
-        owner = self._owner(arguments["action"]) if intent == APPROVAL else None
+        owner = self._owner(action) if action is not None else None
         if owner is not None:
             deciders = (owner,)
         if rule is not None and rule.approvers is not None:
@@ -121,10 +121,9 @@ class Policy:
             remind_at=now + timedelta(seconds=timeout * REMIND_AT),
         )
 
-    def _owner(self, action: dict[str, Any]) -> str | None:
-        if action.get("intent") != "grant_access":
-            return None
-        return self.owners.get(str(action.get("resource")))
+    def _owner(self, action: Tool) -> str | None:
+        key = action.owner_key()
+        return None if key is None else self.owners.get(key)
 
 
 # Who may settle a request. `allowed` is the request's deciders with groups expanded to their

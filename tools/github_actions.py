@@ -1,4 +1,5 @@
-"""Real deploy adapters: GitHub Actions `workflow_dispatch`, and a generic signed webhook.
+"""The GitHub Actions deploy adapter (`workflow_dispatch`); the signed-webhook one is in
+`tools/deploy.py`.
 
 GitHub Actions: `deploy` and `rollback` dispatch the workflow
 (`POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches`) on `ref` with the inputs
@@ -18,10 +19,9 @@ from typing import Any
 
 import httpx
 
-from agents.runtime.events import utcnow
 from tools.deploy import Deploy, ListRecentDeploys, ListVersions, Rollback
-from tools.types import ToolOutput
-from tools.webhook import SignedWebhook, answer
+from tools.types import ToolOutput, utcnow
+from tools.webhook import answer
 
 GITHUB_API_URL = "https://api.github.com"
 _SEMVER = r"v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)"
@@ -119,25 +119,3 @@ class GitHubActionsDeployer:
             )
         except httpx.HTTPError as exc:
             raise RuntimeError(f"github unreachable: {type(exc).__name__}") from exc
-
-
-class WebhookDeployer:
-    """Every deploy tool as an action on one signed webhook (see `tools/webhook.py`):
-    `deploy` and `rollback` (with an idempotency key), `list_versions`, `recent_deploys`."""
-
-    def __init__(self, webhook: SignedWebhook) -> None:
-        self._webhook = webhook
-
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
-        arguments = call.model_dump(mode="json", exclude={"intent"})
-        return await self._webhook.call("deploy", arguments, idempotency_key=idempotency_key)
-
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
-        arguments = call.model_dump(mode="json", exclude={"intent"})
-        return await self._webhook.call("rollback", arguments, idempotency_key=idempotency_key)
-
-    async def list_versions(self, call: ListVersions) -> ToolOutput:
-        return await self._webhook.call("list_versions", {"service": call.service})
-
-    async def recent_deploys(self, call: ListRecentDeploys) -> ToolOutput:
-        return await self._webhook.call("recent_deploys", {"hours": call.hours})
