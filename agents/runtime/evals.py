@@ -175,7 +175,7 @@ def _human(thread: Thread, step: dict[str, Any]) -> Thread:
             HumanResponse(call_id=last.call_id, user=DECIDER, text=str(step["take"])),
         ]
     elif "result" in step:
-        intent = last.action["intent"] if last.intent in HUMAN_INTENTS else last.intent
+        intent = last.action_intent if last.intent in HUMAN_INTENTS else last.intent
         event = [ToolResult(call_id=last.call_id, intent=str(intent), output=step["result"])]
     else:
         raise ValueError(f"unknown eval step {step!r}")

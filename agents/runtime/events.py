@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
+
 APPROVAL = "request_approval"
 INPUT = "request_input"
 ESCALATION = "escalate"
@@ -76,11 +78,39 @@ class ToolCall(_Event):
     usage: Usage | None = None
     terms: Terms | None = None
 
+    # Typed views of the stored arguments, validated by the human tool's own model. The
+    # arguments stay stored as a plain dict (the Redis format does not change).
+
     @property
     def action(self) -> dict[str, Any]:
-        """The gated call of a `request_approval`."""
+        """The gated call of a `request_approval`, as stored: an approval is bound to its hash."""
         action: dict[str, Any] = self.arguments["action"]
         return action
+
+    @property
+    def action_intent(self) -> str:
+        """The tool the gated call of a `request_approval` runs."""
+        return str(self.action["intent"])
+
+    @property
+    def approval(self) -> RequestApproval[Any]:
+        """This `request_approval`, typed (its `action` stays the stored dict)."""
+        return RequestApproval[Any].model_validate(self.arguments)
+
+    @property
+    def input_request(self) -> RequestInput:
+        """This `request_input` (question and answer options), typed."""
+        return RequestInput.model_validate(self.arguments)
+
+    @property
+    def escalation(self) -> Escalate:
+        """This `escalate` (reason and urgency), typed."""
+        return Escalate.model_validate(self.arguments)
+
+    @property
+    def final(self) -> DoneForNow:
+        """This `done_for_now` (the final message), typed."""
+        return DoneForNow.model_validate(self.arguments)
 
 
 class ToolResult(_Event):

@@ -213,7 +213,7 @@ class Runtime:
         """Why an edited call cannot be approved as is ('' if it can)."""
         if request.terms is None or not request.terms.editable:
             return "this request needs several approvals, so it can't be edited"
-        if edited.get("intent") != request.action["intent"]:
+        if edited.get("intent") != request.action_intent:
             return "an edit can change the arguments, not the tool"
         try:
             action = self._agents[thread.agent].parse_action(dict(edited))

@@ -87,7 +87,7 @@ def _fields(call: ToolCall) -> list[MarkdownTextObject]:
 
 
 def _details(call: ToolCall) -> list[Block]:
-    summary = messages.bold(call.arguments["summary"], limits.SECTION_TEXT)
+    summary = messages.bold(call.approval.summary, limits.SECTION_TEXT)
     return [
         HeaderBlock(text=_plain(messages.APPROVAL_HEADER, limits.HEADER_TEXT)),
         SectionBlock(text=MarkdownTextObject(text=summary), fields=_fields(call)),
@@ -106,7 +106,7 @@ def approval(thread: Thread, call: ToolCall) -> Blocks:
             style="primary",
             confirm=ConfirmObject(
                 title=messages.CONFIRM_TITLE,
-                text=messages.confirm_approval(call.arguments["summary"]),
+                text=messages.confirm_approval(call.approval.summary),
                 confirm=messages.APPROVE,
                 deny=messages.CANCEL,
             ),
@@ -141,10 +141,11 @@ def decided(thread: Thread, call: ToolCall, outcome: Outcome) -> Blocks:
 
 def question(thread: Thread, call: ToolCall, outcome: Outcome | None) -> Blocks:
     """A question; its answer buttons while open, who answered once settled."""
+    asked = call.input_request
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=messages.question(call.arguments["question"])))
+        SectionBlock(text=MarkdownTextObject(text=messages.question(asked.question)))
     ]
-    options: list[str] = call.arguments.get("options") or []
+    options = asked.options
     if outcome is not None:
         blocks.append(_context(messages.outcome(outcome)))
     elif options:
@@ -195,14 +196,15 @@ def escalation(
 ) -> Blocks:
     """The escalation posted for on-call: why, where, who is paged, and "Take it"."""
     assert call.terms is not None
+    paged = call.escalation
     blocks: list[Block] = [
         HeaderBlock(
             text=_plain(
-                messages.escalation_header(call.arguments.get("urgency", "high")),
+                messages.escalation_header(paged.urgency),
                 limits.HEADER_TEXT,
             )
         ),
-        SectionBlock(text=MarkdownTextObject(text=messages.reason(call.arguments["reason"]))),
+        SectionBlock(text=MarkdownTextObject(text=messages.reason(paged.reason))),
         _context(messages.escalation_context(thread.requester, link, call.terms)),
     ]
     if outcome is not None:

@@ -75,14 +75,14 @@ class Handlers:
         if click is None or ref is None or found is None:
             await _unless_found(client, click, None)
             return
-        modal = blocks.reject_modal(ref, found[1].arguments["summary"])
+        modal = blocks.reject_modal(ref, found[1].approval.summary)
         await _open_modal(client, click, modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click, ref = await self._clicked(body)
         found = await self._request(ref)
-        tool = self._agents[found[0].agent].tool(found[1].action["intent"]) if found else None
+        tool = self._agents[found[0].agent].tool(found[1].action_intent) if found else None
         if click is None or ref is None or found is None or tool is None:
             await _unless_found(client, click, None)
             return

@@ -125,8 +125,8 @@ class SlackNotifier:
         match event:
             case ToolCall(intent=intent) if intent in HUMAN_INTENTS:
                 await self._ask(d, event)
-            case ToolCall(intent=intent, arguments=arguments) if intent == FINAL:
-                for piece in messages.final_chunks(arguments["message"]):
+            case ToolCall(intent=intent) if intent == FINAL:
+                for piece in messages.final_chunks(event.final.message):
                     await self._post(d, text=piece)
             case ApprovalDecision() | HumanResponse() | RequestExpired():
                 await self._refresh(d, event.call_id)
@@ -172,7 +172,7 @@ class SlackNotifier:
         text, rendered = await self._render(thread, call)
         channel = thread.origin.channel
         if call.intent == ESCALATION and self._escalation_channel:
-            await self._post(d, text=messages.escalated_in_thread(call.arguments["reason"]))
+            await self._post(d, text=messages.escalated_in_thread(call.escalation.reason))
             try:
                 ts = await self._post(
                     d, text=text, blocks=rendered, channel=self._escalation_channel
@@ -226,12 +226,12 @@ class SlackNotifier:
         outcome = thread.outcome(call)
         match call.intent:
             case "request_approval":
-                text = messages.approval_fallback(call.arguments["summary"])
+                text = messages.approval_fallback(call.approval.summary)
                 if outcome is None:
                     return text, blocks.approval(thread, call)
                 return text, blocks.decided(thread, call, outcome)
             case "request_input":
-                return messages.question(call.arguments["question"]), blocks.question(
+                return messages.question(call.input_request.question), blocks.question(
                     thread, call, outcome
                 )
             case _:
@@ -240,7 +240,7 @@ class SlackNotifier:
                 rendered = blocks.escalation(
                     thread, call, link=link, taken_by=taken, outcome=outcome
                 )
-                return messages.escalation_header(call.arguments.get("urgency", "high")), rendered
+                return messages.escalation_header(call.escalation.urgency), rendered
 
     async def _cancel_open(self, d: _Delivery, stop: Stopped) -> None:
         """Show the request the stop cancelled as cancelled."""
