@@ -78,8 +78,9 @@ class ToolCall(_Event):
     usage: Usage | None = None
     terms: Terms | None = None
 
-    # Typed views of the stored arguments, validated by the human tool's own model. The
-    # arguments stay stored as a plain dict (the Redis format does not change).
+    # Typed views of the stored arguments as the human tool's own model. They are read back,
+    # not validated again: the call was valid when made, and a stored request must still render
+    # if a limit tightens later. The arguments stay stored as a plain dict (same Redis format).
 
     @property
     def action(self) -> dict[str, Any]:
@@ -95,22 +96,22 @@ class ToolCall(_Event):
     @property
     def approval(self) -> RequestApproval[Any]:
         """This `request_approval`, typed (its `action` stays the stored dict)."""
-        return RequestApproval[Any].model_validate(self.arguments)
+        return RequestApproval[Any].model_construct(**self.arguments)
 
     @property
     def input_request(self) -> RequestInput:
         """This `request_input` (question and answer options), typed."""
-        return RequestInput.model_validate(self.arguments)
+        return RequestInput.model_construct(**self.arguments)
 
     @property
     def escalation(self) -> Escalate:
         """This `escalate` (reason and urgency), typed."""
-        return Escalate.model_validate(self.arguments)
+        return Escalate.model_construct(**self.arguments)
 
     @property
     def final(self) -> DoneForNow:
         """This `done_for_now` (the final message), typed."""
-        return DoneForNow.model_validate(self.arguments)
+        return DoneForNow.model_construct(**self.arguments)
 
 
 class ToolResult(_Event):

@@ -145,7 +145,7 @@ def question(thread: Thread, call: ToolCall, outcome: Outcome | None) -> Blocks:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=messages.question(asked.question)))
     ]
-    options = asked.options
+    options = asked.options or []
     if outcome is not None:
         blocks.append(_context(messages.outcome(outcome)))
     elif options:
