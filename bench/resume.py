@@ -41,7 +41,8 @@ from agents.runtime.store import ThreadStore
 from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.types import ModelReply, ModelRequest, Tell
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
-from bot.services import AGENTS, policy_for
+from bot.agent_loading import BUILT_IN, load_agents
+from bot.services import policy_for
 from tools.deploy import Deploy, SimulatedDeployer
 
 TARGET = 5
@@ -102,7 +103,7 @@ async def ours(url: str, cycles: int) -> list[float]:
     metrics = Metrics()
     runtime = Runtime(
         store=store,
-        agents=AGENTS,
+        agents=load_agents(BUILT_IN),
         deps=StepDeps(
             model=_Model(clock),
             deployer=SimulatedDeployer(redis),

@@ -88,3 +88,31 @@ async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis
     missing = await hitl("threads", "show", "t000", environ=env(redis_server))
     _, err = await missing.communicate()
     assert missing.returncode == 1 and "no thread 't000'" in err.decode()
+
+
+async def test_worker_needs_no_signing_secret(redis_server: str) -> None:
+    """A worker never serves Slack, so it starts with Redis and a bot token alone."""
+    environ = env(redis_server, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/")
+    proc = await hitl("worker", environ=environ)
+    assert proc.stderr is not None
+    seen = b""
+    async with asyncio.timeout(30):
+        while b"taking jobs" not in seen:
+            line = await proc.stderr.readline()
+            assert line, f"worker exited: {seen.decode()}"
+            seen += line
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+
+
+async def test_an_agent_list_that_cannot_load_is_named(redis_server: str) -> None:
+    for agents, named in [
+        ("deploy,payroll", "no built-in agent 'payroll'"),
+        ("deploy,mypkg.nothere", "cannot import mypkg.nothere"),
+        ("deploy,agents.runtime.keys", "agents.runtime.keys defines no `AGENT = Agent(...)`"),
+        ("deploy,agents.deploy", "deploy and agents.deploy both define an agent named 'deploy'"),
+    ]:
+        proc = await hitl("worker", environ=env(redis_server, HITL_AGENTS=agents))
+        _, stderr = await proc.communicate()
+        assert proc.returncode == 1, stderr.decode()
+        assert f"hitl: HITL_AGENTS: {named}" in stderr.decode()

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.runtime.context import render_context
 from agents.runtime.events import Error, UserMessage
 from agents.runtime.store import ThreadStore, thread_id_for

@@ -25,8 +25,9 @@ from agents.runtime.routing import Router
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.worker import Worker
+from bot.agent_loading import BUILT_IN, load_agents
 from bot.emulator.server import SlackEmulator
-from bot.services import AGENTS, policy_for
+from bot.services import policy_for
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from tests.conftest import CAROL, DEPLOYS, BotProcess, MakeBot
@@ -35,6 +36,8 @@ from tests.scenarios.test_access import DANA, OWNERS
 from tests.scenarios.test_deploy import mention
 from tests.scenarios.test_llm_providers import load
 from tools.access import GrantAccess, SimulatedAccess
+
+AGENTS = load_agents(BUILT_IN)
 
 DAY = 24 * 3600
 REVOKE = {"intent": "revoke_access", "user": DANA, "resource": "billing-db", "reason": "expired"}
@@ -123,7 +126,7 @@ def worker_at(bot: BotProcess, clock: SimulatedClock) -> Worker:
     assert services.adapters is not None
     deadlines = Deadlines(services.redis)
     deps = StepDeps(
-        model=OfflineModel(),
+        model=OfflineModel(AGENTS),
         deployer=services.adapters.deployer,
         policy=policy_for(settings),
         clock=clock,
