@@ -177,7 +177,7 @@ class Workspace:
         self.violations: list[Violation] = []
         self.triggers: dict[str, Trigger] = {}
         self.responders: dict[str, Responder] = {}  # response_url key -> its target
-        # Injected failures (see `bot/faults.py`), consumed in order.
+        # Injected failures (see `faults.py`), consumed in order.
         self.faults: list[Fault] = []
         # Slack ts values are unique per channel; one global counter keeps them strictly
         # increasing everywhere, which also makes "post order" and "ts order" agree. Both
@@ -188,7 +188,7 @@ class Workspace:
         self.version = 0  # bumped by `changed()`; the state file saves when it moves
 
     def changed(self) -> None:
-        """Note that state worth saving changed (see `bot/persist.py`)."""
+        """Note that state worth saving changed (see `persist.py`)."""
         self.version += 1
 
     def next_ts(self) -> str:
