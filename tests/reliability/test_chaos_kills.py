@@ -32,7 +32,7 @@ from tests.reliability.chaos import (
     workers,
 )
 from tests.reliability.support import Tally
-from tests.scenarios.test_deploy import mention
+from tests.support import mention
 
 RUNS = 100
 MAX_RUNS = 160

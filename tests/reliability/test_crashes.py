@@ -25,16 +25,14 @@ from tests.reliability.support import (
     duplicates,
     pending_jobs,
 )
-from tests.scenarios import test_durability as durability
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, bot_replies, mention, worker_env
 
 TIMING = {"hitl_lease_ms": 1000, "hitl_job_claim_ms": 1500}
 
 
-def worker_env(slack: SlackEmulator, redis_url: str, deploy_seconds: str) -> dict[str, str]:
+def slow_worker_env(slack: SlackEmulator, redis_url: str, deploy_seconds: str) -> dict[str, str]:
     """A `hitl worker` with slow deploys and the short lease and claim times of TIMING."""
-    return durability.worker_env(
+    return worker_env(
         slack,
         redis_url,
         HITL_SIMULATED_DEPLOY_SECONDS=deploy_seconds,
@@ -55,7 +53,7 @@ async def test_two_workers_killed_with_a_dozen_runs_in_hand_lose_and_repeat_noth
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str, tally: Tally
 ) -> None:
     survivors = [await make_bot(**TIMING), await make_bot(**TIMING)]
-    env = worker_env(slack, redis_server, deploy_seconds="30")  # killed mid-deploy
+    env = slow_worker_env(slack, redis_server, deploy_seconds="30")  # killed mid-deploy
     doomed = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.DEVNULL

@@ -22,8 +22,7 @@ from tests.reliability.support import (
     pending_jobs,
     post_signed,
 )
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, bot_replies, has_buttons, mention
 
 RETRIES = ("1", "2", "3")
 

@@ -22,8 +22,7 @@ from bot.worker_process import WorkerProcess, settings_env
 from bot.worker_thread import WorkerThread
 from tests.conftest import DEPLOYS, MakeBot
 from tests.redis_servers import redis_process
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import mention
+from tests.support import bot_replies, mention
 
 
 async def health_until(url: str, status: int, *, within: float) -> httpx.Response:

@@ -18,8 +18,7 @@ from agents.runtime.types import ModelReply, ModelRequest
 from agents.runtime.worker import Worker, WorkerLimits
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import bot_replies, deployments, mention
 
 
 class SlowModel:
