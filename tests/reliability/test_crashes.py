@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from agents.runtime.events import ToolCall
@@ -96,6 +97,7 @@ async def test_two_workers_killed_with_a_dozen_runs_in_hand_lose_and_repeat_noth
     assert await pending_jobs(redis) == 0 and await dead_jobs(redis) == 0
 
 
+@pytest.mark.slow
 async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:
@@ -158,6 +160,7 @@ async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
     assert pending == 0
 
 
+@pytest.mark.slow
 async def test_what_slack_sends_while_redis_is_down_is_never_acked_as_taken(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:

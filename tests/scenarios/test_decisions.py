@@ -35,6 +35,7 @@ def decisions(thread: Thread) -> list[ApprovalDecision]:
     return [e for e in thread.events if isinstance(e, ApprovalDecision)]
 
 
+@pytest.mark.slow
 async def test_fifty_concurrent_clicks_make_exactly_one_decision(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from agents.runtime import keys
@@ -88,6 +89,7 @@ async def test_paused_threads_resume_after_redis_is_killed_and_restarted(
     assert "Deployed api 1.4.2" in bot_replies(slack, DEPLOYS, root)[-1].text
 
 
+@pytest.mark.slow
 async def test_three_workers_on_300_runs_repeat_nothing_and_lose_nothing(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:

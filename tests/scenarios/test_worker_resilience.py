@@ -41,7 +41,7 @@ def worker_lines(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.Lo
     ]
 
 
-@pytest.mark.parametrize("outage", [1.0, 10.0])
+@pytest.mark.parametrize("outage", [1.0, pytest.param(10.0, marks=pytest.mark.slow)])
 async def test_the_worker_outlives_a_redis_outage_and_healthz_tells(
     outage: float,
     slack: SlackEmulator,
