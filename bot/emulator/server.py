@@ -33,7 +33,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.emulator import api, ui, views
-from bot.emulator.faults import Fault
 from bot.emulator.payloads import (
     block_actions,
     event_callback,
@@ -49,6 +48,7 @@ from bot.emulator.persist import StateFile
 from bot.emulator.state import (
     ApiCall,
     Ephemeral,
+    Fault,
     Identity,
     Message,
     Responder,

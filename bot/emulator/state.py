@@ -9,10 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bot.emulator.faults import Fault
+from typing import Any, Literal
 
 DEFAULT_CHANNELS = {"C0GENERAL": "general", "C0DEPLOYS": "deploys", "C0INCIDENTS": "incidents"}
 
@@ -145,6 +142,34 @@ class Responder:
     ts: str
     user: str
     ephemeral: bool
+
+
+# A Fault is data the workspace holds; applying it to a call is bot/emulator/faults.py's job.
+FaultKind = Literal["fail", "rate_limit", "stall", "refuse"]
+
+
+@dataclass
+class Fault:
+    """One injected failure rule; `times=None` applies it to every matching call."""
+
+    kind: FaultKind
+    method: str
+    times: int | None = 1
+    channel: str | None = None
+    status: int = 500
+    after: bool = False
+    seconds: float = 0.0
+    error: str = ""
+    retry_after: int = 1
+
+    def describe(self) -> str:
+        what = {
+            "fail": f"fail {self.status}",
+            "rate_limit": f"rate_limit {self.retry_after}s",
+            "stall": f"stall {self.seconds}s",
+            "refuse": f"refuse {self.error}",
+        }[self.kind]
+        return f"{what} after" if self.after else what
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,7 @@ from bot.services import policy_for
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from tests.conftest import CAROL, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message
-from tests.scenarios.test_access import DANA, OWNERS
-from tests.scenarios.test_deploy import mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import DANA, OWNERS, approval_message, load_thread, mention
 from tools.access import GrantAccess, SimulatedAccess
 
 AGENTS = load_agents(BUILT_IN)
@@ -210,7 +207,7 @@ async def test_every_grant_of_a_month_is_revoked_once_on_time(
         await work_and_check(worker, clock, redis)
 
     for root in roots:
-        thread = await load(redis, root)
+        thread = await load_thread(redis, root)
         revocations = [
             e for e in thread.events if isinstance(e, ToolResult) and e.intent == "revoke_access"
         ]

@@ -19,8 +19,7 @@ from agents.runtime.worker import Worker, WorkerLimits
 from bot.agent_loading import BUILT_IN, load_agents
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import bot_replies, deployments, mention
 
 
 class SlowModel:
