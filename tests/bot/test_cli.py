@@ -74,7 +74,9 @@ async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis
 
 async def test_worker_needs_no_signing_secret(redis_server: str) -> None:
     """A worker never serves Slack, so it starts with Redis and a bot token alone."""
-    environ = env(redis_server, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/")
+    environ = cli_env(
+        redis_server, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/"
+    )
     proc = await hitl("worker", environ=environ)
     assert proc.stderr is not None
     seen = b""
@@ -94,7 +96,7 @@ async def test_an_agent_list_that_cannot_load_is_named(redis_server: str) -> Non
         ("deploy,agents.runtime.keys", "agents.runtime.keys defines no `AGENT = Agent(...)`"),
         ("deploy,agents.deploy", "deploy and agents.deploy both define an agent named 'deploy'"),
     ]:
-        proc = await hitl("worker", environ=env(redis_server, HITL_AGENTS=agents))
+        proc = await hitl("worker", environ=cli_env(redis_server, HITL_AGENTS=agents))
         _, stderr = await proc.communicate()
         assert proc.returncode == 1, stderr.decode()
         assert f"hitl: HITL_AGENTS: {named}" in stderr.decode()
