@@ -1,15 +1,141 @@
 """The access micro-agent: time-limited access grants, approved by the resource's owner and
-revoked by code when they expire."""
+revoked by code when they expire.
+
+Its offline planner (LLM_PROVIDER=offline) understands (the README documents it):
+  give|grant <user> <read|write|admin> access to <resource> [for <N> hours|days|weeks]
+      [because <justification>]                 asks for what is missing
+  revoke <user> access to <resource>
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from agents.runtime.agent import Agent
+from agents.runtime.events import ApprovalDecision, Error, RequestExpired, ToolResult
+from agents.runtime.planning import (
+    answers,
+    call,
+    done,
+    latest_request,
+    rejected_action,
+    without_bot,
+)
+from agents.runtime.thread import Thread
 from tools.access import GrantAccess, RevokeAccess
 
-ACCESS = Agent(
+HELP = (
+    "I didn't catch that. I understand:\n"
+    "• `give <@user> <read|write|admin> access to <resource> for <N> hours|days"
+    " because <why>`, e.g. `give @dana read access to billing-db for 2 days because she is on"
+    " call`\n"
+    "• `revoke <@user> access to <resource>`"
+)
+DURATION_QUESTION = "For how long should"
+WHY_QUESTION = "Why does"
+
+_USER = r"(?:<@(?P<uid>[A-Z0-9]+)>|@?(?P<name>[a-z0-9][a-z0-9._-]*))"
+_GRANT = re.compile(
+    rf"^(?:please\s+)?(?:give|grant)\s+{_USER}\s+(?P<level>read|write|admin)(?:-only)?\s+access"
+    r"\s+(?:to|on)\s+(?P<resource>[a-z0-9][a-z0-9._-]*)(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_REVOKE = re.compile(
+    rf"^revoke\s+{_USER}(?:'s)?\s+(?:access\s+)?(?:to|on|from)\s+(?P<resource>[a-z0-9][a-z0-9._-]*)",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(
+    r"\b(?P<n>\d+|an?|one)\s*(?P<unit>h|hours?|d|days?|w|weeks?)\b", re.IGNORECASE
+)
+_WHY = re.compile(r"\b(?:because|since|reason:?|justification:?)\s+(?P<why>.+)$", re.IGNORECASE)
+_HOURS = {"h": 1, "d": 24, "w": 168}
+
+
+def hours_in(text: str) -> int | None:
+    """`2 days` -> 48; None when no duration is written."""
+    found = _DURATION.search(text)
+    if found is None:
+        return None
+    n = found["n"].lower()
+    count = int(n) if n.isdigit() else 1
+    return count * _HOURS[found["unit"][0].lower()]
+
+
+def _user(found: re.Match[str]) -> str:
+    return found["uid"] or found["name"].lower()
+
+
+def plan_access(thread: Thread) -> str:
+    last = thread.last_step
+    match last:
+        case ToolResult(intent="grant_access", output=out):
+            return done(
+                f"✅ Granted <@{out.get('user')}> {out.get('level')} access to "
+                f"{out.get('resource')} until {str(out.get('expires_at'))[:16]} UTC; it will be "
+                "revoked automatically then."
+            )
+        case ToolResult(intent="revoke_access", output=out):
+            return done(f"🔒 Revoked <@{out.get('user')}>'s access to {out.get('resource')}.")
+        case ApprovalDecision(approved=False, user=user, reason=reason):
+            intent = rejected_action(thread, last).get("intent")
+            nothing = "no access was granted" if intent == "grant_access" else "nothing ran"
+            return done(f"Rejected by <@{user}>, so {nothing}" + (f": {reason}" if reason else "."))
+        case RequestExpired():
+            return done("Nobody decided in time, so no access was granted.")
+        case Error(message=message):
+            return done(f"I couldn't finish: {message}")
+        case _:
+            return _plan_request(thread)
+
+
+def _plan_request(thread: Thread) -> str:
+    text = without_bot(latest_request(thread).text)
+    if found := _REVOKE.match(text):
+        return call("revoke_access", user=_user(found), resource=found["resource"].lower())
+    found = _GRANT.match(text)
+    if found is None:
+        return done(HELP)
+    user, level, resource = _user(found), found["level"].lower(), found["resource"].lower()
+    rest = found["rest"]
+    why_match = _WHY.search(rest)
+    hours = hours_in(_WHY.sub("", rest))
+    why = why_match["why"].strip() if why_match else None
+    for question, answer in answers(thread):
+        if question.startswith(DURATION_QUESTION):
+            hours = hours_in(answer) or hours
+        elif question.startswith(WHY_QUESTION) and len(answer.strip()) >= 3:
+            why = answer.strip()
+    what = f"{level} access to {resource}"
+    if hours is None:
+        return call(
+            "request_input",
+            question=f"{DURATION_QUESTION} <@{user}> have {what}? (e.g. 4 hours, 2 days)",
+            options=["4 hours", "1 day", "2 days", "7 days"],
+        )
+    if why is None:
+        return call("request_input", question=f"{WHY_QUESTION} <@{user}> need {what}?")
+    grant = {
+        "intent": "grant_access",
+        "user": user,
+        "resource": resource,
+        "level": level,
+        "duration_hours": hours,
+        "justification": why,
+    }
+    days = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} hours"
+    summary = f"Grant <@{user}> {what} for {days}: {why}"
+    return json.dumps({"intent": "request_approval", "action": grant, "summary": summary})
+
+
+AGENT = Agent(
     name="access",
-    prompt_file="access.md",
+    prompt_path=Path(__file__).with_name("access.md"),
     tools=(GrantAccess, RevokeAccess),
     max_steps=10,
     description="give someone time-limited access to a resource, or take it away",
+    example="give @dana read access to billing-db for 2 days because she is on call",
+    keywords=re.compile(r"\baccess\b", re.I),
+    plan=plan_access,
 )

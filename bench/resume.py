@@ -42,7 +42,8 @@ from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.types import ModelReply, ModelRequest, Tell
 from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
 from bot.adapters import simulated_store
-from bot.services import AGENTS, policy_for
+from bot.agent_loading import BUILT_IN, load_agents
+from bot.services import policy_for
 from tools.deploy import DEPLOY_TOOLS, DEPLOYER, Deploy, SimulatedDeployer
 from tools.types import AdapterSet
 
@@ -104,7 +105,7 @@ async def ours(url: str, cycles: int) -> list[float]:
     metrics = Metrics()
     runtime = Runtime(
         store=store,
-        agents=AGENTS,
+        agents=load_agents(BUILT_IN),
         deps=StepDeps(
             model=_Model(clock),
             adapters=AdapterSet.of(

@@ -15,7 +15,7 @@ from typing import Any
 
 from bpe_openai import get_encoding
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.runtime.context import render_context
 from agents.runtime.events import (
     ApprovalDecision,

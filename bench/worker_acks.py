@@ -30,13 +30,14 @@ from bot.runners import _worker
 from bot.serving import start_server
 from bot.services import build_services
 from bot.settings import Settings
+from bot.agent_loading import BUILT_IN, load_agents
 
 mode, redis_url, slack_api_url, seconds, concurrency, token, secret, __code__ = sys.argv[1:9]
 
 class SlowModel:
     async def next_step(self, request):
         await asyncio.sleep(float(seconds))
-        return await OfflineModel().next_step(request)
+        return await OfflineModel(load_agents(BUILT_IN)).next_step(request)
 
 async def main():
     settings = Settings(

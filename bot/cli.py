@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from bot import eval_cli, logs, prompt_cli, runners, threads_cli
-from bot.services import ConfigError
+from bot.services import ConfigError, agents_for
 from bot.settings import Settings
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(agent_names: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hitl",
         description="slack-hitl: a Slack bot whose agents ask humans before risky steps. "
@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     socket.add_argument("--no-worker", action="store_true")
     sub.add_parser("worker", help="take agent steps from the job stream")
     threads_cli.add_parser(sub)
-    prompt_cli.add_parser(sub)
-    eval_cli.add_parser(sub)
+    prompt_cli.add_parser(sub, agent_names)
+    eval_cli.add_parser(sub, agent_names)
     return parser
 
 
@@ -60,13 +60,19 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
     settings = Settings()
+    try:
+        agent_names = [agent.name for agent in agents_for(settings)]
+    except ConfigError as exc:
+        sys.exit(f"hitl: {exc}")
+    args = _parser(agent_names).parse_args(argv)
     # A person reads the sandbox and one-off commands; servers and workers feed log pipelines.
     interactive = args.command in (None, "sandbox", "threads", "prompt", "eval")
     logs.configure(settings.hitl_log_format or ("text" if interactive else "json"))
     if args.command is None:
-        args = _parser().parse_args(["serve" if settings.has_slack_credentials else "sandbox"])
+        args = _parser(agent_names).parse_args(
+            ["serve" if settings.has_slack_credentials else "sandbox"]
+        )
     try:
         asyncio.run(_command(args, settings))
     except ConfigError as exc:

@@ -12,29 +12,30 @@ from typing import Any
 from agents.models.llm_anthropic import AnthropicModel
 from agents.models.llm_openai import OpenAIModel
 from agents.models.offline import OfflineModel
+from agents.runtime.agent import Agent
 from agents.runtime.evals import Outcome, load_suites, run_case
 from agents.runtime.types import Model
-from bot.services import AGENTS, ConfigError, model_for, policy_for
+from bot.services import ConfigError, agents_for, model_for, policy_for
 from bot.settings import Settings
 
 DEFAULT_DIR = Path("tests/evals")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, agent_names: list[str]) -> None:
     parser = sub.add_parser("eval", help="replay scripted transcripts against the model")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="transcripts (*.yaml)")
-    parser.add_argument("--agent", choices=[a.name for a in AGENTS], help="only this agent")
+    parser.add_argument("--agent", choices=agent_names, help="only this agent")
 
 
-def pick_model(settings: Settings) -> tuple[Model, str]:
+def pick_model(settings: Settings, agents: list[Agent]) -> tuple[Model, str]:
     """The configured provider when it is usable, else the offline model."""
     if settings.llm_provider == "offline":
-        return OfflineModel(), "offline"
+        return OfflineModel(agents), "offline"
     try:
-        return model_for(settings), f"{settings.llm_provider} {settings.llm_model}"
+        return model_for(settings, agents), f"{settings.llm_provider} {settings.llm_model}"
     except ConfigError as exc:
         print(f"hitl: {exc}; using the offline model", file=sys.stderr)
-        return OfflineModel(), "offline"
+        return OfflineModel(agents), "offline"
 
 
 def table(outcomes: list[Outcome], *, model: str) -> str:
@@ -54,8 +55,8 @@ def table(outcomes: list[Outcome], *, model: str) -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> None:
     if not args.dir.is_dir():
         raise ConfigError(f"no transcripts directory {args.dir}")
-    agents = {agent.name: agent for agent in AGENTS}
-    model, label = pick_model(settings)
+    agents = {agent.name: agent for agent in agents_for(settings)}
+    model, label = pick_model(settings, list(agents.values()))
     policy = policy_for(settings)
     outcomes = []
     try:

@@ -18,20 +18,20 @@ from agents.runtime.events import UserMessage
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
 from agents.runtime.types import ModelRequest
-from bot.services import AGENTS, ConfigError
+from bot.services import ConfigError, agents_for
 from bot.settings import Settings
 
 EXAMPLE_USER = "U0EXAMPLE"
 EXAMPLE_TEXT = "(the message that mentioned the bot)"
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, agent_names: list[str]) -> None:
     prompt = sub.add_parser("prompt", help="show what an agent sends to the model")
     verbs = prompt.add_subparsers(dest="verb", required=True)
     show = verbs.add_parser(
         "show", help="system prompt, rendered context and tool schemas of the next step"
     )
-    show.add_argument("agent", choices=[agent.name for agent in AGENTS])
+    show.add_argument("agent", choices=agent_names)
     source = show.add_mutually_exclusive_group()
     source.add_argument("--thread", metavar="ID", help="a thread in Redis (default: a new one)")
     source.add_argument(
@@ -67,7 +67,7 @@ def example_thread(agent: Agent, text: str) -> Thread:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
-    agent = next(a for a in AGENTS if a.name == args.agent)
+    agent = next(a for a in agents_for(settings) if a.name == args.agent)
     if args.thread is None:
         thread = example_thread(agent, args.text)
         title = f"agent {agent.name}, a new thread started by: {args.text}"

@@ -44,12 +44,18 @@ def _require(settings: Settings, *names: str) -> None:
         )
 
 
-async def _until_signalled() -> None:
+def _on_signal() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM; installed before a process says it is ready, so a signal sent
+    right after that line stops it cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _until_signalled() -> None:
+    await _on_signal().wait()
 
 
 @contextlib.asynccontextmanager
@@ -105,9 +111,10 @@ async def socket_mode(settings: Settings, *, with_worker: bool) -> None:
 async def worker(settings: Settings) -> None:
     services = build_services(settings)
     run = asyncio.create_task(services.worker.run())  # no web server: the main loop is free
+    stop = _on_signal()
     log.info("worker %s taking jobs", services.queue.consumer)
     try:
-        await _until_signalled()
+        await stop.wait()
     finally:
         services.worker.stop()
         await run

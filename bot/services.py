@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
@@ -16,12 +18,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
-from agents.access import ACCESS
-from agents.deploy import DEPLOY
-from agents.incident import INCIDENT
 from agents.models.llm_anthropic import AnthropicModel
 from agents.models.llm_openai import OpenAIModel
 from agents.models.offline import OfflineModel
+from agents.runtime.agent import Agent
 from agents.runtime.connect import close_redis, redis_from_url
 from agents.runtime.deadlines import Deadlines
 from agents.runtime.handling import Runtime
@@ -37,6 +37,7 @@ from agents.runtime.store import ThreadStore
 from agents.runtime.types import Model
 from agents.runtime.worker import Worker, WorkerLimits
 from bot.adapters import AdapterConfigError, Adapters, build_adapters
+from bot.agent_loading import AgentLoadError, load_agents
 from bot.http import build_http_app
 from bot.operations import ThreadOps
 from bot.settings import Settings
@@ -48,8 +49,6 @@ from tools.access import ACCESS_TOOLS
 from tools.deploy import DEPLOY_TOOLS
 from tools.incidents import INCIDENT_TOOLS
 
-AGENTS = [DEPLOY, ACCESS, INCIDENT]
-"""Every micro-agent; routing picks one per mention (the first when nothing else applies)."""
 FAMILIES = (DEPLOY_TOOLS, ACCESS_TOOLS, INCIDENT_TOOLS)
 """Every tool family: each gets its adapter from settings (bot/adapters.py)."""
 
@@ -58,12 +57,21 @@ class ConfigError(Exception):
     """The settings cannot run what was asked; the message says what to set."""
 
 
-def model_for(settings: Settings) -> Model:
-    """The model LLM_PROVIDER names. The HTTP clients hold a connection pool (`aclose()`)."""
+def agents_for(settings: Settings) -> list[Agent]:
+    """The micro-agents HITL_AGENTS names; routing picks one per mention."""
+    try:
+        return load_agents(settings.hitl_agents)
+    except AgentLoadError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def model_for(settings: Settings, agents: Sequence[Agent]) -> Model:
+    """The model LLM_PROVIDER names (offline: the agents' own planners). The HTTP clients hold a
+    connection pool (`aclose()`)."""
     model, anthropic_key = settings.llm_model, settings.anthropic_api_key
     match settings.llm_provider:
         case "offline":
-            return OfflineModel()
+            return OfflineModel(agents)
         case "openai" if model:
             return OpenAIModel(
                 model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key
@@ -84,23 +92,49 @@ def model_for(settings: Settings) -> Model:
 
 @dataclass
 class Services:
+    """Every part of one process. The Slack edge (`bolt`, `http`) is built on first use, so a
+    worker, which never serves Slack, needs no SLACK_SIGNING_SECRET."""
+
     settings: Settings
+    agents: list[Agent]
     redis: Redis
     store: ThreadStore
     queue: JobQueue
     runtime: Runtime
     worker: Worker
     client: AsyncWebClient
-    bolt: AsyncApp
-    http: Starlette
+    metrics: Metrics
+    """What this process's runtime records; /metrics of a web server whose worker runs on
+    its own thread shows the worker's (see bot/runners.py)."""
     reconciler: Reconciler | None = None
     owned_model: Model | None = None  # built from settings, not passed in: closed here
     adapters: Adapters | None = None
-    metrics: Metrics | None = None
     model: Model | None = None
     """The model passed to build_services, if any (a second set of services shares it)."""
-    """What this process's runtime records; /metrics of a web server whose worker runs on
-    its own thread shows the worker's (see bot/runners.py)."""
+
+    @cached_property
+    def bolt(self) -> AsyncApp:
+        if not self.settings.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set.")
+        return build_bolt_app(
+            client=self.client,
+            signing_secret=self.settings.slack_signing_secret,
+            handlers=Handlers(
+                queue=self.queue, store=self.store, agents={a.name: a for a in self.agents}
+            ),
+        )
+
+    @cached_property
+    def http(self) -> Starlette:
+        bolt = self.bolt
+        return build_http_app(
+            bolt,
+            signing_secret=str(self.settings.slack_signing_secret),
+            redis=self.redis,
+            ops=ThreadOps(store=self.store, queue=self.queue, client=self.client),
+            api_token=self.settings.hitl_api_token,
+            metrics=self.metrics,
+        )
 
     async def close(self) -> None:
         self.worker.stop()
@@ -134,11 +168,10 @@ def consumer_name() -> str:
 
 
 def build_services(settings: Settings, *, model: Model | None = None) -> Services:
-    if not settings.slack_signing_secret:
-        raise ConfigError("SLACK_SIGNING_SECRET is not set.")
+    agents = agents_for(settings)
     owned_model: Model | None = None
     if model is None:
-        model = owned_model = model_for(settings)
+        model = owned_model = model_for(settings, agents)
     redis = redis_from_url(settings.redis_url)
     store = ThreadStore(redis)
     queue = JobQueue(redis, consumer=consumer_name())
@@ -181,7 +214,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     )
     runtime = Runtime(
         store=store,
-        agents=AGENTS,
+        agents=agents,
         deps=StepDeps(
             model=TimedModel(model, metrics),
             adapters=adapters.tools,
@@ -193,15 +226,11 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         deadlines=deadlines,
         metrics=metrics,
         # Offline: the planner's keywords route; with an LLM, a classification call does.
-        router=Router(AGENTS, model=None if settings.llm_provider == "offline" else model),
-    )
-    bolt = build_bolt_app(
-        client=client,
-        signing_secret=settings.slack_signing_secret,
-        handlers=Handlers(queue=queue, store=store, agents={a.name: a for a in AGENTS}),
+        router=Router(agents, model=None if settings.llm_provider == "offline" else model),
     )
     return Services(
         settings=settings,
+        agents=agents,
         redis=redis,
         store=store,
         queue=queue,
@@ -219,15 +248,6 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             ),
         ),
         client=client,
-        bolt=bolt,
-        http=build_http_app(
-            bolt,
-            signing_secret=settings.slack_signing_secret,
-            redis=redis,
-            ops=ThreadOps(store=store, queue=queue, client=client),
-            api_token=settings.hitl_api_token,
-            metrics=metrics,
-        ),
         reconciler=reconciler,
         owned_model=owned_model,
         adapters=adapters,

@@ -1,4 +1,4 @@
-"""Run an ASGI app on uvicorn inside the current event loop (bot HTTP mode, emulator, tests)."""
+"""Run an ASGI app on uvicorn inside the current event loop (HTTP mode, the sandbox, tests)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     anthropic_api_key: str | None = None
     hitl_approvers: Annotated[frozenset[str], NoDecode] = frozenset()
+    hitl_agents: Annotated[tuple[str, ...], NoDecode] = ("deploy", "access", "incident")
+    """The micro-agents to run, in routing order (bot/agent_loading.py, docs/agents.md)."""
     hitl_escalation_channel: str | None = None
     hitl_approval_timeout: int = Field(default=3600, gt=0)
     hitl_oncall: str | None = None
@@ -67,6 +69,13 @@ class Settings(BaseSettings):
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("hitl_agents", mode="before")
+    @classmethod
+    def _agent_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("slack_api_url")

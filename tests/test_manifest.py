@@ -7,25 +7,7 @@ from typing import Any
 
 import yaml
 
-# The Web API methods the bot calls, and the bot scope each one needs (None: no scope).
-SCOPE_FOR_METHOD = {
-    "auth.test": None,
-    "chat.postMessage": "chat:write",
-    "chat.update": "chat:write",
-    "chat.postEphemeral": "chat:write",
-    "usergroups.users.list": "usergroups:read",
-    "reactions.add": "reactions:write",
-    "reactions.remove": "reactions:write",
-    "views.open": None,  # interactivity, no scope
-    # Looking for a post that may have gone through before re-posting it (the outbox).
-    "conversations.replies": "channels:history",
-    "conversations.history": "channels:history",
-}
-SCOPE_FOR_EVENT = {
-    "app_mention": "app_mentions:read",
-    "message.channels": "channels:history",
-    "message.groups": "groups:history",
-}
+from tests.support import SCOPE_FOR_EVENT, SCOPE_FOR_METHOD
 
 
 def manifest() -> dict[str, Any]:

@@ -1,16 +1,20 @@
-"""A micro-agent: a name, a prompt file, a handful of business tools and a hard step limit."""
+"""A micro-agent: a name, a prompt file, a handful of business tools, a hard step limit, and how
+the offline model plans and the keyword router recognises its requests (docs/agents.md)."""
 
 from __future__ import annotations
 
 import inspect
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, Union, cast
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from agents.runtime.thread import Thread
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
 from tools.types import Tool
 
@@ -26,23 +30,29 @@ def _union(models: tuple[type[BaseModel], ...]) -> Any:
 
 @dataclass(frozen=True)
 class Agent:
-    """`prefetch` names tools (without arguments) that code runs before the first model step of
-    each request, so their results are in the context (factor 13). `context_budget` is how many
-    tokens (approximated as characters / 4) the rendered thread may take; older events beyond it
-    are summarised by code. `description` says what the agent is for (routing, help)."""
+    """`prompt_path` is the system prompt, a plain file next to the agent's module. `prefetch`
+    names tools (without arguments) that code runs before the first model step of each request,
+    so their results are in the context (factor 13). `context_budget` is how many tokens
+    (approximated as characters / 4) the rendered thread may take; older events beyond it are
+    summarised by code. `description` and `example` say what the agent is for (routing, help).
+    `keywords` routes a mention to this agent when no LLM is configured (and when the routing
+    call fails); `plan` is the agent's offline planner: thread in, the model's JSON reply out."""
 
     name: str
-    prompt_file: str
+    prompt_path: Path
     tools: tuple[type[BaseModel], ...]
     max_steps: int = 10
     max_consecutive_errors: int = 3
     prefetch: tuple[str, ...] = ()
     context_budget: int = 3000
     description: str = ""
+    example: str = ""
+    keywords: re.Pattern[str] | None = None
+    plan: Callable[[Thread], str] | None = None
 
     @cached_property
     def prompt(self) -> str:
-        return resources.files("agents").joinpath(self.prompt_file).read_text()
+        return self.prompt_path.read_text()
 
     @cached_property
     def _actions(self) -> TypeAdapter[Any]:

@@ -1,9 +1,10 @@
 """Routing (factor 10): a mention goes to exactly one micro-agent, decided in the worker.
 
-With LLM_PROVIDER=offline the offline planner's keywords decide. With an LLM configured, a tiny
-classification call does: the same Model protocol, one `route` tool whose `agent` is one of the
-agents' names or `none`. Output that is not such a call (or a provider that is down) falls back
-to the keywords; when they match nothing either, the thread gets a help reply."""
+With LLM_PROVIDER=offline the agents' keywords decide (the first agent whose pattern matches).
+With an LLM configured, a tiny classification call does: the same Model protocol, one `route`
+tool whose `agent` is one of the agents' names or `none`. Output that is not such a call (or a
+provider that is down) falls back to the keywords; when they match nothing either, the thread
+gets a help reply."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from agents.models.offline import EXAMPLES, route_by_keywords
 from agents.runtime.agent import Agent
 from agents.runtime.context import render_event
 from agents.runtime.events import FINAL, Event, ToolCall, UserMessage
+from agents.runtime.planning import clean
 from agents.runtime.thread import Thread
 from agents.runtime.types import Model, ModelError, ModelRequest
 
@@ -40,10 +41,8 @@ class Routed:
 def help_text(agents: Sequence[Agent]) -> str:
     lines = ["I didn't catch that. I can help with:"]
     for agent in agents:
-        example = EXAMPLES.get(agent.name, "")
-        lines.append(
-            f"• *{agent.name}*: {agent.description}" + (f", e.g. `{example}`" if example else "")
-        )
+        example = f", e.g. `{agent.example}`" if agent.example else ""
+        lines.append(f"• *{agent.name}*: {agent.description}{example}")
     return "\n".join(lines)
 
 
@@ -92,9 +91,10 @@ class Router:
                 return self._help()
             if chosen is not None:
                 return Routed(agent=chosen, via="model")
-        by_keywords = route_by_keywords(message.text)
-        if by_keywords in self._names:
-            return Routed(agent=str(by_keywords), via="keywords")
+        words = clean(message.text)
+        for agent in self._agents:
+            if agent.keywords is not None and agent.keywords.search(words):
+                return Routed(agent=agent.name, via="keywords")
         return self._help()
 
     async def _classify(self, message: UserMessage) -> str | None:

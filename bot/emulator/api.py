@@ -290,7 +290,7 @@ def _check_fallback_text(ws: Workspace, method: str, args: dict[str, Any]) -> No
 
 def routes(ws: Workspace, wake: asyncio.Event) -> list[Route]:
     """Starlette routes for the Web API; slack_sdk uses GET for a few read methods. Calls
-    hit injected faults first (`bot/faults.py`); `wake` ends stalls early."""
+    hit injected faults first (`faults.py`); `wake` ends stalls early."""
 
     async def api(request: Request) -> Response:
         try:

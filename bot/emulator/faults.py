@@ -11,42 +11,15 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.emulator.state import ApiCall, Workspace
-
-FaultKind = Literal["fail", "rate_limit", "stall", "refuse"]
+from bot.emulator.state import ApiCall, Fault, Workspace
 
 # What a load balancer in front of Slack answers when Slack itself cannot.
 _GATEWAY_PAGE = "<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
-
-
-@dataclass
-class Fault:
-    """One injected failure rule; `times=None` applies it to every matching call."""
-
-    kind: FaultKind
-    method: str
-    times: int | None = 1
-    channel: str | None = None
-    status: int = 500
-    after: bool = False
-    seconds: float = 0.0
-    error: str = ""
-    retry_after: int = 1
-
-    def describe(self) -> str:
-        what = {
-            "fail": f"fail {self.status}",
-            "rate_limit": f"rate_limit {self.retry_after}s",
-            "stall": f"stall {self.seconds}s",
-            "refuse": f"refuse {self.error}",
-        }[self.kind]
-        return f"{what} after" if self.after else what
 
 
 def take(ws: Workspace, method: str, args: dict[str, Any]) -> Fault | None:

@@ -2,11 +2,10 @@
 
 The real `AsyncWebClient` calls its Web API (`api_url`); it delivers signed Events API and
 interactivity requests to the real Bolt app at `events_url`, shaped as Slack sends them, and
-redelivers events like Slack when asked to (`retries=True`). State lives in
-`bot/state.py`, Web API methods in `bot/api.py` (modals in
-`bot/views.py`, reading history in `bot/history.py`, Slack's limits in
-`bot/checks.py`), injected failures in `bot/faults.py`, the state file in
-`bot/persist.py`, the browser UI in `bot/ui.py`.
+redelivers events like Slack when asked to (`retries=True`). State lives in `state.py`, Web API
+methods in `api.py` (modals in `views.py`, reading history in `history.py`, Slack's limits in
+`checks.py`), injected failures in `faults.py`, the state file in `persist.py`, the browser UI in
+`ui.py`. This package imports nothing of the bot: it is Slack, seen from outside.
 
 Past 500 lines because this is the one facade tests drive: what a person does (post, edit,
 delete, click, submit) and how Slack fails (fail, stall, refuse, rate_limit) read as one API.
@@ -34,7 +33,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.emulator import api, ui, views
-from bot.emulator.faults import Fault
 from bot.emulator.payloads import (
     block_actions,
     event_callback,
@@ -50,6 +48,7 @@ from bot.emulator.persist import StateFile
 from bot.emulator.state import (
     ApiCall,
     Ephemeral,
+    Fault,
     Identity,
     Message,
     Responder,

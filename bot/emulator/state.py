@@ -9,10 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bot.emulator.faults import Fault
+from typing import Any, Literal
 
 DEFAULT_CHANNELS = {"C0GENERAL": "general", "C0DEPLOYS": "deploys", "C0INCIDENTS": "incidents"}
 
@@ -147,6 +144,34 @@ class Responder:
     ephemeral: bool
 
 
+# A Fault is data the workspace holds; applying it to a call is bot/emulator/faults.py's job.
+FaultKind = Literal["fail", "rate_limit", "stall", "refuse"]
+
+
+@dataclass
+class Fault:
+    """One injected failure rule; `times=None` applies it to every matching call."""
+
+    kind: FaultKind
+    method: str
+    times: int | None = 1
+    channel: str | None = None
+    status: int = 500
+    after: bool = False
+    seconds: float = 0.0
+    error: str = ""
+    retry_after: int = 1
+
+    def describe(self) -> str:
+        what = {
+            "fail": f"fail {self.status}",
+            "rate_limit": f"rate_limit {self.retry_after}s",
+            "stall": f"stall {self.seconds}s",
+            "refuse": f"refuse {self.error}",
+        }[self.kind]
+        return f"{what} after" if self.after else what
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who the bot is in the emulated workspace."""
@@ -177,7 +202,7 @@ class Workspace:
         self.violations: list[Violation] = []
         self.triggers: dict[str, Trigger] = {}
         self.responders: dict[str, Responder] = {}  # response_url key -> its target
-        # Injected failures (see `bot/faults.py`), consumed in order.
+        # Injected failures (see `faults.py`), consumed in order.
         self.faults: list[Fault] = []
         # Slack ts values are unique per channel; one global counter keeps them strictly
         # increasing everywhere, which also makes "post order" and "ts order" agree. Both
@@ -188,7 +213,7 @@ class Workspace:
         self.version = 0  # bumped by `changed()`; the state file saves when it moves
 
     def changed(self) -> None:
-        """Note that state worth saving changed (see `bot/persist.py`)."""
+        """Note that state worth saving changed (see `persist.py`)."""
         self.version += 1
 
     def next_ts(self) -> str:

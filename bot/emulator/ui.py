@@ -6,23 +6,64 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from bot.emulator.state import Ephemeral, Message, View
+from bot.emulator.state import Ephemeral, Identity, Message, User, View, Violation, Workspace
 from bot.emulator.views import IncompleteView
 
-if TYPE_CHECKING:
-    from bot.emulator.server import SlackEmulator
+
+class Posted(Protocol):
+    """What posting a message gives back (server.Delivery)."""
+
+    @property
+    def message(self) -> Message: ...
+    @property
+    def responses(self) -> list[httpx.Response]: ...
+
+
+class Emulator(Protocol):
+    """The part of server.SlackEmulator the page uses. A Protocol, so that this module need not
+    import the server that mounts its routes (no import cycle)."""
+
+    identity: Identity
+    workspace: Workspace
+
+    @property
+    def channels(self) -> dict[str, str]: ...
+    @property
+    def users(self) -> dict[str, User]: ...
+    @property
+    def messages(self) -> list[Message]: ...
+    @property
+    def ephemerals(self) -> list[Ephemeral]: ...
+    @property
+    def violations(self) -> list[Violation]: ...
+    def open_views(self, user: str | None = None) -> list[View]: ...
+    def find_message(self, channel: str, ts: str) -> Message: ...
+    async def post_message(
+        self, *, user: str, channel: str, text: str, thread_ts: str | None = None
+    ) -> Posted: ...
+    async def click(
+        self, *, user: str, message: Message | Ephemeral, action_id: str
+    ) -> httpx.Response: ...
+    async def select(
+        self, *, user: str, message: Message | Ephemeral, action_id: str, value: str
+    ) -> httpx.Response: ...
+    async def submit_view(
+        self, *, user: str, view: View, values: dict[str, dict[str, Any]] | None = None
+    ) -> httpx.Response: ...
+    async def close_view(self, *, user: str, view: View) -> httpx.Response | None: ...
+
 
 _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
 
 
-def routes(emu: SlackEmulator) -> list[Route]:
+def routes(emu: Emulator) -> list[Route]:
     """`/` (the page), `/ui/state`, and what a person does: `/ui/send`, `/ui/click` (buttons
     and selects), `/ui/submit` and `/ui/close` (modals), for `emu`."""
 
@@ -44,10 +85,10 @@ def routes(emu: SlackEmulator) -> list[Route]:
     ]
 
 
-Action = Callable[["SlackEmulator", dict[str, Any]], Awaitable[dict[str, Any]]]
+Action = Callable[[Emulator, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _action_route(emu: SlackEmulator, path: str, act: Action) -> Route:
+def _action_route(emu: Emulator, path: str, act: Action) -> Route:
     async def endpoint(request: Request) -> JSONResponse:
         try:
             return JSONResponse({"ok": True} | await act(emu, await request.json()))
@@ -59,7 +100,7 @@ def _action_route(emu: SlackEmulator, path: str, act: Action) -> Route:
     return Route(path, endpoint, methods=["POST"])
 
 
-async def _send(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+async def _send(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     delivery = await emu.post_message(
         user=str(body["user"]),
         channel=str(body["channel"]),
@@ -69,7 +110,7 @@ async def _send(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"ts": delivery.message.ts, "statuses": [r.status_code for r in delivery.responses]}
 
 
-async def _click(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+async def _click(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     user, action_id = str(body["user"]), str(body["action_id"])
     target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
     if body.get("value") is None:
@@ -80,13 +121,13 @@ async def _click(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": response.status_code}
 
 
-async def _submit(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+async def _submit(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     view = emu.workspace.find_view(view_id=str(body["view_id"]))
     response = await emu.submit_view(user=str(body["user"]), view=view, values=body.get("values"))
     return {"status": response.status_code}
 
 
-async def _close(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
+async def _close(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     view = emu.workspace.find_view(view_id=str(body["view_id"]))
     response = await emu.close_view(user=str(body["user"]), view=view)
     return {"status": response.status_code if response is not None else None}
@@ -95,7 +136,7 @@ async def _close(emu: SlackEmulator, body: dict[str, Any]) -> dict[str, Any]:
 ACTIONS: dict[str, Action] = {"send": _send, "click": _click, "submit": _submit, "close": _close}
 
 
-def ui_state(emu: SlackEmulator) -> dict[str, Any]:
+def ui_state(emu: Emulator) -> dict[str, Any]:
     """Everything the page draws; ephemerals and modals are filtered per user in the browser."""
     me = emu.identity
     return {
@@ -121,7 +162,7 @@ def _short(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k in ("channel", "text", "thread_ts", "view_id")}
 
 
-def mention_markup(emu: SlackEmulator, text: str) -> str:
+def mention_markup(emu: Emulator, text: str) -> str:
     """Typed text as Slack's client sends it: `&<>` escaped, `@bot`, `@<bot name>` and
     `@<user name>` turned into `<@ID>` mentions."""
     ids = {u.name: u.id for u in emu.users.values()}
@@ -135,7 +176,7 @@ def mention_markup(emu: SlackEmulator, text: str) -> str:
     return _AT_NAME.sub(swap, escaped)
 
 
-def _clickable(emu: SlackEmulator, user: str, channel: str, ts: str) -> Message | Ephemeral:
+def _clickable(emu: Emulator, user: str, channel: str, ts: str) -> Message | Ephemeral:
     for e in emu.ephemerals:
         if e.channel == channel and e.ts == ts and e.user == user:
             return e

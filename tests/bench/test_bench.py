@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the whole quick bench
+
 # Skipped only where the `bench` extra is not installed (`pip install -e ".[bench]"`).
 for module in ("bpe_openai", "langgraph.checkpoint.sqlite", "pydantic_ai"):
     pytest.importorskip(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 
 import httpx
 from redis.asyncio import Redis
@@ -14,28 +12,12 @@ from agents.runtime.events import UserMessage
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Thread
 from bot.serving import free_port
-
-
-def env(redis_url: str, **extra: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_", "LLM_"))}
-    return clean | {"REDIS_URL": redis_url} | extra
-
-
-async def hitl(*args: str, environ: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=environ,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+from tests.support import cli_env, hitl
 
 
 async def test_serve_answers_health_and_stops_cleanly_on_sigterm(redis_server: str) -> None:
     port = free_port()
-    environ = env(
+    environ = cli_env(
         redis_server,
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET="s",
@@ -60,7 +42,7 @@ async def test_serve_answers_health_and_stops_cleanly_on_sigterm(redis_server: s
 
 
 async def test_serve_without_credentials_says_what_to_set(redis_server: str) -> None:
-    proc = await hitl("serve", environ=env(redis_server))
+    proc = await hitl("serve", environ=cli_env(redis_server))
     _, stderr = await proc.communicate()
     assert proc.returncode == 1
     assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in stderr.decode()
@@ -77,14 +59,44 @@ async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis
     )
     await ThreadStore(redis).create(thread)
 
-    listed = await hitl("threads", "list", environ=env(redis_server))
+    listed = await hitl("threads", "list", environ=cli_env(redis_server))
     out, _ = await listed.communicate()
     assert thread.id in out.decode() and "running" in out.decode()
 
-    shown = await hitl("threads", "show", thread.id, environ=env(redis_server))
+    shown = await hitl("threads", "show", thread.id, environ=cli_env(redis_server))
     out, _ = await shown.communicate()
     assert "message              U0ALICE: deploy api to production" in out.decode()
 
-    missing = await hitl("threads", "show", "t000", environ=env(redis_server))
+    missing = await hitl("threads", "show", "t000", environ=cli_env(redis_server))
     _, err = await missing.communicate()
     assert missing.returncode == 1 and "no thread 't000'" in err.decode()
+
+
+async def test_worker_needs_no_signing_secret(redis_server: str) -> None:
+    """A worker never serves Slack, so it starts with Redis and a bot token alone."""
+    environ = cli_env(
+        redis_server, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/"
+    )
+    proc = await hitl("worker", environ=environ)
+    assert proc.stderr is not None
+    seen = b""
+    async with asyncio.timeout(30):
+        while b"taking jobs" not in seen:
+            line = await proc.stderr.readline()
+            assert line, f"worker exited: {seen.decode()}"
+            seen += line
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+
+
+async def test_an_agent_list_that_cannot_load_is_named(redis_server: str) -> None:
+    for agents, named in [
+        ("deploy,payroll", "no built-in agent 'payroll'"),
+        ("deploy,mypkg.nothere", "cannot import mypkg.nothere"),
+        ("deploy,agents.runtime.keys", "agents.runtime.keys defines no `AGENT = Agent(...)`"),
+        ("deploy,agents.deploy", "deploy and agents.deploy both define an agent named 'deploy'"),
+    ]:
+        proc = await hitl("worker", environ=cli_env(redis_server, HITL_AGENTS=agents))
+        _, stderr = await proc.communicate()
+        assert proc.returncode == 1, stderr.decode()
+        assert f"hitl: HITL_AGENTS: {named}" in stderr.decode()

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.agents.models.fake_providers import FakeProvider, openai_text, openai_tool_call
-from tests.bot.test_cli import env, hitl
+from tests.support import cli_env, hitl
 
 EVALS = Path(__file__).parents[1] / "evals"
 
 
 async def test_every_transcript_passes_against_the_offline_model(redis_server: str) -> None:
-    proc = await hitl("eval", "--dir", str(EVALS), environ=env(redis_server))
+    proc = await hitl("eval", "--dir", str(EVALS), environ=cli_env(redis_server))
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     lines = out.decode().splitlines()
@@ -41,7 +41,7 @@ cases:
     prod = {"service": "api", "version": "1.4.2", "environment": "production"}
     # A direct gated call counts as the approval request policy turns it into; prose is junk.
     provider.script(openai_tool_call("deploy", prod), openai_text("Which version?"))
-    environ = env(
+    environ = cli_env(
         redis_server,
         LLM_PROVIDER="openai",
         LLM_MODEL="gpt-test",

@@ -14,20 +14,21 @@ from tests.agents.models.fake_providers import deploy_request
 
 
 async def test_each_provider_builds_its_client() -> None:
-    assert isinstance(model_for(llm(llm_provider="offline")), OfflineModel)
+    assert isinstance(model_for(llm(llm_provider="offline"), []), OfflineModel)
 
     local = model_for(
         Settings(
             llm_provider="openai",
             llm_model="llama3.1",
             openai_base_url="http://127.0.0.1:11434/v1",
-        )
+        ),
+        [],
     )
     assert isinstance(local, OpenAIModel) and local.model == "llama3.1"
     await local.aclose()
 
     claude = model_for(
-        Settings(llm_provider="anthropic", llm_model="claude-test", anthropic_api_key="k")
+        Settings(llm_provider="anthropic", llm_model="claude-test", anthropic_api_key="k"), []
     )
     assert isinstance(claude, AnthropicModel) and claude.model == "claude-test"
     await claude.aclose()
@@ -50,7 +51,7 @@ def llm(**given: str) -> Settings:
 )
 def test_missing_settings_are_named(given: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
-        model_for(llm(**given))
+        model_for(llm(**given), [])
 
 
 async def test_services_close_the_client_they_built_and_not_one_passed_in(

@@ -7,12 +7,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.runtime.context import render_context
 from agents.runtime.events import Error, UserMessage
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Thread
-from tests.bot.test_cli import env, hitl
+from tests.support import cli_env, hitl
 
 
 def sections(out: str) -> dict[str, str]:
@@ -44,7 +44,9 @@ async def test_prompt_show_prints_system_context_and_tools_of_a_stored_thread(
     )
     await ThreadStore(redis).create(thread)
 
-    proc = await hitl("prompt", "show", "deploy", "--thread", thread.id, environ=env(redis_server))
+    proc = await hitl(
+        "prompt", "show", "deploy", "--thread", thread.id, environ=cli_env(redis_server)
+    )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
 
@@ -61,7 +63,7 @@ async def test_prompt_show_prints_system_context_and_tools_of_a_stored_thread(
 
 async def test_prompt_show_without_a_thread_needs_no_redis() -> None:
     # Nothing listens on port 9: the example thread must not touch Redis.
-    environ = env("redis://127.0.0.1:9/0")
+    environ = cli_env("redis://127.0.0.1:9/0")
     proc = await hitl(
         "prompt", "show", "deploy", "--text", "deploy web to staging", environ=environ
     )
@@ -74,17 +76,19 @@ async def test_prompt_show_without_a_thread_needs_no_redis() -> None:
 
 
 async def test_prompt_show_names_a_missing_thread_and_unknown_agent(redis_server: str) -> None:
-    missing = await hitl("prompt", "show", "deploy", "--thread", "t000", environ=env(redis_server))
+    missing = await hitl(
+        "prompt", "show", "deploy", "--thread", "t000", environ=cli_env(redis_server)
+    )
     _, err = await missing.communicate()
     assert missing.returncode == 1 and "no thread 't000'" in err.decode()
 
-    unknown = await hitl("prompt", "show", "payroll", environ=env(redis_server))
+    unknown = await hitl("prompt", "show", "payroll", environ=cli_env(redis_server))
     _, err = await unknown.communicate()
     assert unknown.returncode == 2 and "invalid choice: 'payroll'" in err.decode()
 
 
 async def test_prompt_show_covers_the_access_and_incident_agents() -> None:
-    environ = env("redis://127.0.0.1:9/0")
+    environ = cli_env("redis://127.0.0.1:9/0")
     for agent, tools in [
         ("access", ["grant_access", "revoke_access"]),
         ("incident", ["list_recent_deploys", "list_open_incidents", "rollback"]),

@@ -20,6 +20,8 @@ from bot.emulator.server import SlackEmulator
 from bot.serving import start_server
 from tests.browser.conftest import TIMEOUT_MS
 
+pytestmark = pytest.mark.slow  # a real browser: seconds per test
+
 SECRET = "ui-test-secret"
 CHANNEL = "C0GENERAL"
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Locator, Page, expect
 
 from bot.adapters import simulated_store
 from bot.runners import Sandbox
 from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
+
+pytestmark = pytest.mark.slow  # a real browser over the whole sandbox stack
 
 USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "mallory": "U0MALLORY"}
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-approval.png"

@@ -3,7 +3,10 @@ approved by BOB), `hitl worker` subprocesses that can be killed and replaced, an
 that turns what Slack shows and Redis holds into the counts every chaos test reports.
 
 The audit reads only what a person could see (the emulator's messages) and what the thread
-says (Redis), so it judges the outcome, not the way the code got there."""
+says (Redis), so it judges the outcome, not the way the code got there.
+
+It stays beside the chaos tests rather than in tests/support.py: it is a harness (worker
+subprocesses, kill schedules, dedicated Redis servers) that only they use."""
 
 from __future__ import annotations
 
@@ -27,9 +30,7 @@ from bot.serving import free_port
 from tests.conftest import BOB, DEPLOYS, BotProcess
 from tests.redis_servers import redis_process
 from tests.reliability.support import Tally, deployed, duplicates
-from tests.scenarios import test_durability as durability
-from tests.scenarios.helpers import bot_replies, has_buttons
-from tests.scenarios.test_deploy import mention
+from tests.support import bot_replies, has_buttons, mention, worker_env
 
 CARD_PREFIX = "Approval needed:"
 """The fallback text of an approval card (bot/slack/messages.py); it stays after an update."""
@@ -163,7 +164,7 @@ class WorkerPool:
     Each one logs to its own file under `logs` (read them when a chaos test fails)."""
 
     def __init__(self, slack: SlackEmulator, redis_url: str, logs: Path, **settings: str) -> None:
-        self.env = durability.worker_env(slack, redis_url, **(FAST | settings))
+        self.env = worker_env(slack, redis_url, **(FAST | settings))
         self.logs = logs
         self.procs: list[asyncio.subprocess.Process] = []
         self.started = 0

@@ -1,5 +1,9 @@
 """Helpers for the reliability suite: counts, signed deliveries to any bot process, and readers
-of what Redis holds. Builds on tests/scenarios/helpers.py; no project code is replaced."""
+of what Redis holds. Builds on tests/support.py; no project code is replaced.
+
+It stays beside the reliability tests rather than in tests/support.py because only they use it:
+the tally every chaos test reports, raw signed posts to a bot process of the test's choosing
+(not through the emulator), and whole-Redis audits that only make sense after a storm."""
 
 from __future__ import annotations
 

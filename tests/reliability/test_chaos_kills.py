@@ -32,7 +32,7 @@ from tests.reliability.chaos import (
     workers,
 )
 from tests.reliability.support import Tally
-from tests.scenarios.test_deploy import mention
+from tests.support import mention
 
 RUNS = 100
 MAX_RUNS = 160
@@ -110,6 +110,7 @@ async def approve_when_shown(slack: SlackEmulator, cycles: Cycles, n: int, kille
         killer.poke(root)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 async def test_kill_9_at_random_moments_of_100_approval_cycles_strands_and_repeats_nothing(
     slack: SlackEmulator,

@@ -88,6 +88,7 @@ async def test_redis_killed_and_restarted_in_the_middle_of_10_cycles(
     assert_clean(tally)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_a_10_second_redis_outage_in_the_middle_of_10_cycles_ends_no_worker(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally

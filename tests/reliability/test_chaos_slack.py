@@ -32,8 +32,7 @@ from tests.reliability.chaos import (
     wait_until,
 )
 from tests.reliability.support import Tally, deployed
-from tests.scenarios.helpers import bot_replies, has_buttons, shown_text
-from tests.scenarios.test_deploy import mention
+from tests.support import bot_replies, has_buttons, mention, shown_text
 
 METHODS = [
     "chat.postMessage",

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from agents.runtime.events import ToolCall
@@ -25,16 +26,14 @@ from tests.reliability.support import (
     duplicates,
     pending_jobs,
 )
-from tests.scenarios import test_durability as durability
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, bot_replies, mention, worker_env
 
 TIMING = {"hitl_lease_ms": 1000, "hitl_job_claim_ms": 1500}
 
 
-def worker_env(slack: SlackEmulator, redis_url: str, deploy_seconds: str) -> dict[str, str]:
+def slow_worker_env(slack: SlackEmulator, redis_url: str, deploy_seconds: str) -> dict[str, str]:
     """A `hitl worker` with slow deploys and the short lease and claim times of TIMING."""
-    return durability.worker_env(
+    return worker_env(
         slack,
         redis_url,
         HITL_SIMULATED_DEPLOY_SECONDS=deploy_seconds,
@@ -55,7 +54,7 @@ async def test_two_workers_killed_with_a_dozen_runs_in_hand_lose_and_repeat_noth
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str, tally: Tally
 ) -> None:
     survivors = [await make_bot(**TIMING), await make_bot(**TIMING)]
-    env = worker_env(slack, redis_server, deploy_seconds="30")  # killed mid-deploy
+    env = slow_worker_env(slack, redis_server, deploy_seconds="30")  # killed mid-deploy
     doomed = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.DEVNULL
@@ -98,6 +97,7 @@ async def test_two_workers_killed_with_a_dozen_runs_in_hand_lose_and_repeat_noth
     assert await pending_jobs(redis) == 0 and await dead_jobs(redis) == 0
 
 
+@pytest.mark.slow
 async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:
@@ -160,6 +160,7 @@ async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
     assert pending == 0
 
 
+@pytest.mark.slow
 async def test_what_slack_sends_while_redis_is_down_is_never_acked_as_taken(
     slack: SlackEmulator, make_bot: MakeBot, tmp_path: Path, tally: Tally
 ) -> None:

@@ -34,8 +34,7 @@ from tests.reliability.support import (
     post_signed,
     signed_headers,
 )
-from tests.scenarios.helpers import approval_message, redis_snapshot
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, mention, redis_snapshot
 
 
 def fuzz(examples: int) -> settings:

@@ -43,8 +43,7 @@ from tests.reliability.support import (
     duplicates,
     pending_jobs,
 )
-from tests.scenarios.helpers import bot_replies, has_buttons
-from tests.scenarios.test_deploy import mention
+from tests.support import bot_replies, has_buttons, mention
 
 ASKED = re.compile(r"deploy (svc\d+) (\d+\.\d+\.\d+) to staging")
 READ_TIMEOUT = 0.4

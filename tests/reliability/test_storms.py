@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from agents.runtime.thread import Status
@@ -22,12 +23,12 @@ from tests.reliability.support import (
     pending_jobs,
     post_signed,
 )
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, bot_replies, has_buttons, mention
 
 RETRIES = ("1", "2", "3")
 
 
+@pytest.mark.slow
 async def test_every_event_retried_three_times_on_two_processes_runs_once(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tally: Tally
 ) -> None:
@@ -87,6 +88,7 @@ async def test_every_event_retried_three_times_on_two_processes_runs_once(
     assert await pending_jobs(redis) == 0 and await dead_jobs(redis) == 0
 
 
+@pytest.mark.slow
 async def test_click_storms_on_ten_approvals_at_once_make_one_decision_each(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tally: Tally
 ) -> None:
@@ -145,6 +147,7 @@ async def test_click_storms_on_ten_approvals_at_once_make_one_decision_each(
     assert await pending_jobs(redis) == 0 and await dead_jobs(redis) == 0
 
 
+@pytest.mark.slow
 async def test_150_simultaneous_clicks_on_one_process_all_get_200(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tally: Tally
 ) -> None:

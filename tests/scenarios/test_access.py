@@ -13,13 +13,16 @@ from agents.runtime.events import Error, ToolResult, utcnow
 from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, shown_text
-from tests.scenarios.test_deploy import mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import (
+    DANA,
+    OWNERS,
+    approval_message,
+    bot_replies,
+    load_thread,
+    mention,
+    shown_text,
+)
 from tools.access import ACCESS_TOOLS, SimulatedAccess
-
-DANA = "U0DANA"
-OWNERS = {"billing-db": CAROL}
 
 
 async def reply(slack: SlackEmulator, root: str, text: str, *, user: str = ALICE) -> None:
@@ -70,7 +73,7 @@ async def test_missing_details_are_asked_the_owner_approves_and_expiry_revokes(
     (grant,) = await SimulatedAccess(simulated_store(redis, ACCESS_TOOLS)).grants()
     assert grant["status"] == "revoked"
     assert "Revoked" in bot_replies(slack, DEPLOYS, root)[-1].text
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     revocations = [
         e for e in thread.events if isinstance(e, ToolResult) and e.intent == "revoke_access"
     ]
@@ -131,7 +134,7 @@ async def test_a_failing_grant_is_an_error_the_model_sees_and_nothing_is_recorde
     )
     await bot.settle()
 
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     errors = [e.message for e in thread.events if isinstance(e, Error)]
     assert errors == ["grant_access failed: RuntimeError: access webhook unreachable: ConnectError"]
     assert bot_replies(slack, DEPLOYS, root)[-1].text == "The grant failed; ask the DBA."

@@ -7,8 +7,7 @@ from redis.asyncio import Redis
 from agents.models.scripted import ScriptedModel
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, shown_text
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import approval_message, bot_replies, deployments, mention, shown_text
 
 PROD = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
 

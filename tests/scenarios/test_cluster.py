@@ -15,8 +15,7 @@ from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import utcnow
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import deployments
+from tests.support import approval_message, bot_replies, deployments
 
 
 @pytest.fixture

@@ -9,12 +9,18 @@ import pytest
 from redis.asyncio import Redis
 
 from agents.runtime.events import ApprovalDecision
-from agents.runtime.store import ThreadStore, thread_id_for
-from agents.runtime.thread import SlackOrigin, Thread
+from agents.runtime.thread import Thread
 from bot.emulator.server import IncompleteView, SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    has_buttons,
+    load_thread,
+    mention,
+    shown_text,
+)
 
 QUORUM_POLICY = """
 rules:
@@ -25,18 +31,11 @@ rules:
 """
 
 
-async def load(redis: Redis, root: str) -> Thread:
-    thread = await ThreadStore(redis).load(
-        thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    )
-    assert thread is not None
-    return thread
-
-
 def decisions(thread: Thread) -> list[ApprovalDecision]:
     return [e for e in thread.events if isinstance(e, ApprovalDecision)]
 
 
+@pytest.mark.slow
 async def test_fifty_concurrent_clicks_make_exactly_one_decision(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:
@@ -66,7 +65,7 @@ async def test_fifty_concurrent_clicks_make_exactly_one_decision(
 
     await asyncio.gather(*(bot.settle() for bot in bots))
 
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     (decision,) = decisions(thread)  # exactly one, whoever was first
     ran = await deployments(redis)
     assert ran == ([("api", "1.4.2", "production")] if decision.approved else [])
@@ -131,7 +130,7 @@ async def test_a_quorum_of_two_needs_two_distinct_allowed_approvers(
     await bot.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert f"Approved by <@{CAROL}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
-    assert [d.user for d in decisions(await load(redis, root))] == [BOB, CAROL]
+    assert [d.user for d in decisions(await load_thread(redis, root))] == [BOB, CAROL]
 
 
 async def test_edit_then_approve_runs_the_edited_call_and_records_both(
@@ -154,7 +153,7 @@ async def test_edit_then_approve_runs_the_edited_call_and_records_both(
     assert await deployments(redis) == [("api", "1.4.3", "production")]
     record = shown_text(slack.find_message(DEPLOYS, approval.ts))
     assert f"Edited by <@{BOB}>" in record and "1.4.2 → 1.4.3" in record
-    (decision,) = decisions(await load(redis, root))
+    (decision,) = decisions(await load_thread(redis, root))
     assert decision.edited_action == {
         "intent": "deploy",
         "service": "api",
@@ -196,11 +195,11 @@ async def test_a_rejection_needs_a_reason_and_the_agent_hears_it(
         await slack.submit_view(user=BOB, view=modal, values={"reason": {"reason": ""}})
     blank = await slack.submit_view(user=BOB, view=modal, values={"reason": {"reason": "   "}})
     assert blank.json()["response_action"] == "errors" and not modal.closed
-    assert decisions(await load(redis, root)) == []
+    assert decisions(await load_thread(redis, root)) == []
 
     await slack.submit_view(user=BOB, view=modal, values={"reason": {"reason": "freeze"}})
     await bot.settle()
     assert modal.closed
-    (decision,) = decisions(await load(redis, root))
+    (decision,) = decisions(await load_thread(redis, root))
     assert (decision.approved, decision.reason) == (False, "freeze")
     assert bot_replies(slack, DEPLOYS, root)[-1].text.endswith("nothing was deployed: freeze")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 
@@ -13,32 +12,18 @@ from agents.runtime.store import thread_id_for
 from agents.runtime.thread import SlackOrigin
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, reject, shown_text
-from tests.scenarios.test_deploy import deployments, mention
-from tests.scenarios.test_thread_replies import thread_status
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    event_body,
+    mention,
+    reject,
+    shown_text,
+    thread_status,
+)
 
 SRE = "S0SRE"
-
-
-def event_body(slack: SlackEmulator, event: dict[str, object], event_id: str) -> str:
-    return json.dumps(
-        {
-            "token": "t",
-            "team_id": slack.identity.team_id,
-            "api_app_id": "A0HITLAPP",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": 1700000000,
-            "event": event,
-            "authorizations": [
-                {
-                    "team_id": slack.identity.team_id,
-                    "user_id": slack.identity.bot_user_id,
-                    "is_bot": True,
-                }
-            ],
-        }
-    )
 
 
 async def test_edits_deletions_bots_and_other_events_get_200_and_change_nothing(

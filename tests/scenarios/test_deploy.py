@@ -7,34 +7,19 @@ import copy
 
 from redis.asyncio import Redis
 
-from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import (
+from tests.support import (
+    SCOPE_FOR_METHOD,
     approval_message,
     bot_replies,
+    deployments,
     has_buttons,
+    mention,
     redis_snapshot,
     reject,
     shown_text,
 )
-from tests.test_manifest import SCOPE_FOR_METHOD
-from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
-
-
-async def mention(slack: SlackEmulator, text: str, *, user: str = ALICE) -> str:
-    delivery = await slack.post_message(
-        user=user, channel=DEPLOYS, text=f"<@{slack.identity.bot_user_id}> {text}"
-    )
-    assert [r.status_code for r in delivery.responses] == [200] * len(delivery.responses)
-    return delivery.message.ts
-
-
-async def deployments(redis: Redis) -> list[tuple[str, str, str]]:
-    return [
-        (d["service"], d["version"], d["environment"])
-        for d in await SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)).deployments()
-    ]
 
 
 async def test_production_deploy_is_approved_run_once_and_reported(

@@ -12,9 +12,15 @@ from agents.runtime.events import Error
 from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
-from tests.scenarios.test_deploy import deployments, mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    has_buttons,
+    load_thread,
+    mention,
+    shown_text,
+)
 from tests.tools.fake_servers import GITHUB_TOKEN, SECRET, FakeGitHub, FakeWebhook
 from tools.deploy import DEPLOY_TOOLS, Deploy, SimulatedDeployer
 
@@ -117,7 +123,7 @@ async def test_github_rejecting_the_token_is_an_error_event(
     )
     root = await mention(slack, "deploy api 1.4.2 to staging")
     await bot.settle()
-    errors = [e.message for e in (await load(redis, root)).events if isinstance(e, Error)]
+    errors = [e.message for e in (await load_thread(redis, root)).events if isinstance(e, Error)]
     assert errors == ["deploy failed: github: HTTP 401: Bad credentials"]
     assert "Bad credentials" in bot_replies(slack, DEPLOYS, root)[-1].text
 
@@ -155,7 +161,7 @@ async def test_a_failing_webhook_is_an_error_event_and_nothing_is_retried_blindl
     )
     root = await mention(slack, "deploy api 1.4.2 to staging")
     await bot.settle()
-    errors = [e.message for e in (await load(redis, root)).events if isinstance(e, Error)]
+    errors = [e.message for e in (await load_thread(redis, root)).events if isinstance(e, Error)]
     assert errors == ["deploy failed: RuntimeError: deploy: HTTP 503: receiver is failing"]
     assert len(webhook.received) == 1
     assert "couldn't finish" in bot_replies(slack, DEPLOYS, root)[-1].text

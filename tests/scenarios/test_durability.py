@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from agents.runtime import keys
@@ -18,22 +19,9 @@ from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Status
 from bot.emulator.server import SlackEmulator
 from bot.serving import free_port
-from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, SIGNING_SECRET, MakeBot
+from tests.conftest import ALICE, BOB, DEPLOYS, MakeBot
 from tests.redis_servers import redis_process
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import deployments, mention
-
-
-def worker_env(slack: SlackEmulator, redis_url: str, **settings: str) -> dict[str, str]:
-    """The environment of a `hitl worker` process talking to the emulator and test Redis."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))}
-    return inherited | {
-        "REDIS_URL": redis_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        **settings,
-    }
+from tests.support import approval_message, bot_replies, deployments, mention, worker_env
 
 
 async def deploy_started(redis: Redis, root: str) -> str:
@@ -101,6 +89,7 @@ async def test_paused_threads_resume_after_redis_is_killed_and_restarted(
     assert "Deployed api 1.4.2" in bot_replies(slack, DEPLOYS, root)[-1].text
 
 
+@pytest.mark.slow
 async def test_three_workers_on_300_runs_repeat_nothing_and_lose_nothing(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:

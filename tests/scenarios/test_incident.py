@@ -11,9 +11,14 @@ from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.agents.models.fake_providers import FakeProvider, client_for, context_sent, error
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, shown_text
-from tests.scenarios.test_deploy import deployments, mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    load_thread,
+    mention,
+    shown_text,
+)
 from tools.deploy import DEPLOY_TOOLS, Deploy, SimulatedDeployer
 from tools.incidents import INCIDENT_TOOLS, SimulatedIncidents
 
@@ -36,7 +41,7 @@ async def test_on_call_gets_the_facts_and_a_rollback_needs_approval(
     root = await mention(slack, "checkout is returning 500s")
     await bot.settle()
 
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     assert thread.agent == "incident"
     prefetched = [e for e in thread.events if isinstance(e, ToolCall) and e.source == "runtime"]
     assert [e.intent for e in prefetched] == ["list_recent_deploys", "list_open_incidents"]
@@ -95,7 +100,7 @@ async def test_the_provider_sees_the_prefetched_facts_in_its_first_request(
     first = context_sent(provider.requests[0].json)
     assert "<list_recent_deploys_result>" in first and "version: 2.3.1" in first
     assert "<list_open_incidents_result>" in first and "INC-7" in first
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     results = [e.intent for e in thread.events if isinstance(e, ToolResult)]
     assert results == ["list_recent_deploys", "list_open_incidents"]
     # The provider kept failing: three errors, then a person is asked to take over.
@@ -114,7 +119,7 @@ async def test_a_failing_prefetch_is_an_error_in_context_not_a_crash(
     )
     root = await mention(slack, "checkout is returning 500s")
     await bot.settle()
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     errors = [e.message for e in thread.events if isinstance(e, Error)]
     assert errors == [
         "list_open_incidents failed: RuntimeError: incidents webhook unreachable: ConnectError"

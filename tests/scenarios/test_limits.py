@@ -11,8 +11,7 @@ from agents.models.scripted import ScriptedModel
 from bot.emulator.server import SlackEmulator
 from bot.slack import limits
 from tests.conftest import BOB, CAROL, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, reject, shown_text
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import approval_message, bot_replies, deployments, mention, reject, shown_text
 
 PROD = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
 SUMMARY = ("<!channel> deploy api 1.4.2 to production & tell everyone. " * 12)[:600]

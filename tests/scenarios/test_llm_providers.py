@@ -8,8 +8,7 @@ from redis.asyncio import Redis
 
 from agents.models.llm_http import Retry
 from agents.runtime.events import Error, ToolCall, Usage
-from agents.runtime.store import ThreadStore, thread_id_for
-from agents.runtime.thread import SlackOrigin, Status, Thread
+from agents.runtime.thread import Status
 from bot.emulator.server import SlackEmulator
 from tests.agents.models.fake_providers import (
     APPROVAL,
@@ -22,16 +21,14 @@ from tests.agents.models.fake_providers import (
     tool_call,
 )
 from tests.conftest import BOB, DEPLOYS, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, shown_text
-from tests.scenarios.test_deploy import deployments, mention
-
-
-async def load(redis: Redis, root: str) -> Thread:
-    thread = await ThreadStore(redis).load(
-        thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    )
-    assert thread is not None
-    return thread
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    load_thread,
+    mention,
+    shown_text,
+)
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
@@ -64,7 +61,7 @@ async def test_the_provider_asks_for_approval_and_reports_after_the_deploy(
     second = context_sent(provider.requests[1].json)
     assert "<approval_decision>" in second and "<deploy_result>" in second
     assert bot_replies(slack, DEPLOYS, root)[-1].text == "Deployed api 1.4.2 to production."
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     steps = [e for e in thread.events if isinstance(e, ToolCall) and e.source == "model"]
     assert [s.intent for s in steps] == ["request_approval", "done_for_now"]
     assert [s.usage for s in steps] == [Usage(input_tokens=321, output_tokens=45)] * 2
@@ -88,7 +85,7 @@ async def test_malformed_arguments_become_an_error_the_model_sees_next_turn(
     approval_message(slack, DEPLOYS, root)
     retry = context_sent(provider.requests[1].json)
     assert "<error>" in retry and "not a JSON tool call" in retry
-    errors = [e for e in (await load(redis, root)).events if isinstance(e, Error)]
+    errors = [e for e in (await load_thread(redis, root)).events if isinstance(e, Error)]
     assert len(errors) == 1 and errors[0].usage == Usage(input_tokens=321, output_tokens=45)
 
 
@@ -106,7 +103,7 @@ async def test_provider_500s_are_recorded_as_errors_until_the_run_stops(
         await model.aclose()
 
     assert await deployments(redis) == []
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     errors = [e.message for e in thread.events if isinstance(e, Error)]
     assert len(errors) == 3
     assert all("openai: HTTP 500: The server had an error" in m for m in errors)

@@ -11,8 +11,7 @@ from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import utcnow
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, BotProcess
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import mention
+from tests.support import approval_message, bot_replies, mention
 
 
 def sample(text: str, name: str) -> float:

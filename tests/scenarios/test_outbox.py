@@ -16,30 +16,24 @@ from agents.runtime import keys
 from agents.runtime.events import ApprovalDecision, Error, call_hash
 from agents.runtime.jobs import Decide, JobQueue
 from agents.runtime.store import ThreadStore, thread_id_for
-from agents.runtime.thread import SlackOrigin, Status, Thread
+from agents.runtime.thread import SlackOrigin, Status
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
-from tests.scenarios.helpers import (
+from tests.support import (
     approval_message,
     bot_replies,
+    deployments,
     has_buttons,
+    load_thread,
+    mention,
     reject,
     shown_text,
     unaccounted_threads,
 )
-from tests.scenarios.test_deploy import deployments, mention
 
 ONCALL = "C0ONCALL"
 UNREACHABLE = 4
 """429s in a row that outlast slack_sdk's own three retries: the call counts as failed."""
-
-
-async def thread_of(redis: Redis, root: str) -> Thread:
-    thread = await ThreadStore(redis).load(
-        thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    )
-    assert thread is not None
-    return thread
 
 
 def results(slack: SlackEmulator, root: str) -> list[str]:
@@ -53,7 +47,7 @@ async def test_an_approval_slack_could_not_take_is_posted_once_when_slack_answer
     root = await mention(slack, "deploy api 1.4.2 to production")
     await bot.settle()
     assert not [m for m in bot_replies(slack, DEPLOYS, root) if has_buttons(m)]
-    assert (await thread_of(redis, root)).status is Status.WAITING_APPROVAL
+    assert (await load_thread(redis, root)).status is Status.WAITING_APPROVAL
 
     await asyncio.sleep(1.2)  # the first retry is due after a second
     await bot.settle()
@@ -102,7 +96,7 @@ async def test_a_redelivered_decision_advances_the_run_instead_of_being_refused(
     doomed = JobQueue(redis, consumer="doomed")
     ((entry_id, job, _key),) = await doomed.take(block_ms=None)
     assert isinstance(job, Decide)
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     decision = ApprovalDecision(
         call_id=job.call_id, approved=True, user=BOB, action_hash=job.action_hash, job=entry_id
     )
@@ -131,7 +125,7 @@ async def test_the_reconciler_finds_a_run_nobody_works_on_and_finishes_it(
     approval = approval_message(slack, DEPLOYS, root)
 
     # The decision was saved, then its job was lost (say, Redis came back without it).
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     request = thread.open_request()
     assert request is not None
     action_hash = call_hash(request.action)
@@ -230,7 +224,7 @@ async def test_a_card_slack_refuses_is_shown_plain_with_its_buttons_and_audited(
     await bot.settle()
     fallback = approval_message(slack, DEPLOYS, root)  # still something to click
     assert "Deploy api 1.4.2 to production" in shown_text(fallback)
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     (audit,) = [e for e in thread.events if isinstance(e, Error) and e.scope == "delivery"]
     assert error in audit.message
     assert thread.status is Status.WAITING_APPROVAL
@@ -254,7 +248,7 @@ async def test_an_escalation_channel_the_bot_cannot_post_in_falls_back_to_the_th
     page = [m for m in replies if "hitl_take" in str(m.blocks)]
     assert len(page) == 1  # on-call is paged where the requester is
     assert any(ONCALL in (m.text or "") and "couldn't post" in (m.text or "") for m in replies)
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     assert any(
         isinstance(e, Error) and e.scope == "delivery" and error in e.message for e in thread.events
     )
@@ -275,7 +269,7 @@ async def test_a_refusal_nobody_can_be_told_is_audited_not_lost(
         user=MALLORY, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
     )
     await bot.settle()
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     assert any(isinstance(e, Error) and "user_not_in_channel" in e.message for e in thread.events)
     assert thread.status is Status.WAITING_APPROVAL
     assert await unaccounted_threads(redis) == []
@@ -339,7 +333,7 @@ async def test_a_card_that_can_no_longer_be_updated_is_posted_again_and_audited(
         m for m in bot_replies(slack, DEPLOYS, root) if f"Approved by <@{BOB}>" in shown_text(m)
     ]
     assert len(reposted) == 1 and reposted[0].ts != approval.ts
-    thread = await thread_of(redis, root)
+    thread = await load_thread(redis, root)
     assert any(isinstance(e, Error) and "message_not_found" in e.message for e in thread.events)
     assert await unaccounted_threads(redis) == []
 
@@ -420,13 +414,13 @@ async def test_a_refused_click_changes_no_thread_and_its_lost_retry_is_repaired(
     root = await mention(slack, "deploy api 1.4.2 to production")
     await bot.settle()
     approval = approval_message(slack, DEPLOYS, root)
-    before = await thread_of(redis, root)
+    before = await load_thread(redis, root)
 
     slack.fail("chat.postEphemeral", status=500)
     await slack.click(user=MALLORY, message=approval, action_id="hitl_approve")
     await bot.settle()
     assert not slack.ephemerals
-    assert (await thread_of(redis, root)).events == before.events  # nothing decided, no trace
+    assert (await load_thread(redis, root)).events == before.events  # nothing decided, no trace
     await redis.delete(keys.deadlines())  # the planned retry is lost
     assert len(await unaccounted_threads(redis)) == 1  # someone is still to be told
 

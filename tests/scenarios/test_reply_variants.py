@@ -11,13 +11,17 @@ from typing import Any
 from redis.asyncio import Redis
 
 from agents.runtime.events import HumanResponse, UserMessage
-from agents.runtime.store import ThreadStore, thread_id_for
-from agents.runtime.thread import SlackOrigin, Status, Thread
+from agents.runtime.thread import Status
 from bot.emulator.server import Message, SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, BotProcess
-from tests.scenarios.helpers import approval_message, shown_text
-from tests.scenarios.test_delivery import event_body
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import (
+    approval_message,
+    deployments,
+    event_body,
+    load_thread,
+    mention,
+    shown_text,
+)
 
 FILE = {"id": "F0PLAN", "name": "plan.pdf", "title": "plan", "mimetype": "application/pdf"}
 _event_ids = count(1)
@@ -53,20 +57,12 @@ FILE_SHARE: dict[str, Any] = {
 }
 
 
-async def load(redis: Redis, root: str) -> Thread:
-    thread = await ThreadStore(redis).load(
-        thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    )
-    assert thread is not None
-    return thread
-
-
 async def test_a_question_answered_with_also_send_to_channel_resumes_the_run(
     slack: SlackEmulator, bot: BotProcess, redis: Redis
 ) -> None:
     root = await mention(slack, "deploy web to staging")
     await bot.settle()
-    assert (await load(redis, root)).status is Status.WAITING_INPUT
+    assert (await load_thread(redis, root)).status is Status.WAITING_INPUT
 
     await deliver(slack, reply_event(slack, root, "v2.0.1", **broadcast(root)))
     await bot.settle()
@@ -92,7 +88,9 @@ async def test_a_file_alone_is_an_answer_that_names_the_file(
 
     await deliver(slack, reply_event(slack, root, "", **FILE_SHARE))
     await bot.settle()
-    answers = [e.text for e in (await load(redis, root)).events if isinstance(e, HumanResponse)]
+    answers = [
+        e.text for e in (await load_thread(redis, root)).events if isinstance(e, HumanResponse)
+    ]
     assert answers == ["(shared file: plan.pdf)"]
     assert await deployments(redis) == []
 
@@ -111,7 +109,7 @@ async def test_a_broadcast_reply_mentioning_the_bot_is_taken_once(
     await deliver(slack, message | {"type": "app_mention"}, retry="1")
     await bot.settle()
 
-    thread = await load(redis, root)
+    thread = await load_thread(redis, root)
     assert [e.text for e in thread.events if isinstance(e, HumanResponse)] == [text]
     assert await deployments(redis) == [("web", "2.0.1", "staging")]
 
@@ -128,7 +126,7 @@ async def test_a_mention_with_a_file_launches_a_run(
     await deliver(slack, mention_event | {"type": "message", "channel_type": "channel"})
     await bot.settle()
 
-    thread = await load(redis, ts)
+    thread = await load_thread(redis, ts)
     assert [e.text for e in thread.events if isinstance(e, UserMessage)] == [text]
     assert "Deploy api 1.4.2" in shown_text(approval_message(slack, DEPLOYS, ts))
 
@@ -138,7 +136,7 @@ async def test_edits_deletions_and_bots_messages_of_any_subtype_change_nothing(
 ) -> None:
     root = await mention(slack, "deploy web to staging")
     await bot.settle()
-    before = await load(redis, root)
+    before = await load_thread(redis, root)
     me = slack.identity
     said = {"text": "v2.0.1", "user": ALICE}
     ignored = [
@@ -154,6 +152,6 @@ async def test_edits_deletions_and_bots_messages_of_any_subtype_change_nothing(
     for event in ignored:
         await deliver(slack, event)
     assert await bot.settle() == 0
-    after = await load(redis, root)
+    after = await load_thread(redis, root)
     assert after.version == before.version and after.status is Status.WAITING_INPUT
     assert await deployments(redis) == []

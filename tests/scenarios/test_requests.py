@@ -12,8 +12,14 @@ from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import utcnow
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    has_buttons,
+    mention,
+    shown_text,
+)
 
 INCIDENTS = "C0INCIDENTS"
 

@@ -19,9 +19,7 @@ from tests.agents.models.fake_providers import (
     openai_tool_call,
 )
 from tests.conftest import ALICE, DEPLOYS, MakeBot
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import bot_replies, load_thread, mention
 
 LLM = {"llm_provider": "openai", "llm_model": "gpt-test"}
 
@@ -40,7 +38,7 @@ async def test_offline_keywords_route(
     bot = await make_bot()
     root = await mention(slack, text)
     await bot.settle()
-    assert (await load(redis, root)).agent == agent
+    assert (await load_thread(redis, root)).agent == agent
 
 
 async def test_offline_help_when_nothing_matches(
@@ -82,7 +80,7 @@ async def test_the_model_routes_with_one_small_call(
         await model.aclose()
 
     assert len(provider.requests) == 2 and len(bot_replies(slack, DEPLOYS, root)) == 1
-    assert (await load(redis, root)).agent == "access"
+    assert (await load_thread(redis, root)).agent == "access"
     routing = provider.requests[0].json
     assert [t["function"]["name"] for t in routing["tools"]] == ["route"]
     enum = routing["tools"][0]["function"]["parameters"]["properties"]["agent"]["enum"]
@@ -110,7 +108,7 @@ async def test_junk_routing_falls_back_to_keywords(
         await bot.settle()
     finally:
         await model.aclose()
-    assert (await load(redis, root)).agent == "deploy"
+    assert (await load_thread(redis, root)).agent == "deploy"
     assert bot_replies(slack, DEPLOYS, root)[-1].text == "ok"
 
 

@@ -26,16 +26,16 @@ from agents.runtime.store import ThreadStore
 from agents.runtime.thread import SlackOrigin, Thread
 from agents.runtime.worker import Worker
 from bot.adapters import simulated_store
+from bot.agent_loading import BUILT_IN, load_agents
 from bot.emulator.server import SlackEmulator
-from bot.services import AGENTS, policy_for
+from bot.services import policy_for
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from tests.conftest import CAROL, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message
-from tests.scenarios.test_access import DANA, OWNERS
-from tests.scenarios.test_deploy import mention
-from tests.scenarios.test_llm_providers import load
+from tests.support import DANA, OWNERS, approval_message, load_thread, mention
 from tools.access import ACCESS_TOOLS, GrantAccess, SimulatedAccess
+
+AGENTS = load_agents(BUILT_IN)
 
 DAY = 24 * 3600
 REVOKE = {"intent": "revoke_access", "user": DANA, "resource": "billing-db", "reason": "expired"}
@@ -124,7 +124,7 @@ def worker_at(bot: BotProcess, clock: SimulatedClock) -> Worker:
     assert services.adapters is not None
     deadlines = Deadlines(services.redis)
     deps = StepDeps(
-        model=OfflineModel(),
+        model=OfflineModel(AGENTS),
         adapters=services.adapters.tools,
         policy=policy_for(settings),
         clock=clock,
@@ -206,7 +206,7 @@ async def test_every_grant_of_a_month_is_revoked_once_on_time(
         await work_and_check(worker, clock, redis)
 
     for root in roots:
-        thread = await load(redis, root)
+        thread = await load_thread(redis, root)
         revocations = [
             e for e in thread.events if isinstance(e, ToolResult) and e.intent == "revoke_access"
         ]

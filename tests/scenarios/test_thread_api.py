@@ -21,8 +21,14 @@ from agents.runtime.thread import SlackOrigin
 from bot.api import openapi_schema
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons, shown_text
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import (
+    approval_message,
+    bot_replies,
+    deployments,
+    has_buttons,
+    mention,
+    shown_text,
+)
 
 TOKEN = "test-api-token"
 

@@ -9,16 +9,7 @@ from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Status
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, MALLORY, BotProcess
-from tests.scenarios.helpers import approval_message, bot_replies
-from tests.scenarios.test_deploy import deployments, mention
-
-
-async def thread_status(redis: Redis, root: str) -> Status:
-    thread = await ThreadStore(redis).load(
-        thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    )
-    assert thread is not None
-    return thread.status
+from tests.support import approval_message, bot_replies, deployments, mention, thread_status
 
 
 async def test_only_the_requester_or_an_approver_answers_a_question(

@@ -22,8 +22,7 @@ from bot.worker_process import WorkerProcess, settings_env
 from bot.worker_thread import WorkerThread
 from tests.conftest import DEPLOYS, MakeBot
 from tests.redis_servers import redis_process
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import mention
+from tests.support import bot_replies, mention
 
 
 async def health_until(url: str, status: int, *, within: float) -> httpx.Response:
@@ -42,7 +41,7 @@ def worker_lines(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.Lo
     ]
 
 
-@pytest.mark.parametrize("outage", [1.0, 10.0])
+@pytest.mark.parametrize("outage", [1.0, pytest.param(10.0, marks=pytest.mark.slow)])
 async def test_the_worker_outlives_a_redis_outage_and_healthz_tells(
     outage: float,
     slack: SlackEmulator,

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.models.llm_anthropic import AnthropicModel
 from agents.models.llm_http import Retry
 from agents.models.llm_openai import OpenAIModel

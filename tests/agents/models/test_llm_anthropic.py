@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from starlette.responses import JSONResponse
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.models.llm_anthropic import AnthropicModel
 from agents.runtime.events import Usage
 from agents.runtime.types import ModelError

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.models.llm_openai import OpenAIModel
 from agents.runtime.events import Usage
 from agents.runtime.types import ModelError

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.models.offline import OfflineModel
 from agents.runtime.context import build_request
 from agents.runtime.events import (
@@ -24,7 +24,7 @@ from agents.runtime.thread import Thread
 
 async def next_step(*events: Any) -> dict[str, Any]:
     thread = Thread(id="t1", agent="deploy", requester="U0ALICE", events=list(events))
-    raw = (await OfflineModel().next_step(build_request(DEPLOY, thread))).text
+    raw = (await OfflineModel([DEPLOY]).next_step(build_request(DEPLOY, thread))).text
     DEPLOY.parse_step(raw)  # always a valid step for the agent
     result: dict[str, Any] = json.loads(raw)
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.runtime.context import approx_tokens, build_request, render_context
 from agents.runtime.events import ApprovalDecision, Error, ToolCall, ToolResult, UserMessage
 from agents.runtime.thread import Thread

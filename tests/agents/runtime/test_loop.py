@@ -7,7 +7,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from agents.deploy import DEPLOY
+from agents.deploy import AGENT as DEPLOY
 from agents.models.scripted import ScriptedModel
 from agents.runtime.events import (
     ApprovalDecision,

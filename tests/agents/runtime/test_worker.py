@@ -16,10 +16,10 @@ from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Status
 from agents.runtime.types import ModelReply, ModelRequest
 from agents.runtime.worker import Worker, WorkerLimits
+from bot.agent_loading import BUILT_IN, load_agents
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, DEPLOYS, BotProcess, MakeBot
-from tests.scenarios.helpers import bot_replies
-from tests.scenarios.test_deploy import deployments, mention
+from tests.support import bot_replies, deployments, mention
 
 
 class SlowModel:
@@ -27,7 +27,7 @@ class SlowModel:
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._model = OfflineModel()
+        self._model = OfflineModel(load_agents(BUILT_IN))
 
     async def next_step(self, request: ModelRequest) -> ModelReply:
         await asyncio.sleep(self._seconds)

@@ -19,7 +19,7 @@ from bot.emulator.state import Responder
 from bot.runners import local_redis, sandbox_stack
 from bot.settings import Settings
 from tests.conftest import ALICE, BOB, DEPLOYS
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons
+from tests.support import approval_message, bot_replies, has_buttons
 from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 OFFLINE = Settings(llm_provider="offline", hitl_approvers=frozenset())

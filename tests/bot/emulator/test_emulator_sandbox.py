@@ -16,7 +16,7 @@ from bot.runners import local_redis, sandbox_stack
 from bot.serving import free_port
 from bot.settings import Settings
 from tests.conftest import ALICE, BOB, DEPLOYS
-from tests.scenarios.helpers import approval_message, bot_replies, has_buttons
+from tests.support import approval_message, bot_replies, has_buttons
 
 OFFLINE = Settings(llm_provider="offline", hitl_approvers=frozenset())
 

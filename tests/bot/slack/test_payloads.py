@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from bot.slack.payloads import MessageEvent, message_event
+from bot.slack.payloads import (
+    Click,
+    MessageEvent,
+    RequestRef,
+    Submission,
+    click,
+    message_event,
+    request_ref,
+    submission,
+)
 
 ROOT = "1700000000.000100"
 BASE: dict[str, Any] = {
@@ -109,3 +118,199 @@ def test_mentions_are_found_in_the_text() -> None:
 def test_a_malformed_event_is_none() -> None:
     assert message_event({"event": {"type": "message", "text": "no channel"}}) is None
     assert message_event({"event": BASE | {"user": "U0ALICE", "files": "not a list"}}) is None
+
+
+# --- block_actions, button values and view_submission ------------------------------------------
+# Shapes as Slack sends them (docs.slack.dev interaction payloads; bolt-python's test bodies).
+
+USER = {"id": "U0BOB", "username": "bob", "name": "bob", "team_id": "T0SANDBOX"}
+VALUE = RequestRef(thread_id="t1", call_id="c1", action_hash="abc").encode()
+BUTTON = {
+    "action_id": "hitl_approve",
+    "block_id": "approval:c1",
+    "text": {"type": "plain_text", "text": "Approve", "emoji": True},
+    "value": VALUE,
+    "style": "primary",
+    "type": "button",
+    "action_ts": "1700000002.000300",
+}
+BLOCK_ACTIONS: dict[str, Any] = {
+    "type": "block_actions",
+    "user": USER,
+    "api_app_id": "A0HITLAPP",
+    "token": "legacy-verification-token",
+    "container": {
+        "type": "message",
+        "message_ts": "1700000001.000200",
+        "channel_id": "C0DEPLOYS",
+        "is_ephemeral": False,
+        "thread_ts": ROOT,
+    },
+    "trigger_id": "1700000002.1234.abcdef",
+    "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+    "channel": {"id": "C0DEPLOYS", "name": "deploys"},
+    "message": {"type": "message", "ts": "1700000001.000200", "bot_id": "B0HITL", "text": "x"},
+    "response_url": "https://hooks.slack.com/actions/T0SANDBOX/1/abc",
+    "actions": [BUTTON],
+}
+
+
+def test_a_button_click_is_read_from_a_block_actions_payload() -> None:
+    found = click(BLOCK_ACTIONS)
+    assert found == Click(
+        user="U0BOB",
+        channel="C0DEPLOYS",
+        message_ts="1700000001.000200",
+        action_id="hitl_approve",
+        value=VALUE,
+        trigger_id="1700000002.1234.abcdef",
+    )
+    assert request_ref(found.value) == RequestRef(thread_id="t1", call_id="c1", action_hash="abc")
+
+
+def test_a_click_on_an_ephemeral_message_takes_the_channel_from_the_container() -> None:
+    body = {k: v for k, v in BLOCK_ACTIONS.items() if k not in ("channel", "message")}
+    body["container"] = BLOCK_ACTIONS["container"] | {"is_ephemeral": True}
+    found = click(body)
+    assert found is not None
+    assert (found.channel, found.message_ts) == ("C0DEPLOYS", "1700000001.000200")
+
+
+def test_a_click_without_a_value_or_trigger_is_still_a_click() -> None:
+    bare = {k: v for k, v in BUTTON.items() if k != "value"}
+    found = click(
+        {k: v for k, v in BLOCK_ACTIONS.items() if k != "trigger_id"} | {"actions": [bare]}
+    )
+    assert found is not None and found.value is None and found.trigger_id is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        BLOCK_ACTIONS | {"actions": []},
+        {k: v for k, v in BLOCK_ACTIONS.items() if k != "actions"},
+        {k: v for k, v in BLOCK_ACTIONS.items() if k != "user"},
+        BLOCK_ACTIONS | {"user": "U0BOB"},
+        BLOCK_ACTIONS | {"actions": [{"type": "button", "value": VALUE}]},
+        # A click in a Home tab or modal: no channel anywhere.
+        {k: v for k, v in BLOCK_ACTIONS.items() if k != "channel"}
+        | {"container": {"type": "view", "view_id": "V0HOME"}},
+        BLOCK_ACTIONS | {"actions": "hitl_approve"},
+    ],
+    ids=[
+        "empty",
+        "no_actions",
+        "actions_missing",
+        "user_missing",
+        "user_not_object",
+        "no_action_id",
+        "view_container",
+        "actions_not_list",
+    ],
+)
+def test_a_malformed_block_actions_payload_is_none(body: dict[str, Any]) -> None:
+    assert click(body) is None
+
+
+def test_a_button_value_round_trips_and_junk_is_none() -> None:
+    ref = RequestRef(thread_id="t1", call_id="c2", answer='1.4.2 "quoted" é')
+    assert request_ref(ref.encode()) == ref
+    assert "action_hash" not in ref.encode()  # defaults are left out: values stay short
+    for junk in [None, "", "not json", "[]", '{"thread_id": "t1"}', '{"call_id": 1}']:
+        assert request_ref(junk) is None, junk
+    extra = '{"thread_id": "t1", "call_id": "c1", "admin": true}'
+    assert request_ref(extra) is None  # an unknown field is a forged or stale value
+
+
+def view_submission(values: dict[str, Any], **view: Any) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+        "user": USER,
+        "api_app_id": "A0HITLAPP",
+        "token": "legacy-verification-token",
+        "trigger_id": "1700000003.1234.abcdef",
+        "view": {
+            "id": "V0REJECT",
+            "team_id": "T0SANDBOX",
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": VALUE,
+            "callback_id": "hitl_reject_reason",
+            "state": {"values": values},
+            "hash": "1700000003.abc",
+            "title": {"type": "plain_text", "text": "Reject"},
+        }
+        | view,
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+
+
+def test_a_view_submission_gives_each_input_its_text_or_selected_value() -> None:
+    body = view_submission(
+        {
+            "reason": {"reason": {"type": "plain_text_input", "value": "change freeze"}},
+            "environment": {
+                "environment": {
+                    "type": "static_select",
+                    "selected_option": {
+                        "text": {"type": "plain_text", "text": "staging"},
+                        "value": "staging",
+                    },
+                }
+            },
+            "version": {"version": {"type": "plain_text_input", "value": None}},
+            "service": {"service": {"type": "static_select", "selected_option": None}},
+        }
+    )
+    assert submission(body) == Submission(
+        user="U0BOB",
+        callback_id="hitl_reject_reason",
+        private_metadata=VALUE,
+        values={
+            "reason": "change freeze",
+            "environment": "staging",
+            "version": None,
+            "service": None,
+        },
+    )
+
+
+def test_a_view_without_private_metadata_has_an_empty_one() -> None:
+    body = view_submission({})
+    del body["view"]["private_metadata"]
+    found = submission(body)
+    assert found is not None and found.private_metadata == "" and found.values == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {k: v for k, v in view_submission({}).items() if k != "view"},
+        {k: v for k, v in view_submission({}).items() if k != "user"},
+        view_submission({}, state={}),
+        view_submission({}, callback_id=None),
+        view_submission({"reason": "change freeze"}),
+        view_submission({"reason": {"reason": {"type": "plain_text_input", "value": 5}}}),
+    ],
+    ids=[
+        "empty",
+        "no_view",
+        "no_user",
+        "no_values",
+        "callback_id_null",
+        "input_not_object",
+        "value_not_text",
+    ],
+)
+def test_a_malformed_view_submission_is_none(body: dict[str, Any]) -> None:
+    assert submission(body) is None
+
+
+def test_a_body_without_an_event_is_none() -> None:
+    assert message_event({}) is None
+    assert message_event({"event": None}) is None
+    assert message_event({"event": {"type": "app_mention", "channel": "C0DEPLOYS"}}) is None
