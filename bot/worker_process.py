@@ -29,8 +29,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, frozenset | set | list | tuple):
+    if isinstance(value, frozenset | set):
         return ",".join(sorted(str(v) for v in value))
+    if isinstance(value, list | tuple):  # HITL_AGENTS: the order is the routing order
+        return ",".join(str(v) for v in value)
     if isinstance(value, dict):  # HITL_RESOURCE_OWNERS: name=owner,name=owner
         return ",".join(f"{k}={v}" for k, v in value.items())
     return str(value)

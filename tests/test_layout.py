@@ -189,7 +189,7 @@ PRODUCT_GRAPH = graph_of(ROOT, PRODUCT)
 
 
 def test_the_product_graph_is_read_from_every_module() -> None:
-    assert {"tools.policy", "bot.emulator.server", "agents.runtime.loop"} <= set(PRODUCT_GRAPH)
+    assert {"agents.runtime.policy", "bot.emulator.server", "agents.runtime.loop"} <= set(PRODUCT_GRAPH)
     assert "bot.slack.handlers" in {i.target for i in PRODUCT_GRAPH["bot.slack.app"]}
 
 
@@ -269,14 +269,14 @@ def test_the_emulator_rule_fails_on_any_product_import_outside_the_emulator(
         tmp_path,
         {
             "bot.emulator.server": "from . import state\nfrom ..slack import blocks\n",
-            "bot.emulator.state": "import tools.policy\n",
+            "bot.emulator.state": "import tools.deploy\n",
             "bot.slack.blocks": "",
-            "tools.policy": "",
+            "tools.deploy": "",
         },
     )
     assert emulator_violations(graph) == [
         "bot.emulator.server:2 imports bot.slack.blocks",
-        "bot.emulator.state:1 imports tools.policy",
+        "bot.emulator.state:1 imports tools.deploy",
     ]
 
 
