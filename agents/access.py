@@ -24,7 +24,7 @@ from agents.runtime.planning import (
     without_bot,
 )
 from agents.runtime.thread import Thread
-from tools.access import GrantAccess, RevokeAccess
+from tools.access import ACCESS_TOOLS, GrantAccess, RevokeAccess
 
 HELP = (
     "I didn't catch that. I understand:\n"
@@ -133,6 +133,7 @@ AGENT = Agent(
     name="access",
     prompt_path=Path(__file__).with_name("access.md"),
     tools=(GrantAccess, RevokeAccess),
+    families=(ACCESS_TOOLS,),
     max_steps=10,
     description="give someone time-limited access to a resource, or take it away",
     example="give @dana read access to billing-db for 2 days because she is on call",

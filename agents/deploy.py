@@ -26,7 +26,7 @@ from agents.runtime.planning import (
     rejected_action,
 )
 from agents.runtime.thread import Thread
-from tools.deploy import Deploy, ListVersions, Rollback
+from tools.deploy import DEPLOY_TOOLS, Deploy, ListVersions, Rollback
 
 HELP = (
     "I didn't catch that. I understand:\n"
@@ -164,6 +164,7 @@ AGENT = Agent(
     name="deploy",
     prompt_path=Path(__file__).with_name("deploy.md"),
     tools=(Deploy, ListVersions, Rollback),
+    families=(DEPLOY_TOOLS,),
     max_steps=10,
     description="deploy a version of a service, list its versions, or roll it back",
     example="deploy api 1.4.2 to production",

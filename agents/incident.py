@@ -23,8 +23,8 @@ from agents.runtime.planning import (
     result,
 )
 from agents.runtime.thread import Thread
-from tools.deploy import ListRecentDeploys, Rollback
-from tools.incidents import ListOpenIncidents
+from tools.deploy import DEPLOY_TOOLS, ListRecentDeploys, Rollback
+from tools.incidents import INCIDENT_TOOLS, ListOpenIncidents
 
 _AFFECTED = re.compile(
     r"^(?:the\s+)?(?P<service>[a-z0-9][a-z0-9._-]*)\s+(?:is|are|has|keeps|returns|returning|"
@@ -152,6 +152,7 @@ AGENT = Agent(
     name="incident",
     prompt_path=Path(__file__).with_name("incident.md"),
     tools=(ListRecentDeploys, ListOpenIncidents, Rollback),
+    families=(DEPLOY_TOOLS, INCIDENT_TOOLS),
     max_steps=10,
     prefetch=("list_recent_deploys", "list_open_incidents"),
     description="something is broken (errors, an outage): page on-call, maybe roll back",

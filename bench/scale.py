@@ -146,7 +146,7 @@ async def _resume(bot: Services, thread_ids: list[str], workers: int, slack_api_
                 user=BOB,
             )
         )
-    deployed_before = int(await redis.hlen(keys.simulated_deploys()))
+    deployed_before = int(await redis.hlen(keys.simulated("deploys")))
 
     async def all_reading() -> bool:
         # Each worker blocks in XREADGROUP when idle (Redis lists consumers only once they
@@ -156,7 +156,7 @@ async def _resume(bot: Services, thread_ids: list[str], workers: int, slack_api_
 
     async def all_handled() -> bool:
         # Every deploy ran and every job was acked (acked after its Slack posts are done).
-        if int(await redis.hlen(keys.simulated_deploys())) - deployed_before < len(jobs):
+        if int(await redis.hlen(keys.simulated("deploys"))) - deployed_before < len(jobs):
             return False
         (group,) = await redis.xinfo_groups(keys.jobs())
         return int(group["pending"]) == 0 and int(group["lag"] or 0) == 0

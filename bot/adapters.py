@@ -2,14 +2,15 @@
 are present, else the simulated one that records in Redis (sandbox, tests).
 
   every family  HITL_<NAME>_WEBHOOK_URL (+ _SECRET): the signed webhook; else simulated
-                (HITL_DEPLOY_WEBHOOK_URL, HITL_ACCESS_WEBHOOK_URL, HITL_INCIDENTS_WEBHOOK_URL)
+                (HITL_DEPLOY_WEBHOOK_URL, HITL_ACCESS_WEBHOOK_URL, HITL_INCIDENTS_WEBHOOK_URL,
+                and the same names for a family of your own)
   deploy        HITL_GITHUB_REPO (+ HITL_GITHUB_TOKEN), before its webhook: GitHub Actions
                 workflow_dispatch
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,6 @@ from tools.deploy import DEPLOY_TOOLS, Deployer, SimulatedDeployer
 from tools.github_actions import GitHubActionsDeployer
 from tools.types import AdapterSet, SimulatedStore, ToolFamily
 from tools.webhook import TIMEOUT, SignedWebhook
-
-SIMULATED_KEYS: dict[str, Callable[[], str]] = {
-    "deploy": keys.simulated_deploys,
-    "access": keys.simulated_access,
-    "incidents": keys.simulated_incidents,
-}
-"""The Redis hash each family's simulated adapter records in."""
 
 
 class AdapterConfigError(ValueError):
@@ -48,7 +42,7 @@ class Adapters:
 
 def simulated_store(redis: Redis, family: ToolFamily[Any]) -> SimulatedStore:
     """Where `family`'s simulated adapter records (tests read the records through it too)."""
-    return SimulatedStore(redis, SIMULATED_KEYS[family.name](), keys.SIMULATED_TTL)
+    return SimulatedStore(redis, keys.simulated(family.records), keys.SIMULATED_TTL)
 
 
 def build_adapters(
@@ -92,8 +86,7 @@ def _deployer(settings: Settings, redis: Redis, client: httpx.AsyncClient) -> De
 
 
 def _webhook(settings: Settings, name: str, client: httpx.AsyncClient) -> SignedWebhook | None:
-    url = getattr(settings, f"hitl_{name}_webhook_url")
-    secret = getattr(settings, f"hitl_{name}_webhook_secret")
+    url, secret = settings.webhook(name)
     if not url:
         return None
     if not secret:

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
@@ -45,11 +46,8 @@ from bot.slack.app import build_bolt_app
 from bot.slack.directory import SlackDirectory
 from bot.slack.handlers import Handlers
 from bot.slack.notifier import SlackNotifier
-from tools.access import ACCESS_TOOLS
-from tools.deploy import DEPLOY_TOOLS
-from tools.incidents import INCIDENT_TOOLS
+from tools.types import ToolFamily
 
-FAMILIES = (DEPLOY_TOOLS, ACCESS_TOOLS, INCIDENT_TOOLS)
 """Every tool family: each gets its adapter from settings (bot/adapters.py)."""
 
 
@@ -63,6 +61,14 @@ def agents_for(settings: Settings) -> list[Agent]:
         return load_agents(settings.hitl_agents)
     except AgentLoadError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def families_of(agents: Sequence[Agent]) -> list[ToolFamily[Any]]:
+    """The tool families the agents use, each once: one adapter is built for each."""
+    families: list[ToolFamily[Any]] = []
+    for agent in agents:
+        families += [family for family in agent.families if family not in families]
+    return families
 
 
 def model_for(settings: Settings, agents: Sequence[Agent]) -> Model:
@@ -202,7 +208,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         metrics=metrics,
     )
     try:
-        adapters = build_adapters(settings, redis, FAMILIES)
+        adapters = build_adapters(settings, redis, families_of(agents))
     except AdapterConfigError as exc:
         raise ConfigError(str(exc)) from exc
     reconciler = Reconciler(

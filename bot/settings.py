@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -83,6 +84,15 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         # slack_sdk joins base_url and method names by plain concatenation.
         return value if value.endswith("/") else value + "/"
+
+    def webhook(self, family: str) -> tuple[str | None, str | None]:
+        """HITL_<FAMILY>_WEBHOOK_URL and _SECRET: fields for the built-in families, and the
+        environment by the same names for a tool family of your own (docs/agents.md)."""
+        name = f"hitl_{family}_webhook"
+        if f"{name}_url" in type(self).model_fields:
+            return getattr(self, f"{name}_url"), getattr(self, f"{name}_secret")
+        upper = name.upper()
+        return os.environ.get(f"{upper}_URL") or None, os.environ.get(f"{upper}_SECRET") or None
 
     @property
     def has_slack_credentials(self) -> bool:

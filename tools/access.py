@@ -192,4 +192,5 @@ ACCESS_TOOLS = ToolFamily[AccessGrants](
     key=ACCESS,
     simulated=SimulatedAccess,
     webhook=WebhookAccess,
+    records="access",
 )

@@ -239,4 +239,5 @@ DEPLOY_TOOLS = ToolFamily[Deployer](
     key=DEPLOYER,
     simulated=SimulatedDeployer,
     webhook=WebhookDeployer,
+    records="deploys",
 )

@@ -77,4 +77,5 @@ INCIDENT_TOOLS = ToolFamily[Incidents](
     key=INCIDENTS,
     simulated=SimulatedIncidents,
     webhook=WebhookIncidents,
+    records="incidents",
 )

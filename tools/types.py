@@ -140,13 +140,16 @@ class Webhook(Protocol):
 class ToolFamily(Generic[AdapterT]):
     """One family of business tools, declared once next to its tools: the tool models, the key
     its adapter is found under, and how to build its simulated adapter (from the Redis hash it
-    records in) and its signed-webhook adapter. The composition root registers a family
-    with one line; the family's policy facts are methods on its tool models."""
+    records in, named by `records`) and its signed-webhook adapter. An agent registers the
+    family with one line (`families=` of its `Agent`); the family's policy facts are methods
+    on its tool models."""
 
     tools: tuple[type[ToolModel], ...]
     key: AdapterKey[AdapterT]
     simulated: Callable[[SimulatedStore], AdapterT]
     webhook: Callable[[Webhook], AdapterT]
+    records: str
+    """What the simulated adapter records, in Redis under `hitl:sim:<records>`."""
 
     @property
     def name(self) -> str:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from agents.runtime.thread import Thread
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
-from tools.types import Tool
+from tools.types import Tool, ToolFamily
 
 Step = Tool | RequestApproval[Any] | RequestInput | Escalate | DoneForNow
 """One next step: a business tool call, a human tool, or the end of the run."""
@@ -36,11 +36,13 @@ class Agent:
     (approximated as characters / 4) the rendered thread may take; older events beyond it are
     summarised by code. `description` and `example` say what the agent is for (routing, help).
     `keywords` routes a mention to this agent when no LLM is configured (and when the routing
-    call fails); `plan` is the agent's offline planner: thread in, the model's JSON reply out."""
+    call fails); `plan` is the agent's offline planner: thread in, the model's JSON reply out.
+    `families` are the tool families its tools come from: their adapters are built for it."""
 
     name: str
     prompt_path: Path
     tools: tuple[type[BaseModel], ...]
+    families: tuple[ToolFamily[Any], ...] = ()
     max_steps: int = 10
     max_consecutive_errors: int = 3
     prefetch: tuple[str, ...] = ()
@@ -49,6 +51,14 @@ class Agent:
     example: str = ""
     keywords: re.Pattern[str] | None = None
     plan: Callable[[Thread], str] | None = None
+
+    def __post_init__(self) -> None:
+        declared = {tool for family in self.families for tool in family.tools}
+        if strays := [t.__name__ for t in self.tools if t not in declared]:
+            raise ValueError(
+                f"agent {self.name!r}: {', '.join(strays)} belong to none of its families; "
+                "add the tool's family to `families=`"
+            )
 
     @cached_property
     def prompt(self) -> str:

@@ -72,18 +72,9 @@ def group_members(group_id: str) -> str:
     return f"{PREFIX}:group:{group_id}"
 
 
-def simulated_deploys() -> str:
-    return f"{PREFIX}:sim:deploys"
-
-
-def simulated_access() -> str:
-    """Simulated access grants: idempotency key -> grant record (and revocations)."""
-    return f"{PREFIX}:sim:access"
-
-
-def simulated_incidents() -> str:
-    """Simulated open incidents: incident id -> record."""
-    return f"{PREFIX}:sim:incidents"
+def simulated(records: str) -> str:
+    """What a tool family's simulated adapter records (`deploys`, `access`, `incidents`, ...)."""
+    return f"{PREFIX}:sim:{records}"
 
 
 RETRIES_TTL = 24 * 3600

@@ -96,7 +96,7 @@ async def test_a_simulated_grant_outlives_later_shorter_grants(redis: Redis) -> 
     await access.grant(grant, expires_at=utcnow() + timedelta(days=30), idempotency_key="t:1")
     short = grant.model_copy(update={"duration_hours": 1})
     await access.grant(short, expires_at=utcnow() + timedelta(hours=1), idempotency_key="t:2")
-    assert await redis.ttl(keys.simulated_access()) >= 30 * DAY + keys.SIMULATED_TTL - 60
+    assert await redis.ttl(keys.simulated("access")) >= 30 * DAY + keys.SIMULATED_TTL - 60
 
 
 # The replay: 30 days of grants and revocations in a few seconds of real time.
