@@ -53,6 +53,8 @@ class ListFlags(ToolModel):
 
 
 class Flags(Protocol):
+    """What an adapter of the flags family does; the simulated and the webhook one both do it."""
+
     async def set_flag(self, call: SetFlag, *, idempotency_key: str) -> ToolOutput: ...
 
     async def list_flags(self) -> ToolOutput: ...

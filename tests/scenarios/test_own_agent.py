@@ -151,6 +151,7 @@ async def test_with_a_webhook_configured_the_change_goes_to_the_webhook(
         True,
         "staging",
     )
+    assert sent.headers["idempotency-key"] == sent.body["idempotency_key"]
     assert sent.headers["x-hitl-signature"].startswith("sha256=")
     assert await recorded(redis) == []
     assert "Turned new-checkout on in staging" in bot_replies(slack, DEPLOYS, root)[-1].text
