@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # runs the whole quick bench
+# Runs the whole quick bench: ~20 s alone, but minutes on a machine busy with other tests.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 # Skipped only where the `bench` extra is not installed (`pip install -e ".[bench]"`).
 for module in ("bpe_openai", "langgraph.checkpoint.sqlite", "pydantic_ai"):

@@ -51,7 +51,9 @@ def fuzz(examples: int) -> settings:
 
 # Keys the job queue may touch when a signed request is refused further down the line: the
 # stream entry of a job that a worker then refuses, its attempt count, and dedupe markers.
-BOOKKEEPING = ("hitl:{jobs}",)
+BOOKKEEPING = ("hitl:{jobs}", "hitl:delivery:")
+"""The job stream, and the delivery ledger: a signed but refused submission is told so by an
+ephemeral message, which the ledger records (the thread itself must not change)."""
 
 ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 odd = st.one_of(
