@@ -21,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("agents", "bot", "tools")
-CONCRETE_AGENTS = ("agents.deploy", "agents.access", "agents.incident")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,8 @@ def runtime_violations(graph: Graph) -> list[str]:
     return forbidden(
         graph,
         lambda m: within(m, "agents.runtime"),
-        lambda t: within(t, "agents.models", *CONCRETE_AGENTS),
+        # Anything in `agents` outside the runtime: the model clients and every concrete agent.
+        lambda t: within(t, "agents") and not within(t, "agents.runtime"),
     )
 
 
