@@ -48,8 +48,6 @@ from bot.slack.handlers import Handlers
 from bot.slack.notifier import SlackNotifier
 from tools.types import ToolFamily
 
-"""Every tool family: each gets its adapter from settings (bot/adapters.py)."""
-
 
 class ConfigError(Exception):
     """The settings cannot run what was asked; the message says what to set."""
