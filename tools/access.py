@@ -1,7 +1,8 @@
 """The access family: the tools (`grant_access`, `revoke_access`), their adapter Protocol, the
 simulated adapter and the signed-webhook one. A grant always needs approval, by the owner of its
 resource when one is known (policy looks it up under `owner_key()`), and schedules its own
-revocation for when it expires."""
+revocation for when it expires. A revocation runs at once only for the grantee, the resource's
+owner or an approver (`needs_authority()`); anyone else's waits for the owner's approval."""
 
 from __future__ import annotations
 
@@ -89,6 +90,14 @@ class RevokeAccess(ToolModel):
 
     def beneficiary(self) -> str | None:
         return self.user
+
+    def owner_key(self) -> str | None:
+        return self.resource
+
+    def needs_authority(self) -> bool:
+        # Taking access away is destructive: only the grantee, the resource's owner or an
+        # approver does it at once; anyone else asks them.
+        return True
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
         return await ctx.adapter(ACCESS).revoke(self, idempotency_key=ctx.idempotency_key)

@@ -43,6 +43,8 @@ class Tool(Protocol):
 
     def owner_key(self) -> str | None: ...
 
+    def needs_authority(self) -> bool: ...
+
     async def run(self, ctx: ToolContext) -> ToolOutput: ...
 
 
@@ -62,6 +64,12 @@ class ToolModel(BaseModel):
         """What the call acts on that has an owner who approves it (the resource of a grant);
         policy looks the owner up under this key."""
         return None
+
+    def needs_authority(self) -> bool:
+        """Whether the call is destructive enough that it runs at once only for someone with
+        authority over it (its beneficiary, the owner of what it acts on, an approver); anyone
+        else's call waits for their approval."""
+        return False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import assert_never
 
 from agents.runtime.agent import Agent
@@ -43,7 +44,7 @@ from agents.runtime.jobs import (
 from agents.runtime.loop import StepDeps, step
 from agents.runtime.metrics import Metrics
 from agents.runtime.outbox import Outbox
-from agents.runtime.policy import may_answer, may_approve, may_reject, may_take
+from agents.runtime.policy import gains_from, may_answer, may_approve, may_reject, may_take
 from agents.runtime.routing import Router
 from agents.runtime.scheduled import run_scheduled
 from agents.runtime.store import ConflictError, ThreadStore, thread_id_for
@@ -76,7 +77,9 @@ class Runtime:
         self._router = router  # None: every launch goes to the first agent
         self._agents = {agent.name: agent for agent in agents}
         self._default_agent = agents[0].name
-        self._deps = deps
+        # Policy resolves who has authority over a destructive call through the same directory
+        # that says who may decide a request.
+        self._deps = deps if deps.directory is not None else replace(deps, directory=directory)
         self._outbox = outbox
         self._directory = directory
         self._deadlines = deadlines
@@ -190,10 +193,9 @@ class Runtime:
             return request
         if job.action_hash != call_hash(request.action):
             return Refusal("stale")
-        allowed = await self._allowed(request)
-        may = may_approve if job.approved else may_reject
-        if not may(job.user, requester=thread.requester, allowed=allowed):
-            return Refusal("not_allowed")
+        refusal = await self._may_decide(thread, request, job)
+        if refusal is not None:
+            return refusal
         if job.approved and any(a.user == job.user for a in thread.approvals(job.call_id)):
             return Refusal("already_approved")
         if job.edited_action is not None:
@@ -208,6 +210,35 @@ class Runtime:
             reason=job.reason,
             edited_action=job.edited_action,
         )
+
+    async def _may_decide(self, thread: Thread, request: ToolCall, job: Decide) -> Refusal | None:
+        """Why `job.user` may not settle the request this way (None if they may). Nobody
+        approves what they would gain from: the call as asked, or as they edited it."""
+        allowed = await self._allowed(request)
+        if not job.approved:
+            ok = may_reject(job.user, requester=thread.requester, allowed=allowed)
+            return None if ok else Refusal("not_allowed")
+        gainers = self._beneficiaries(thread, request.action, job.edited_action)
+        if may_approve(
+            job.user, requester=thread.requester, allowed=allowed, beneficiaries=gainers
+        ):
+            return None
+        if gains_from(job.user, beneficiaries=gainers) and job.user != thread.requester:
+            return Refusal("own_benefit")
+        return Refusal("not_allowed")
+
+    def _beneficiaries(self, thread: Thread, *calls: dict[str, object] | None) -> set[str]:
+        """Who gains from each of `calls` that parses (a broken edit is refused later)."""
+        agent = self._agents[thread.agent]
+        gainers: set[str] = set()
+        for call in calls:
+            try:
+                beneficiary = agent.parse_action(dict(call)).beneficiary() if call else None
+            except ValueError:
+                beneficiary = None
+            if beneficiary is not None:
+                gainers.add(beneficiary)
+        return gainers
 
     def _edit_problem(self, thread: Thread, request: ToolCall, edited: dict[str, object]) -> str:
         """Why an edited call cannot be approved as is ('' if it can)."""

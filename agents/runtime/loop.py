@@ -32,7 +32,7 @@ from agents.runtime.events import (
 )
 from agents.runtime.policy import Policy
 from agents.runtime.thread import Status, Thread
-from agents.runtime.types import Model, ModelError
+from agents.runtime.types import Directory, Model, ModelError
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
 from tools.types import AdapterSet, RetryableToolError, Scheduler, Tool, ToolContext
 
@@ -45,13 +45,15 @@ HUMAN_STEPS = (RequestApproval, RequestInput, Escalate, DoneForNow)
 @dataclass(frozen=True)
 class StepDeps:
     """What a step needs besides the thread: the model, tool policy, the tools' adapters (one
-    per tool family) and the scheduler that runs a tool call later."""
+    per tool family), the scheduler that runs a tool call later, and the directory that
+    expands user groups when policy asks who has authority over a call (None: IDs as named)."""
 
     model: Model
     adapters: AdapterSet = field(default_factory=AdapterSet)
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = utcnow
     scheduler: Scheduler | None = None
+    directory: Directory | None = None
 
 
 async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
@@ -89,7 +91,7 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
     except ValueError as exc:
         return thread.append(Error(message=_invalid_output(exc, reply.text), usage=reply.usage))
     source: Literal["model", "policy"] = "model"
-    if not isinstance(chosen, HUMAN_STEPS) and deps.policy.needs_approval(chosen):
+    if not isinstance(chosen, HUMAN_STEPS) and await _gated(chosen, thread, deps):
         # The model cannot go around a human: a gated call becomes a request for approval.
         chosen = RequestApproval[Any](action=chosen, summary=chosen.summary())
         source = "policy"
@@ -104,6 +106,15 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
             terms=_terms(chosen.intent, action, deps),
         )
     )
+
+
+async def _gated(call: Tool, thread: Thread, deps: StepDeps) -> bool:
+    """Whether policy gates `call` for this thread's requester; who has authority over a
+    destructive call is resolved through the directory (groups to their members)."""
+    allowed = None
+    if call.needs_authority() and deps.directory is not None:
+        allowed = await deps.directory.members(deps.policy.authority(call))
+    return deps.policy.needs_approval(call, requester=thread.requester, allowed=allowed)
 
 
 def _terms(intent: str, action: Tool | None, deps: StepDeps) -> Terms | None:

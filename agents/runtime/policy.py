@@ -5,8 +5,11 @@ the model's prompt.
 Each tool says what policy must know about a call (`tools/types.py::ToolModel`): whether it is
 gated by default (production deploys and rollbacks, every access grant) and the key its owner
 is found under (a grant's resource). A call with an owner is decided by that owner (`owners`,
-or `HITL_RESOURCE_OWNERS`) unless a rule names approvers. A policy file (`HITL_POLICY_FILE`,
-YAML) adds rules; the first rule matching a call wins:
+or `HITL_RESOURCE_OWNERS`) unless a rule names approvers. A tool may also say who gains from a
+call (`beneficiary()`, a grant's grantee): neither they nor the requester may approve it. A
+destructive tool (`needs_authority()`, a revocation) runs at once only for someone with
+authority over the call (its beneficiary, the owner, an approver); anyone else's call is gated.
+A policy file (`HITL_POLICY_FILE`, YAML) adds rules; the first rule matching a call wins:
 
     rules:
       - tool: deploy
@@ -93,11 +96,35 @@ class Policy:
         dumped = call.model_dump(mode="json")
         return next((rule for rule in self.rules if rule.matches(dumped)), None)
 
-    def needs_approval(self, call: Tool) -> bool:
+    def needs_approval(
+        self, call: Tool, *, requester: str | None = None, allowed: Collection[str] | None = None
+    ) -> bool:
+        """Whether `call`, asked for by `requester`, must wait for a person's approval. A rule
+        decides first, then the tool's own default; a call that needs authority is gated unless
+        the requester is in `allowed`: the members of `authority(call)` with groups expanded
+        (its IDs as they are, when not given). An unknown requester has no authority."""
         rule = self.rule(call)
         if rule is not None and rule.gated is not None:
             return rule.gated
-        return call.gated_by_default()
+        if call.gated_by_default():
+            return True
+        if not call.needs_authority():
+            return False
+        people = self.authority(call) if allowed is None else allowed
+        return requester is None or requester not in people
+
+    def authority(self, call: Tool) -> tuple[str, ...]:
+        """Who may run a call that needs authority without asking: its beneficiary (someone
+        giving up their own access), the owner of what it acts on, and the approvers (the
+        matching rule's and the configured ones). User and user-group IDs."""
+        rule = self.rule(call)
+        named = (
+            call.beneficiary(),
+            self._owner(call),
+            *self.approvers,
+            *(rule.approvers or () if rule is not None else ()),
+        )
+        return tuple(dict.fromkeys(person for person in named if person))
 
     def terms(self, intent: str, *, action: Tool | None, now: datetime) -> Terms:
         """The terms of a new human request; `action` is the call a `request_approval` asks to
@@ -130,9 +157,24 @@ class Policy:
 # members, or None when it names nobody (then anyone may, but never the requester alone).
 
 
-def may_approve(user: str, *, requester: str, allowed: Collection[str] | None) -> bool:
-    """Nobody approves their own request; otherwise the deciders (anyone, if none are set)."""
-    return user != requester and (allowed is None or user in allowed)
+def gains_from(user: str, *, beneficiaries: Collection[str]) -> bool:
+    """Whether `user` gains from the call (the grantee of a grant); they may not approve it."""
+    return user in beneficiaries
+
+
+def may_approve(
+    user: str,
+    *,
+    requester: str,
+    allowed: Collection[str] | None,
+    beneficiaries: Collection[str] = (),
+) -> bool:
+    """Nobody approves their own request or a call they gain from (`beneficiaries`, the
+    tool's `beneficiary()`); otherwise the deciders (anyone, if none are set). So a quorum
+    counts distinct eligible people only."""
+    if user == requester or gains_from(user, beneficiaries=beneficiaries):
+        return False
+    return allowed is None or user in allowed
 
 
 def may_reject(user: str, *, requester: str, allowed: Collection[str] | None) -> bool:

@@ -47,6 +47,10 @@ NOT_ALLOWED = (
     "You can't approve or answer this request: nobody approves their own request, and only "
     "the people it names can decide it."
 )
+OWN_BENEFIT = (
+    "You can't approve this request: you would gain from this call, and nobody approves their "
+    "own benefit. Someone else it names must decide it."
+)
 STALE = "This request is no longer waiting for a decision."
 PAUSED = "This run is paused, so nothing was changed. Click again once it is resumed."
 ALREADY_APPROVED = "You already approved this; it is waiting for the other approvals."
@@ -227,6 +231,8 @@ def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
             return refusal_settled(settled)
         case "not_allowed":
             return NOT_ALLOWED
+        case "own_benefit":
+            return OWN_BENEFIT
         case "already_approved":
             return ALREADY_APPROVED
         case "invalid_edit":

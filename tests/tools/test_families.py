@@ -39,7 +39,10 @@ def test_each_tool_says_whether_it_is_gated_by_default(call: ToolModel, gated: b
 def test_a_grant_names_its_grantee_and_the_resource_whose_owner_decides() -> None:
     assert (GRANT.beneficiary(), GRANT.owner_key()) == ("U0DANA", "billing-db")
     revoke = RevokeAccess(user="U0DANA", resource="billing-db")
-    assert (revoke.beneficiary(), revoke.owner_key()) == ("U0DANA", None)
+    # A revocation is decided by the resource's owner too, and only those with authority
+    # over it run it at once.
+    assert (revoke.beneficiary(), revoke.owner_key()) == ("U0DANA", "billing-db")
+    assert revoke.needs_authority() and not GRANT.needs_authority()
 
 
 def test_deploy_tools_have_no_beneficiary_or_owner() -> None:

@@ -43,7 +43,10 @@ def test_without_rules_the_tools_own_default_gates() -> None:
     policy = Policy()
     assert policy.needs_approval(PROD) and policy.needs_approval(GRANT)
     assert not policy.needs_approval(STAGING)
-    assert not policy.needs_approval(RevokeAccess(user="U0DANA", resource="billing-db"))
+    # A revocation by its own grantee runs at once; by someone unknown it is gated.
+    revoke = RevokeAccess(user="U0DANA", resource="billing-db")
+    assert not policy.needs_approval(revoke, requester="U0DANA")
+    assert policy.needs_approval(revoke)
 
 
 def test_the_first_matching_rule_overrides_the_default_either_way() -> None:
