@@ -13,6 +13,7 @@ from agents.runtime.policy import (
     Policy,
     PolicyError,
     Rule,
+    gains_from,
     load_policy_file,
     may_answer,
     may_approve,
@@ -139,3 +140,51 @@ def test_a_broken_policy_file_names_itself(tmp_path: Path) -> None:
     assert load_policy_file(path).rules == (
         Rule(tool="deploy", when={"environment": "production"}),
     )
+
+
+REVOKE = RevokeAccess(user="U0DANA", resource="billing-db")
+
+
+def test_nobody_approves_a_call_they_gain_from() -> None:
+    deciders = {"U0DBA", "U0DANA"}
+    assert not may_approve("U0DANA", requester="U0REQ", allowed=deciders, beneficiaries={"U0DANA"})
+    assert not may_approve("U0DANA", requester="U0REQ", allowed=None, beneficiaries={"U0DANA"})
+    assert may_approve("U0DBA", requester="U0REQ", allowed=deciders, beneficiaries={"U0DANA"})
+    assert gains_from("U0DANA", beneficiaries={"U0DANA"})
+    assert not gains_from("U0DBA", beneficiaries={"U0DANA"})
+    # Rejecting runs nothing: a grantee among the deciders may still turn it down.
+    assert may_reject("U0DANA", requester="U0REQ", allowed=deciders)
+
+
+def test_authority_over_a_revocation_is_its_grantee_the_owner_and_the_approvers() -> None:
+    policy = Policy(approvers=APPROVERS, owners={"billing-db": "S0DBA"})
+    assert policy.authority(REVOKE) == ("U0DANA", "S0DBA", *APPROVERS)
+    ruled = Policy(approvers=("U0LEAD",), rules=(Rule(tool="revoke_access", approvers=("S0SEC",)),))
+    assert ruled.authority(REVOKE) == ("U0DANA", "U0LEAD", "S0SEC")
+
+
+def test_a_revocation_runs_at_once_only_for_someone_with_authority() -> None:
+    policy = Policy(approvers=APPROVERS, owners={"billing-db": "U0DBA"})
+    for person in ("U0DANA", "U0DBA", "U0LEAD"):
+        assert not policy.needs_approval(REVOKE, requester=person)
+    assert policy.needs_approval(REVOKE, requester="U0EVE")
+    # With groups expanded by the caller, `allowed` is who has authority.
+    owned_by_group = Policy(owners={"billing-db": "S0DBA"})
+    assert owned_by_group.needs_approval(REVOKE, requester="U0DBA")
+    assert not owned_by_group.needs_approval(REVOKE, requester="U0DBA", allowed={"U0DBA"})
+    assert owned_by_group.needs_approval(REVOKE, requester="U0EVE", allowed={"U0DBA"})
+
+
+def test_a_rule_still_decides_gating_before_authority() -> None:
+    ungated = Policy(rules=(Rule(tool="revoke_access", gated=False),))
+    assert not ungated.needs_approval(REVOKE, requester="U0EVE")
+    gated = Policy(rules=(Rule(tool="revoke_access", gated=True),))
+    assert gated.needs_approval(REVOKE, requester="U0DANA")
+    # Grants are gated for everyone, authority or not; deploys have no authority check.
+    assert Policy().needs_approval(GRANT, requester="U0DANA")
+    assert not Policy().needs_approval(STAGING, requester="U0EVE")
+
+
+def test_a_revocation_awaiting_approval_goes_to_the_resources_owner() -> None:
+    policy = Policy(approvers=APPROVERS, owners={"billing-db": "U0DBA"})
+    assert policy.terms(APPROVAL, action=REVOKE, now=NOW).deciders == ("U0DBA",)
