@@ -206,3 +206,24 @@ async def test_the_revocation_on_expiry_still_runs_without_approval(
     await bot.settle()
     assert await statuses(redis) == ["revoked"]
     assert not any(has_buttons(m) for m in bot_replies(slack, DEPLOYS, root))
+
+
+async def test_an_owner_cannot_edit_a_grant_into_one_for_themselves_and_approve_it(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    dana_joins(slack)
+    slack.add_usergroup(DBAS, [CAROL, DANA])
+    bot = await make_bot(hitl_resource_owners={"billing-db": DBAS})
+    root = await mention(
+        slack, f"give <@{MALLORY}> read access to billing-db for 2 days because of the audit"
+    )
+    await bot.settle()
+    await slack.click(
+        user=DANA, message=approval_message(slack, DEPLOYS, root), action_id="hitl_edit"
+    )
+    await slack.wait_for(lambda: bool(slack.open_views(DANA)))
+    (modal,) = slack.open_views(DANA)
+    await slack.submit_view(user=DANA, view=modal, values={"user": {"user": DANA}})
+    await bot.settle()
+    assert await access(redis).grants() == []
+    assert slack.ephemerals[-1].user == DANA and GAIN in slack.ephemerals[-1].text
