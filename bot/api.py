@@ -1,19 +1,22 @@
 """The thread API under /api/threads (HTTP mode): launch, inspect, pause, resume, stop and
-answer, authenticated with `Authorization: Bearer $HITL_API_TOKEN`. GET /api/openapi.json
-describes it; the schemas come from the same pydantic models that validate requests."""
+answer, authenticated with `Authorization: Bearer <token>`; each token has a name and scopes
+(bot/api_auth.py). GET /api/openapi.json describes it; the schemas come from the same pydantic
+models that validate requests, strictly (`"yes"` is not a boolean)."""
 
 from __future__ import annotations
 
-import hmac
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.api_auth import ApiToken, Scope, identify
 from bot.operations import (
     Accepted,
     Conflict,
@@ -27,74 +30,94 @@ from bot.operations import (
     ThreadSummary,
 )
 
+log = logging.getLogger(__name__)
+
 Handler = Callable[[Request], Awaitable[Response]]
+TokenHandler = Callable[[Request, ApiToken], Awaitable[Response]]
 REF = "#/components/schemas/{model}"
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 64 * 1024
+"""Bytes; a longer body is refused before it is parsed (JSON nesting is capped by the parser)."""
 
 
-def api_routes(ops: ThreadOps, *, token: str | None) -> list[Route]:
-    api = ThreadAPI(ops, token=token)
+def api_routes(ops: ThreadOps, *, tokens: tuple[ApiToken, ...]) -> list[Route]:
+    api = ThreadAPI(ops, tokens=tokens)
     guarded = api.guarded
     return [
         Route("/api/openapi.json", api.openapi, methods=["GET"]),
-        Route("/api/threads", guarded(api.list_threads), methods=["GET"]),
-        Route("/api/threads", guarded(api.launch), methods=["POST"]),
-        Route("/api/threads/{thread_id}", guarded(api.get_thread), methods=["GET"]),
-        Route("/api/threads/{thread_id}/respond", guarded(api.respond), methods=["POST"]),
-        Route("/api/threads/{thread_id}/{action}", guarded(api.control), methods=["POST"]),
+        Route("/api/threads", guarded(api.list_threads, "read"), methods=["GET"]),
+        Route("/api/threads", guarded(api.launch, "launch"), methods=["POST"]),
+        Route("/api/threads/{thread_id}", guarded(api.get_thread, "read"), methods=["GET"]),
+        Route(
+            "/api/threads/{thread_id}/respond",
+            guarded(api.respond, "respond"),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/threads/{thread_id}/{action}", guarded(api.control, "control"), methods=["POST"]
+        ),
     ]
 
 
 class ThreadAPI:
-    def __init__(self, ops: ThreadOps, *, token: str | None) -> None:
+    def __init__(self, ops: ThreadOps, *, tokens: tuple[ApiToken, ...]) -> None:
         self._ops = ops
-        self._token = token
+        self._tokens = tokens
 
-    def guarded(self, handler: Handler) -> Handler:
-        """Check the bearer token, then turn what went wrong into a clear HTTP error."""
+    def guarded(self, handler: TokenHandler, scope: Scope) -> Handler:
+        """Check the bearer token and its scope, then turn what went wrong into a clear HTTP
+        error: never a 500 for a bad request or a Redis outage."""
 
         async def check(request: Request) -> Response:
-            if not self._token:
-                return _error(503, "the thread API is off: set HITL_API_TOKEN to turn it on")
-            given = request.headers.get("authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), self._token.encode()):
-                return _error(401, "missing or wrong bearer token")
+            token = self._authorize(request, scope)
+            if isinstance(token, Response):
+                return token
             try:
-                return await handler(request)
-            except NotFound as exc:
-                return _error(404, str(exc))
-            except Conflict as exc:
-                return _error(409, str(exc))
-            except SlackError as exc:
-                return _error(502, str(exc))
-            except BadBody as exc:
-                return _error(400, str(exc))
-            except ValidationError as exc:
-                return JSONResponse({"error": "invalid request", "details": _details(exc)}, 422)
+                return await handler(request, token)
+            except (NotFound, Conflict, SlackError, BadBody, ValidationError) as exc:
+                return _refusal(exc)
+            except (RedisError, OSError, TimeoutError) as exc:
+                # The class name only: redis-py's messages carry hosts and ports.
+                log.warning("thread API: Redis unavailable (%s)", type(exc).__name__)
+                return _error(503, "redis unreachable; try again later")
 
         return check
 
-    async def list_threads(self, _: Request) -> Response:
+    def _authorize(self, request: Request, scope: Scope) -> ApiToken | Response:
+        """The caller's token, or the response that turns them away."""
+        if not self._tokens:
+            return _error(503, "the thread API is off: set HITL_API_TOKEN(S) to turn it on")
+        given = request.headers.get("authorization", "").removeprefix("Bearer ")
+        token = identify(self._tokens, given)
+        if token is None:
+            return _error(401, "missing or wrong bearer token")
+        if not token.allows(scope):
+            message = f"API token {token.name} lacks the `{scope}` scope"
+            return JSONResponse({"error": message, "missing_scope": scope}, 403)
+        return token
+
+    async def list_threads(self, _: Request, __: ApiToken) -> Response:
         return _json([t.model_dump(mode="json") for t in await self._ops.list()])
 
-    async def launch(self, request: Request) -> Response:
-        accepted = await self._ops.launch(LaunchRequest.model_validate(await _body(request)))
+    async def launch(self, request: Request, _: ApiToken) -> Response:
+        accepted = await self._ops.launch(await _body(request, LaunchRequest))
         return _json(accepted.model_dump(), 202)
 
-    async def get_thread(self, request: Request) -> Response:
+    async def get_thread(self, request: Request, _: ApiToken) -> Response:
         detail = await self._ops.get(request.path_params["thread_id"])
         return _json(detail.model_dump(mode="json"))
 
-    async def control(self, request: Request) -> Response:
+    async def control(self, request: Request, _: ApiToken) -> Response:
         action = request.path_params["action"]
         if action not in ("pause", "resume", "stop"):
             return _error(404, f"no action {action!r}: pause, resume or stop")
-        body = ControlRequest.model_validate(await _body(request, optional=True))
+        body = await _body(request, ControlRequest, optional=True)
         accepted = await self._ops.control(request.path_params["thread_id"], action, body)
         return _json(accepted.model_dump(), 202)
 
-    async def respond(self, request: Request) -> Response:
-        body = RespondRequest.model_validate(await _body(request))
-        accepted = await self._ops.respond(request.path_params["thread_id"], body)
+    async def respond(self, request: Request, token: ApiToken) -> Response:
+        body = await _body(request, RespondRequest)
+        accepted = await self._ops.respond(request.path_params["thread_id"], body, via=token.via)
         return _json(accepted.model_dump(), 202)
 
     async def openapi(self, _: Request) -> Response:
@@ -105,14 +128,45 @@ class BadBody(ValueError):
     pass
 
 
-async def _body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
-    if not raw and optional:
-        return {}
+async def _body(request: Request, model: type[M], *, optional: bool = False) -> M:
+    """The body as `model`, strictly typed. Junk, a body over MAX_BODY and JSON nested past the
+    parser's recursion limit are a BadBody (400); wrong fields a ValidationError (422)."""
+    raw = await _capped(request)
+    if not raw.strip() and optional:
+        raw = b"{}"
     try:
-        return await request.json()
-    except ValueError as exc:
-        raise BadBody(f"the body is not JSON: {exc}") from exc
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        junk = [e["msg"] for e in exc.errors() if e["type"] == "json_invalid"]
+        if junk:
+            raise BadBody(f"the body is not JSON: {junk[0]}") from None
+        raise
+
+
+async def _capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BadBody(f"the body is over {MAX_BODY // 1024} KiB")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BadBody(f"the body is over {MAX_BODY // 1024} KiB")
+    return bytes(raw)
+
+
+def _refusal(exc: NotFound | Conflict | SlackError | BadBody | ValidationError) -> JSONResponse:
+    match exc:
+        case ValidationError():
+            return JSONResponse({"error": "invalid request", "details": _details(exc)}, 422)
+        case NotFound():
+            return _error(404, str(exc))
+        case Conflict():
+            return _error(409, str(exc))
+        case SlackError():
+            return _error(502, str(exc))
+        case BadBody():
+            return _error(400, str(exc))
 
 
 def _details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -159,9 +213,12 @@ def openapi_schema() -> dict[str, Any]:
         {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}
     ]
     errors = {
+        "400": {"description": "not JSON, nested too deep, or over 64 KiB"},
         "401": {"description": "missing or wrong bearer token"},
+        "403": {"description": "the token lacks the scope this operation needs"},
         "404": {"description": "no such thread"},
-        "422": {"description": "invalid request body"},
+        "422": {"description": 'invalid request body (strict types: no `"yes"` for true)'},
+        "503": {"description": "the API is off, or Redis is unreachable"},
     }
     control = {
         "parameters": thread_id,

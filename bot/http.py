@@ -21,12 +21,16 @@ from starlette.routing import Route
 from agents.runtime.metrics import Metrics
 from agents.runtime.worker_health import WorkerHealth
 from bot.api import api_routes
+from bot.api_auth import ApiToken
 from bot.operations import ThreadOps
 
 log = logging.getLogger(__name__)
 
 PING_SECONDS = 1.0
 """/healthz answers within about this long even while Redis does not (the client retries)."""
+
+METRICS_SECONDS = 5.0
+"""/metrics gives up on Redis after this long and answers 503."""
 
 WorkerHealthProbe = Callable[[], WorkerHealth]
 
@@ -44,7 +48,7 @@ def build_http_app(
     signing_secret: str,
     redis: Redis,
     ops: ThreadOps,
-    api_token: str | None,
+    api_tokens: tuple[ApiToken, ...],
     metrics: Metrics,
 ) -> Starlette:
     slack = AsyncSlackRequestHandler(bolt)
@@ -86,7 +90,7 @@ def build_http_app(
             Route("/slack/events", events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_route(metrics, redis), methods=["GET"]),
-            *api_routes(ops, token=api_token),
+            *api_routes(ops, tokens=api_tokens),
         ]
     )
 
@@ -117,6 +121,14 @@ def metrics_route(metrics: Metrics, redis: Redis) -> Callable[[Request], Awaitab
 
     async def render(request: Request) -> Response:
         shown: Metrics = getattr(request.app.state, "worker_metrics", None) or metrics
-        return Response(await shown.render(redis), media_type=CONTENT_TYPE_LATEST)
+        try:
+            async with asyncio.timeout(METRICS_SECONDS):
+                text = await shown.render(redis)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # The gauges come from Redis: without it there is nothing true to show. The class
+            # name only in the log: redis-py's messages carry hosts and ports.
+            log.warning("/metrics: Redis unavailable (%s)", type(exc).__name__)
+            return Response("redis unreachable\n", status_code=503, media_type="text/plain")
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     return render

@@ -155,7 +155,11 @@ class ThreadOps:
         )
         return Accepted(thread_id=thread_id)
 
-    async def respond(self, thread_id: str, request: RespondRequest) -> Accepted:
+    async def respond(
+        self, thread_id: str, request: RespondRequest, *, via: str | None = None
+    ) -> Accepted:
+        """Answer the open request as `request.user` (policy judges that Slack user); `via`
+        says who relayed it (`API token ci`) and is kept with the decision for the audit."""
         thread = await self._thread(thread_id)
         open_request = thread.open_request()
         if open_request is None:
@@ -168,6 +172,7 @@ class ThreadOps:
                 approved=request.approved,
                 user=request.user,
                 reason=request.reason,
+                via=via,
             )
         elif open_request.intent == INPUT and request.text is not None:
             job = Respond(
@@ -175,6 +180,7 @@ class ThreadOps:
                 call_id=open_request.call_id,
                 user=request.user,
                 text=request.text,
+                via=via,
             )
         else:
             raise Conflict(

@@ -136,7 +136,7 @@ class Services:
             signing_secret=str(self.settings.slack_signing_secret),
             redis=self.redis,
             ops=ThreadOps(store=self.store, queue=self.queue, client=self.client),
-            api_token=self.settings.hitl_api_token,
+            api_tokens=self.settings.api_tokens(),
             metrics=self.metrics,
         )
 

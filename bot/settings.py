@@ -6,12 +6,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.api_auth import ApiToken, all_tokens
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Errors never echo a value: it may be a secret (an API token, a webhook secret).
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -31,6 +34,9 @@ class Settings(BaseSettings):
     hitl_approval_timeout: int = Field(default=3600, gt=0)
     hitl_oncall: str | None = None
     hitl_api_token: str | None = None
+    hitl_api_tokens: str | None = Field(default=None, repr=False)
+    """Named, scoped API tokens: `ci=SECRET:launch+read,ops=SECRET:respond+read` (see
+    bot/api_auth.py); checked when the settings load, parsed by `api_tokens()`."""
     hitl_log_format: Literal["json", "text"] | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
@@ -78,6 +84,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("hitl_api_tokens")
+    @classmethod
+    def _tokens(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A ValueError names the entry, never a secret (and errors hide their input).
+        all_tokens(single=info.data.get("hitl_api_token"), named=value)
+        return value or None
+
+    def api_tokens(self) -> tuple[ApiToken, ...]:
+        """HITL_API_TOKEN (named `default`, every scope) and HITL_API_TOKENS."""
+        return all_tokens(single=self.hitl_api_token, named=self.hitl_api_tokens)
 
     @field_validator("slack_api_url")
     @classmethod

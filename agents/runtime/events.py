@@ -134,6 +134,8 @@ class ApprovalDecision(_Event):
     edited_action: dict[str, Any] | None = None
     job: str | None = None
     """The job that carried this input (its stream entry id): a redelivery is recognised."""
+    via: str | None = None
+    """Who relayed the decision for `user` when not Slack itself (`API token ci`)."""
 
 
 class HumanResponse(_Event):
@@ -145,6 +147,8 @@ class HumanResponse(_Event):
     text: str
     message_ts: str | None = None
     job: str | None = None
+    via: str | None = None
+    """Who relayed the answer for `user` when not Slack itself (`API token ci`)."""
 
 
 class EscalationTaken(_Event):

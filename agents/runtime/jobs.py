@@ -40,6 +40,8 @@ class Decide(_Job):
     user: str
     reason: str | None = None
     edited_action: dict[str, Any] | None = None
+    via: str | None = None
+    """Who relayed the decision for `user` when not Slack itself (`API token ci`)."""
 
 
 class Respond(_Job):
@@ -50,6 +52,8 @@ class Respond(_Job):
     call_id: str
     user: str
     text: str
+    via: str | None = None
+    """Who relayed the answer for `user` when not Slack itself (`API token ci`)."""
 
 
 class Take(_Job):
