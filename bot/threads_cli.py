@@ -103,14 +103,14 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
         case ToolResult(intent=intent, output=output):
             return f"{intent} result", json.dumps(output)
         case ApprovalDecision(
-            approved=approved, user=user, action_hash=h, reason=r, edited_action=e
+            approved=approved, user=user, action_hash=h, reason=r, edited_action=e, via=via
         ):
-            detail = f"by {user} · hash {h[:12]}"
+            detail = (f"via {via} for {user}" if via else f"by {user}") + f" · hash {h[:12]}"
             detail += f" · reason: {r}" if r else ""
             detail += f" · edited to {json.dumps(e)}" if e else ""
             return ("approved" if approved else "rejected"), detail
-        case HumanResponse(user=user, text=text):
-            return "answered", f"by {user}: {text}"
+        case HumanResponse(user=user, text=text, via=via):
+            return "answered", (f"via {via} for {user}" if via else f"by {user}") + f": {text}"
         case EscalationTaken(user=user):
             return "escalation taken", f"by {user}"
         case RequestExpired(call_id=call_id):

@@ -209,6 +209,7 @@ class Runtime:
             action_hash=job.action_hash,
             reason=job.reason,
             edited_action=job.edited_action,
+            via=job.via,
         )
 
     async def _may_decide(self, thread: Thread, request: ToolCall, job: Decide) -> Refusal | None:
@@ -263,7 +264,7 @@ class Runtime:
             job.user, requester=thread.requester, allowed=await self._allowed(request)
         ):
             return Refusal("not_allowed")
-        return HumanResponse(call_id=job.call_id, user=job.user, text=job.text)
+        return HumanResponse(call_id=job.call_id, user=job.user, text=job.text, via=job.via)
 
     async def _take(self, thread: Thread, job: Take) -> Verdict:
         request = self._open(thread, job.call_id, ESCALATION)

@@ -67,6 +67,8 @@ class Outcome:
     by: str | None
     at: datetime
     reason: str | None = None
+    via: str | None = None
+    """Who relayed the decision for `by` (`API token ci`), when not Slack itself."""
 
 
 class SlackOrigin(BaseModel):
@@ -150,14 +152,14 @@ class Thread(BaseModel):
                     return Outcome("cancelled", by, at, reason)
                 case RequestExpired(at=at):
                     return Outcome("expired", None, at)
-                case ApprovalDecision(approved=False, user=user, at=at, reason=reason):
-                    return Outcome("rejected", user, at, reason)
-                case ApprovalDecision(approved=True, user=user, at=at):
+                case ApprovalDecision(approved=False, user=user, at=at, reason=reason, via=via):
+                    return Outcome("rejected", user, at, reason, via)
+                case ApprovalDecision(approved=True, user=user, at=at, via=via):
                     approvers.add(user)
                     if len(approvers) >= quorum:
-                        return Outcome("approved", user, at)
-                case HumanResponse(user=user, at=at, text=text):
-                    return Outcome("answered", user, at, text)
+                        return Outcome("approved", user, at, via=via)
+                case HumanResponse(user=user, at=at, text=text, via=via):
+                    return Outcome("answered", user, at, text, via)
                 case _:
                     pass
         return None

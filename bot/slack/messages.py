@@ -151,16 +151,22 @@ def _outcome(result: Outcome) -> str:
     reason = escape(result.reason) if result.reason else None
     match result.kind:
         case "approved":
-            return f"✅ Approved by {who(result.by or '')} on {when}"
+            return f"✅ Approved {_by(result)} on {when}"
         case "rejected":
-            return f"❌ Rejected by {who(result.by or '')} on {when}: {reason or 'no reason given'}"
+            return f"❌ Rejected {_by(result)} on {when}: {reason or 'no reason given'}"
         case "answered":
-            return f"💬 Answered by {who(result.by or '')} on {when}: {reason}"
+            return f"💬 Answered {_by(result)} on {when}: {reason}"
         case "expired":
             return f"⏰ Expired on {when}: nobody decided in time, so nothing ran."
         case "cancelled":
             because = f": {reason}" if reason else ""
             return f"⏹ Cancelled on {when}: the run was stopped by {who(result.by or '')}{because}."
+
+
+def _by(result: Outcome) -> str:
+    """`by <@U1>`, or `via API token ci for <@U1>` when the API relayed the decision."""
+    person = who(result.by or "")
+    return f"via {escape(result.via)} for {person}" if result.via else f"by {person}"
 
 
 def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:

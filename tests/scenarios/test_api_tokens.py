@@ -83,11 +83,6 @@ async def test_a_launch_token_cannot_approve_the_deploy_it_launched(
     assert decision["user"] == BOB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the lead's wiring (see the sod-api report): handling.py copies job.via into "
-    "the event; thread.py, bot/slack/messages.py and threads_cli.py show it",
-)
 async def test_a_decision_through_the_api_shows_the_token_that_relayed_it(
     slack: SlackEmulator, make_bot: MakeBot, redis_server: str
 ) -> None:
