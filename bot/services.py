@@ -201,6 +201,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             escalation_channel=settings.hitl_escalation_channel,
             # A dead worker's post could land until its call would have timed out.
             claim_seconds=settings.hitl_slack_timeout + 1,
+            agents={a.name: a for a in agents},
         ),
         deadlines=deadlines,
         metrics=metrics,

@@ -17,12 +17,14 @@ from pydantic import Field
 from tools.types import (
     AdapterKey,
     RetryableToolError,
+    Shown,
     SimulatedStore,
     ToolContext,
     ToolFamily,
     ToolModel,
     ToolOutput,
     Webhook,
+    shown_value,
     utcnow,
 )
 
@@ -44,10 +46,20 @@ class GrantAccess(ToolModel):
     )
 
     def summary(self) -> str:
+        # Only validated arguments: the justification is people's words, shown as a field.
         return (
             f"Grant <@{self.user}> {self.level} access to {self.resource} for "
-            f"{_duration(self.duration_hours)}: {self.justification}"
+            f"{_duration(self.duration_hours)}"
         )
+
+    def fields(self) -> list[Shown]:
+        return [
+            Shown("Who", self.user, user=True),
+            Shown("Resource", self.resource),
+            Shown("Level", self.level),
+            Shown("Duration", _duration(self.duration_hours)),
+            Shown("Justification", shown_value(self.justification)),
+        ]
 
     def gated_by_default(self) -> bool:
         return True
@@ -87,6 +99,14 @@ class RevokeAccess(ToolModel):
 
     def summary(self) -> str:
         return f"Revoke <@{self.user}>'s access to {self.resource}"
+
+    def fields(self) -> list[Shown]:
+        return [
+            Shown("Whose", self.user, user=True),
+            Shown("Resource", self.resource),
+            Shown("Grant", self.grant_id or "every grant they hold on it"),
+            Shown("Reason", shown_value(self.reason)),
+        ]
 
     def beneficiary(self) -> str | None:
         return self.user

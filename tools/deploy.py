@@ -16,12 +16,14 @@ from pydantic import Field, field_validator
 from tools.types import (
     AdapterKey,
     RetryableToolError,
+    Shown,
     SimulatedStore,
     ToolContext,
     ToolFamily,
     ToolModel,
     ToolOutput,
     Webhook,
+    shown_value,
     utcnow,
 )
 
@@ -75,9 +77,19 @@ class Rollback(ToolModel):
     strip_v = field_validator("to_version", mode="before")(_strip_v)
 
     def summary(self) -> str:
-        target = self.to_version or "the previous version"
-        because = f" ({self.reason})" if self.reason else ""
-        return f"Roll back {self.service} in {self.environment} to {target}{because}"
+        # Only validated arguments: the reason is people's words, shown as a field.
+        return f"Roll back {self.service} in {self.environment} to {self._target()}"
+
+    def fields(self) -> list[Shown]:
+        return [
+            Shown("Service", self.service),
+            Shown("Environment", self.environment),
+            Shown("To version", self._target()),
+            Shown("Reason", shown_value(self.reason)),
+        ]
+
+    def _target(self) -> str:
+        return self.to_version or "the previous version"
 
     def gated_by_default(self) -> bool:
         return self.environment == "production"

@@ -35,6 +35,8 @@ class Tool(Protocol):
 
     def summary(self) -> str: ...
 
+    def fields(self) -> list[Shown]: ...
+
     def model_dump(self, *, mode: str = ..., exclude: set[str] | None = ...) -> dict[str, Any]: ...
 
     def gated_by_default(self) -> bool: ...
@@ -48,9 +50,48 @@ class Tool(Protocol):
     async def run(self, ctx: ToolContext) -> ToolOutput: ...
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One argument of a call as people see it on an approval card: a humane label and the
+    value as code renders it. `user` marks a Slack user ID, which the card shows as a mention."""
+
+    label: str
+    value: str
+    user: bool = False
+
+
+NOT_GIVEN = "not given"
+
+
+def label(name: str, title: str | None = None) -> str:
+    """A field's label for people: its title, else its name ("duration_hours" -> "Duration
+    hours")."""
+    return title or name.replace("_", " ").capitalize()
+
+
+def shown_value(value: object) -> str:
+    """An argument's value as text: None or empty as "not given", booleans as yes/no."""
+    if value is None or value == "":
+        return NOT_GIVEN
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 class ToolModel(BaseModel):
-    """Base of the business tool models: what a tool tells policy, with the common defaults.
-    Override on the tools where the answer differs."""
+    """Base of the business tool models: what a tool tells policy and people, with the common
+    defaults. Override on the tools where the answer differs."""
+
+    def fields(self) -> list[Shown]:
+        """Every argument as people see it on the approval card, in declaration order: labelled
+        by the field's `title` or its name ("duration_hours" -> "Duration hours"). Override
+        where a value reads better rendered (a duration, a user, a default)."""
+        shown = []
+        for name, info in type(self).model_fields.items():
+            if name == "intent":
+                continue
+            shown.append(Shown(label(name, info.title), shown_value(getattr(self, name, None))))
+        return shown
 
     def gated_by_default(self) -> bool:
         """Whether this call needs a person's approval when no policy rule says otherwise."""

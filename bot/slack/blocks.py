@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple, cast
 
+from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -33,6 +34,7 @@ from agents.runtime.thread import Outcome, Thread
 from bot.slack import limits, messages
 from bot.slack.limits import cut
 from bot.slack.payloads import RequestRef
+from tools.types import Shown, Tool, ToolModel, shown_value
 
 APPROVE_ACTION = "hitl_approve"
 REJECT_ACTION = "hitl_reject"
@@ -73,31 +75,75 @@ def _arguments(call: ToolCall) -> list[tuple[str, Any]]:
     return [(name, value) for name, value in call.action.items() if name != "intent"]
 
 
-def _fields(call: ToolCall) -> list[MarkdownTextObject]:
+class Described(NamedTuple):
+    """A gated call as code renders it: `summary` as mrkdwn, every argument, and `plain`, the
+    summary as the tool wrote it (to tell whether the model's summary only repeats it)."""
+
+    summary: str
+    fields: list[Shown]
+    plain: str
+
+
+def described(call: ToolCall, tool: type[BaseModel] | None) -> Described:
+    """The gated call of approval `call` as code renders it from its exact arguments: the
+    tool's summary (mrkdwn: escaped, its user arguments as mentions) and every argument as the
+    tool shows it. Without the tool's model (a tool removed since), a generic line and the
+    stored arguments. Never the model's words."""
+    if tool is not None and issubclass(tool, ToolModel):
+        # Read back, not validated again: a stored request must render if a limit tightens.
+        model = cast(Tool, tool.model_construct(**call.action))
+        try:
+            fields = model.fields()
+            users = [f.value for f in fields if f.user]
+            plain = model.summary()
+            return Described(messages.call_summary(plain, users), fields, plain)
+        except (AttributeError, TypeError, ValueError):
+            pass  # arguments the model no longer has: shown generically below
+    fields = [Shown(messages.label(name), shown_value(value)) for name, value in _arguments(call)]
+    generic = messages.unknown_tool_summary(call.action_intent)
+    return Described(generic, fields, generic)
+
+
+def _fields(shown: list[Shown]) -> list[MarkdownTextObject]:
     """The call's arguments, one field each; past the tenth, one field names the rest."""
-    arguments = _arguments(call)
-    shown = arguments
-    if len(arguments) > limits.SECTION_FIELDS:
-        shown = arguments[: limits.SECTION_FIELDS - 1]
-    texts = [messages.argument(name, value, limits.SECTION_FIELD) for name, value in shown]
-    rest = [name for name, _ in arguments[len(shown) :]]
+    visible = shown
+    if len(shown) > limits.SECTION_FIELDS:
+        visible = shown[: limits.SECTION_FIELDS - 1]
+    texts = [messages.shown(field, limits.SECTION_FIELD) for field in visible]
+    rest = [field.label for field in shown[len(visible) :]]
     if rest:
         texts.append(messages.more_arguments(rest, limits.SECTION_FIELD))
     return [MarkdownTextObject(text=text) for text in texts]
 
 
-def _details(call: ToolCall) -> list[Block]:
-    summary = messages.bold(call.approval.summary, limits.SECTION_TEXT)
-    return [
+def _details(call: ToolCall, tool: type[BaseModel] | None) -> list[Block]:
+    """Header, the code-rendered call with every argument, and the model's summary labelled
+    as the model's words (left out when it only repeats the code's)."""
+    summary, fields, plain = described(call, tool)
+    said = call.approval.summary or ""
+    details: list[Block] = [
         HeaderBlock(text=_plain(messages.APPROVAL_HEADER, limits.HEADER_TEXT)),
-        SectionBlock(text=MarkdownTextObject(text=summary), fields=_fields(call)),
+        SectionBlock(
+            text=MarkdownTextObject(text=messages.strong(summary, limits.SECTION_TEXT)),
+            fields=_fields(fields),
+        ),
     ]
+    if said.strip() and said.strip() != plain.strip():
+        details.append(_context(messages.model_summary(said)))
+    return details
 
 
-def approval(thread: Thread, call: ToolCall) -> Blocks:
-    """An open approval request: what will run, the terms, votes so far, and the buttons."""
+def approval_text(call: ToolCall, tool: type[BaseModel] | None = None) -> str:
+    """An approval's notification (fallback) text: the code-rendered call."""
+    return messages.approval_fallback(described(call, tool).summary)
+
+
+def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None) -> Blocks:
+    """An open approval request: what will run (rendered from the call by `tool`'s model), the
+    terms, votes so far, and the buttons; the confirm dialog states the call, too."""
     assert call.terms is not None
     value = ref_for(thread.id, call).encode()
+    summary = described(call, tool).summary
     buttons = [
         ButtonElement(
             text=messages.APPROVE,
@@ -106,7 +152,7 @@ def approval(thread: Thread, call: ToolCall) -> Blocks:
             style="primary",
             confirm=ConfirmObject(
                 title=messages.CONFIRM_TITLE,
-                text=messages.confirm_approval(call.approval.summary),
+                text=messages.confirm_approval(summary),
                 confirm=messages.APPROVE,
                 deny=messages.CANCEL,
             ),
@@ -123,20 +169,22 @@ def approval(thread: Thread, call: ToolCall) -> Blocks:
     ]
     return _dicts(
         [
-            *_details(call),
+            *_details(call, tool),
             _context(messages.request_terms(thread.requester, call.terms), *votes),
             ActionsBlock(block_id=f"approval:{call.call_id}", elements=buttons),
         ]
     )
 
 
-def decided(thread: Thread, call: ToolCall, outcome: Outcome) -> Blocks:
+def decided(
+    thread: Thread, call: ToolCall, outcome: Outcome, tool: type[BaseModel] | None = None
+) -> Blocks:
     """A settled approval request: no buttons; who decided, when, and any edit."""
     lines = [messages.outcome(outcome)]
     edited = thread.approved_action(call)
     if outcome.kind == "approved" and edited != call.action:
         lines.append(messages.edited(outcome.by or "", call.action, edited))
-    return _dicts([*_details(call), _context(*lines)])
+    return _dicts([*_details(call, tool), _context(*lines)])
 
 
 def question(thread: Thread, call: ToolCall, outcome: Outcome | None) -> Blocks:
@@ -222,8 +270,12 @@ def escalation(
     return _dicts(blocks)
 
 
-def reject_modal(ref: RequestRef, summary: str) -> dict[str, Any]:
-    """Reject asks why: the reason is required and reaches the agent."""
+def reject_modal(
+    ref: RequestRef, call: ToolCall, tool: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """Reject asks why: the reason is required and reaches the agent. It names the call as
+    code renders it."""
+    summary = described(call, tool).summary
     return View(
         type="modal",
         callback_id=REJECT_VIEW,
@@ -232,7 +284,9 @@ def reject_modal(ref: RequestRef, summary: str) -> dict[str, Any]:
         submit=messages.REJECT,
         close=messages.CANCEL,
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=messages.bold(summary, limits.SECTION_TEXT))),
+            SectionBlock(
+                text=MarkdownTextObject(text=messages.strong(summary, limits.SECTION_TEXT))
+            ),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=messages.REASON_LABEL,
@@ -300,7 +354,7 @@ def overflow(call: ToolCall) -> list[str]:
     full: list[tuple[str, str]] = []
     args = call.arguments
     if call.intent == APPROVAL:
-        if _was_cut(partial(messages.bold, args["summary"]), limits.SECTION_TEXT):
+        if _was_cut(partial(messages.model_summary, args["summary"]), limits.CONTEXT_TEXT):
             full.append(("summary", args["summary"]))
         full += _cut_arguments(call)
     elif call.intent == INPUT:

@@ -75,7 +75,9 @@ class Handlers:
         if click is None or ref is None or found is None:
             await _unless_found(client, click, None)
             return
-        modal = blocks.reject_modal(ref, found[1].approval.summary)
+        agent = self._agents.get(found[0].agent)
+        tool = agent.tool(found[1].action_intent) if agent else None
+        modal = blocks.reject_modal(ref, found[1], tool)
         await _open_modal(client, click, modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -25,6 +25,7 @@ from bot.slack.limits import (
     cut,
     escape,
 )
+from tools.types import Shown
 
 APPROVE = "Approve"
 REJECT = "Reject"
@@ -81,26 +82,72 @@ def label(field: str) -> str:
     return field.replace("_", " ").capitalize()
 
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def call_summary(summary: str, users: Iterable[str]) -> str:
+    """A tool's own summary of a call as mrkdwn: escaped, except the mentions of the call's
+    user arguments (`users`, ids the tool validated), which stay live."""
+    live = [u for u in users if _USER_ID.fullmatch(u)]
+    if not live:
+        return escape(summary)
+    token = re.compile("|".join(re.escape(f"<@{u}>") for u in live))
+    parts, at = [], 0
+    for found in token.finditer(summary):
+        parts += [escape(summary[at : found.start()]), found.group()]
+        at = found.end()
+    return "".join([*parts, escape(summary[at:])])
+
+
+def unknown_tool_summary(intent: str) -> str:
+    """The card's main text when the tool's model is not known here (a removed tool)."""
+    name = escape(intent.replace("`", "'"))
+    return f"Run `{name}` with the arguments below"
+
+
 def approval_fallback(summary: str) -> str:
-    return cut(f"Approval needed: {escape(summary)}", FOLLOW_UP_TEXT)
+    """The notification text of an approval: the call's code-rendered summary (mrkdwn)."""
+    return cut(f"Approval needed: {summary}", FOLLOW_UP_TEXT)
 
 
 CONFIRM_TAIL = ". It runs as soon as the approval is complete."
 
 
 def confirm_approval(summary: str) -> str:
-    """The confirm dialog's text: the summary, cut so the whole fits the dialog."""
-    return cut(escape(summary), CONFIRM_TEXT - len(CONFIRM_TAIL)) + CONFIRM_TAIL
+    """The confirm dialog's text: the call's code-rendered summary (mrkdwn), cut so the whole
+    fits the dialog."""
+    return cut(summary, CONFIRM_TEXT - len(CONFIRM_TAIL)) + CONFIRM_TAIL
 
 
 def bold(text: str, limit: int) -> str:
     """Model or user text in bold, escaped and cut to fit `limit` with its asterisks."""
-    return f"*{cut(escape(text), limit - 2)}*"
+    return strong(escape(text), limit)
+
+
+def strong(mrkdwn: str, limit: int) -> str:
+    """Text already rendered as mrkdwn, in bold, cut to fit `limit` with its asterisks."""
+    return f"*{cut(mrkdwn, limit - 2)}*"
+
+
+MODEL_SUMMARY = "_Model's summary:_ "
+
+
+def model_summary(text: str, limit: int = CONTEXT_TEXT) -> str:
+    """The model's own words about a call, labelled as the model's and escaped."""
+    return cut(MODEL_SUMMARY + escape(text), limit)
 
 
 def argument(name: str, value: object, limit: int) -> str:
     """One argument of a call as a section field: its label in bold, then its value."""
     return cut(f"*{escape(label(name))}*\n{escape(str(value))}", limit)
+
+
+def shown(field: Shown, limit: int) -> str:
+    """One argument as its tool shows it: the label in bold, then the value, escaped; a user
+    argument as a mention when it is a user ID."""
+    user = field.user and _USER_ID.fullmatch(field.value)
+    value = f"<@{field.value}>" if user else escape(field.value)
+    return cut(f"*{escape(field.label)}*\n{value}", limit)
 
 
 def more_arguments(names: list[str], limit: int) -> str:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from agents.runtime.agent import Agent
 from agents.runtime.events import (
     APPROVAL,
     ESCALATION,
@@ -101,8 +102,11 @@ class SlackNotifier:
         *,
         escalation_channel: str | None,
         claim_seconds: float = 22.0,
+        agents: Mapping[str, Agent] | None = None,
     ) -> None:
         self._client = client
+        # Their tool models render an approval's call from its arguments (blocks.described).
+        self._agents = agents or {}
         self._ledger = ledger
         self._escalation_channel = escalation_channel
         # How long a worker's claim on a post holds: longer than one Slack call can take.
@@ -226,10 +230,12 @@ class SlackNotifier:
         outcome = thread.outcome(call)
         match call.intent:
             case "request_approval":
-                text = messages.approval_fallback(call.approval.summary)
+                agent = self._agents.get(thread.agent)
+                tool = agent.tool(call.action_intent) if agent else None
+                text = blocks.approval_text(call, tool)
                 if outcome is None:
-                    return text, blocks.approval(thread, call)
-                return text, blocks.decided(thread, call, outcome)
+                    return text, blocks.approval(thread, call, tool)
+                return text, blocks.decided(thread, call, outcome, tool)
             case "request_input":
                 return messages.question(call.input_request.question), blocks.question(
                     thread, call, outcome

@@ -22,6 +22,7 @@ from bot.emulator.server import SlackEmulator
 from bot.slack import blocks, limits, messages
 from bot.slack.limits import chunks, cut, escape
 from bot.slack.payloads import RequestRef
+from tools.deploy import Deploy
 
 HOSTILE = "<!channel> <!here> <!subteam^S0EVIL> <@U0X> <https://evil.example|click> & co "
 TRACE = "Traceback (most recent call last):\n" + '  File "app.py", line 1, in <module>\n' * 100
@@ -159,7 +160,7 @@ def test_any_summary_or_option_renders_within_limits(summary: str, option: str) 
         thread_with(escalated), escalated, link=link, taken_by=None, outcome=None
     )
     assert message_problems("x", rendered) == []
-    assert view_problems(blocks.reject_modal(REF, summary)) == []
+    assert view_problems(blocks.reject_modal(REF, call)) == []
 
 
 def test_emulator_knows_the_same_limits() -> None:
@@ -175,14 +176,16 @@ def test_emulator_knows_the_same_limits() -> None:
 
 
 def test_approval_with_a_long_hostile_summary_fits_and_is_escaped() -> None:
-    call = approval_call()
-    rendered = blocks.approval(thread_with(call), call)
+    # The confirm dialog states the call as its tool renders it, here long and hostile (an
+    # argument read back unvalidated); the model's summary is shown whole, labelled.
+    call = approval_call(service=HOSTILE * 10, environment="production")
+    rendered = blocks.approval(thread_with(call), call, Deploy)
     assert_message_ok(rendered)
     (button,) = [e for e in rendered[-1]["elements"] if e["action_id"] == blocks.APPROVE_ACTION]
     confirm = button["confirm"]["text"]["text"]
     assert len(confirm) <= limits.CONFIRM_TEXT and "…" in confirm
     assert_escaped(confirm)
-    assert unescape(rendered[1]["text"]["text"]) == f"*{LONG_SUMMARY}*"  # fits: shown whole
+    assert unescape(rendered[2]["elements"][0]["text"]) == f"_Model's summary:_ {LONG_SUMMARY}"
     assert blocks.overflow(call) == []
 
 
@@ -194,7 +197,7 @@ def test_approval_with_huge_and_many_arguments_fits() -> None:
     assert_message_ok(rendered)
     section = rendered[1]
     assert len(section["fields"]) == limits.SECTION_FIELDS
-    assert section["text"]["text"].endswith("…*")
+    assert rendered[2]["elements"][0]["text"].endswith("…")  # the model's summary, cut
     assert "5 more" in section["fields"][-1]["text"]
 
 
@@ -293,7 +296,9 @@ def test_escalation_with_a_pasted_stack_trace_fits() -> None:
 
 
 def test_modals_fit_with_hostile_and_huge_values() -> None:
-    reject = blocks.reject_modal(REF, LONG_SUMMARY * 10)
+    reject = blocks.reject_modal(
+        REF, approval_call(LONG_SUMMARY * 10, service=HOSTILE * 100, environment="x"), Deploy
+    )
     assert view_problems(reject) == []
     for shown in mrkdwn_texts(reject):
         assert_escaped(shown)
@@ -319,7 +324,8 @@ def test_every_message_text_is_escaped_and_fits() -> None:
     huge = HOSTILE + "x" * 50_000
     outcome = Outcome(kind="rejected", by="U0BOB", at=NOW, reason=huge)
     texts = [
-        messages.approval_fallback(huge),
+        messages.approval_fallback(messages.call_summary(huge, [])),
+        messages.model_summary(huge, limits.MESSAGE_TEXT),
         messages.question(huge),
         messages.escalated_in_thread(huge),
         messages.control("stopped", "cli:ops <!here>", huge),
