@@ -25,7 +25,7 @@ from bot.slack.limits import (
     cut,
     escape,
 )
-from tools.types import Shown
+from tools.types import Shown, shown_value
 
 APPROVE = "Approve"
 REJECT = "Reject"
@@ -218,7 +218,9 @@ def _by(result: Outcome) -> str:
 
 def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:
     changes = ", ".join(
-        f"{label(k)} {before.get(k)} → {v}" for k, v in after.items() if before.get(k) != v
+        f"{label(k)} {shown_value(before.get(k))} → {shown_value(v)}"
+        for k, v in after.items()
+        if before.get(k) != v
     )
     return cut(f"✏️ Edited by {who(user)} before approving: {escape(changes)}", CONTEXT_TEXT)
 

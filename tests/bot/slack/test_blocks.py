@@ -5,7 +5,9 @@ Slack's size limits and escaping are tests/bot/slack/test_limits.py's; nothing h
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from agents.runtime.events import (
     APPROVAL,
@@ -17,8 +19,11 @@ from agents.runtime.events import (
     call_hash,
 )
 from agents.runtime.thread import Outcome, Thread
-from bot.slack import blocks, limits
+from bot.slack import blocks, limits, messages
 from bot.slack.payloads import RequestRef, request_ref
+from tools.access import GrantAccess
+from tools.deploy import Deploy, Rollback
+from tools.types import Shown, ToolModel
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 DEPLOY = {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"}
@@ -227,3 +232,133 @@ def test_the_plain_fallback_keeps_the_text_and_the_buttons_without_confirm_dialo
 def test_the_plain_fallback_of_a_message_without_blocks_is_its_text_cut_to_fit() -> None:
     (section,) = blocks.plain("x" * 5000, None)
     assert len(section["text"]["text"]) <= 2900
+
+
+# --- the card states the call: code renders it from the arguments --------------------------------
+
+HOSTILE = "<!channel> <!here> <!subteam^S1> <@U0X> <https://evil.example|x> & co"
+GRANT = {
+    "intent": "grant_access",
+    "user": "U0DANA",
+    "resource": "billing-db",
+    "level": "read",
+    "duration_hours": 36,
+    "justification": HOSTILE,
+}
+
+
+def request_for(action: dict[str, Any], summary: str) -> ToolCall:
+    arguments = {"action": action, "summary": summary}
+    return ToolCall(call_id="c1", intent=APPROVAL, arguments=arguments, terms=terms())
+
+
+def section_of(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    (section,) = [b for b in rendered if b["type"] == "section"]
+    return section
+
+
+def test_a_deploy_card_states_the_call_not_the_models_summary() -> None:
+    call = request_for(DEPLOY, "Deploy docs to staging")
+    rendered = blocks.approval(thread_with(call), call, Deploy)
+    section = section_of(rendered)
+    assert section["text"]["text"] == "*Deploy api 1.4.2 to production*"
+    assert [f["text"] for f in section["fields"]] == [
+        "*Service*\napi",
+        "*Version*\n1.4.2",
+        "*Environment*\nproduction",
+    ]
+    confirm = buttons(rendered)[0]["confirm"]["text"]["text"]
+    assert confirm.startswith("Deploy api 1.4.2 to production.")
+    assert "_Model's summary:_ Deploy docs to staging" in context_text(rendered)
+    assert blocks.approval_text(call, Deploy) == "Approval needed: Deploy api 1.4.2 to production"
+
+
+def test_the_models_summary_is_left_out_when_it_only_repeats_the_tools() -> None:
+    call = request_for(DEPLOY, "Deploy api 1.4.2 to production")
+    assert "Model's summary" not in context_text(blocks.approval(thread_with(call), call, Deploy))
+
+
+def test_a_grant_shows_the_grantee_as_a_mention_a_readable_duration_and_escaped_words() -> None:
+    call = request_for(GRANT, f"Grant {HOSTILE}")
+    rendered = blocks.approval(thread_with(call), call, GrantAccess)
+    section = section_of(rendered)
+    assert section["text"]["text"] == "*Grant <@U0DANA> read access to billing-db for 36 hours*"
+    assert [f["text"] for f in section["fields"]] == [
+        "*Who*\n<@U0DANA>",
+        "*Resource*\nbilling-db",
+        "*Level*\nread",
+        "*Duration*\n36 hours",
+        "*Justification*\n" + limits.escape(HOSTILE),
+    ]
+    assert "<@U0DANA>" in buttons(rendered)[0]["confirm"]["text"]["text"]
+    assert "_Model's summary:_ Grant " + limits.escape(HOSTILE) in context_text(rendered)
+    two_days = request_for(GRANT | {"duration_hours": 48}, "x")
+    fields = section_of(blocks.approval(thread_with(two_days), two_days, GrantAccess))["fields"]
+    assert "*Duration*\n2 days" in [f["text"] for f in fields]
+
+
+def test_only_the_tools_own_user_arguments_stay_live_mentions() -> None:
+    summary = "Grant <@U0DANA> read, says <@U0X> <!channel>"
+    assert messages.call_summary(summary, ["U0DANA"]) == (
+        "Grant <@U0DANA> read, says &lt;@U0X&gt; &lt;!channel&gt;"
+    )
+    assert messages.call_summary(summary, ["U0DANA> <!here"]) == limits.escape(summary)
+    field = Shown("Who", "<!channel>", user=True)  # not a user ID: shown as text
+    assert messages.shown(field, 100) == "*Who*\n&lt;!channel&gt;"
+
+
+def test_a_rollback_without_a_version_reads_the_previous_version() -> None:
+    action = {"intent": "rollback", "service": "api", "environment": "production"}
+    call = request_for(action | {"to_version": None, "reason": ""}, "x")
+    section = section_of(blocks.approval(thread_with(call), call, Rollback))
+    assert section["text"]["text"] == "*Roll back api in production to the previous version*"
+    assert "*To version*\nthe previous version" in [f["text"] for f in section["fields"]]
+    assert "*Reason*\nnot given" in [f["text"] for f in section["fields"]]
+    assert "None" not in str(section)
+
+
+def test_without_the_tools_model_the_card_is_generic_and_shows_the_arguments() -> None:
+    call = request_for({"intent": "gone", "target": None, "force": True}, "Nothing to see")
+    rendered = blocks.approval(thread_with(call), call)
+    section = section_of(rendered)
+    assert section["text"]["text"] == "*Run `gone` with the arguments below*"
+    assert [f["text"] for f in section["fields"]] == ["*Target*\nnot given", "*Force*\nyes"]
+    assert "_Model's summary:_ Nothing to see" in context_text(rendered)
+
+
+def test_the_generic_fields_use_a_fields_title_as_its_label() -> None:
+    class Restart(ToolModel):
+        intent: Literal["restart"] = "restart"
+        service: str
+        grace_seconds: int = Field(title="Grace period (s)")
+        note: str | None = None
+
+    assert Restart(service="api", grace_seconds=30).fields() == [
+        Shown("Service", "api"),
+        Shown("Grace period (s)", "30"),
+        Shown("Note", "not given"),
+    ]
+
+
+def test_the_reject_form_names_the_call_as_code_renders_it() -> None:
+    call = request_for(GRANT, f"Nothing {HOSTILE}")
+    modal = blocks.reject_modal(ref_for_call(call), call, GrantAccess)
+    text = modal["blocks"][0]["text"]["text"]
+    assert text == "*Grant <@U0DANA> read access to billing-db for 36 hours*"
+
+
+def test_a_decided_card_keeps_stating_the_call() -> None:
+    call = request_for(DEPLOY, "Deploy docs to staging")
+    outcome = Outcome(kind="approved", by="U0BOB", at=NOW)
+    rendered = blocks.decided(thread_with(call), call, outcome, Deploy)
+    assert section_of(rendered)["text"]["text"] == "*Deploy api 1.4.2 to production*"
+    assert "_Model's summary:_ Deploy docs to staging" in context_text(rendered)
+
+
+def ref_for_call(call: ToolCall) -> RequestRef:
+    return blocks.ref_for("t1", call)
+
+
+def test_an_edit_from_no_value_reads_not_given_never_none() -> None:
+    line = messages.edited("U0BOB", {"to_version": None}, {"to_version": "1.4.0"})
+    assert "To version not given → 1.4.0" in line and "None" not in line
