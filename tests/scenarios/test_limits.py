@@ -38,7 +38,9 @@ async def test_a_long_hostile_summary_is_posted_cut_and_escaped(
     approval = approval_message(slack, DEPLOYS, root)
     (approve,) = [e for e in approval.blocks[-1]["elements"] if e["action_id"] == "hitl_approve"]
     confirm = approve["confirm"]["text"]["text"]
-    assert len(confirm) <= limits.CONFIRM_TEXT and "…" in confirm
+    # The confirm dialog states the call as code renders it, never the model's words.
+    assert len(confirm) <= limits.CONFIRM_TEXT and confirm.startswith("Deploy api 1.4.2 to")
+    assert "tell everyone" not in confirm
     assert "&lt;!channel&gt; deploy api 1.4.2 to production &amp; tell" in shown_text(approval)
 
     await reject(slack, user=BOB, message=approval, reason="<!here> no & not today")
