@@ -119,11 +119,6 @@ def confirm_approval(summary: str) -> str:
     return cut(summary, CONFIRM_TEXT - len(CONFIRM_TAIL)) + CONFIRM_TAIL
 
 
-def bold(text: str, limit: int) -> str:
-    """Model or user text in bold, escaped and cut to fit `limit` with its asterisks."""
-    return strong(escape(text), limit)
-
-
 def strong(mrkdwn: str, limit: int) -> str:
     """Text already rendered as mrkdwn, in bold, cut to fit `limit` with its asterisks."""
     return f"*{cut(mrkdwn, limit - 2)}*"
