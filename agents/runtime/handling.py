@@ -216,15 +216,15 @@ class Runtime:
         """Why `job.user` may not settle the request this way (None if they may). Nobody
         approves what they would gain from: the call as asked, or as they edited it."""
         allowed = await self._allowed(request)
+        # The requester of this request, not of the thread: a later mention may be someone else's.
+        requester = thread.requester_of(request.call_id)
         if not job.approved:
-            ok = may_reject(job.user, requester=thread.requester, allowed=allowed)
+            ok = may_reject(job.user, requester=requester, allowed=allowed)
             return None if ok else Refusal("not_allowed")
         gainers = self._beneficiaries(thread, request.action, job.edited_action)
-        if may_approve(
-            job.user, requester=thread.requester, allowed=allowed, beneficiaries=gainers
-        ):
+        if may_approve(job.user, requester=requester, allowed=allowed, beneficiaries=gainers):
             return None
-        if gains_from(job.user, beneficiaries=gainers) and job.user != thread.requester:
+        if gains_from(job.user, beneficiaries=gainers) and job.user != requester:
             return Refusal("own_benefit")
         return Refusal("not_allowed")
 
@@ -260,9 +260,8 @@ class Runtime:
         request = self._open(thread, job.call_id, INPUT)
         if isinstance(request, Refusal):
             return request
-        if not may_answer(
-            job.user, requester=thread.requester, allowed=await self._allowed(request)
-        ):
+        requester = thread.requester_of(request.call_id)
+        if not may_answer(job.user, requester=requester, allowed=await self._allowed(request)):
             return Refusal("not_allowed")
         return HumanResponse(call_id=job.call_id, user=job.user, text=job.text, via=job.via)
 
@@ -284,7 +283,8 @@ class Runtime:
         request = thread.open_request()
         if request is not None and request.intent == INPUT:
             allowed = await self._allowed(request)
-            if not may_answer(job.user, requester=thread.requester, allowed=allowed):
+            requester = thread.requester_of(request.call_id)
+            if not may_answer(job.user, requester=requester, allowed=allowed):
                 return None
         elif request is not None and request.intent == ESCALATION:
             if thread.taken_by(request.call_id) != job.user:

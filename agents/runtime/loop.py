@@ -26,7 +26,6 @@ from agents.runtime.events import (
     Terms,
     ToolCall,
     ToolResult,
-    UserMessage,
     call_hash,
     utcnow,
 )
@@ -109,12 +108,12 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
 
 
 async def _gated(call: Tool, thread: Thread, deps: StepDeps) -> bool:
-    """Whether policy gates `call` for this thread's requester; who has authority over a
-    destructive call is resolved through the directory (groups to their members)."""
+    """Whether policy gates `call` for whoever asked for the thread's latest request; who has
+    authority over a destructive call is resolved through the directory (groups to members)."""
     allowed = None
     if call.needs_authority() and deps.directory is not None:
         allowed = await deps.directory.members(deps.policy.authority(call))
-    return deps.policy.needs_approval(call, requester=thread.requester, allowed=allowed)
+    return deps.policy.needs_approval(call, requester=thread.current_requester, allowed=allowed)
 
 
 def _terms(intent: str, action: Tool | None, deps: StepDeps) -> Terms | None:
@@ -155,7 +154,7 @@ def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
     """What tool call `call_id` of `thread` runs with; its idempotency key is (thread, call)."""
     return ToolContext(
         thread_id=thread.id,
-        requester=thread.requester,
+        requester=thread.requester_of(call_id),
         idempotency_key=f"{thread.id}:{call_id}",
         adapters=deps.adapters,
         scheduler=deps.scheduler,
@@ -165,8 +164,7 @@ def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
 
 def _prefetch_due(thread: Thread, agent: Agent) -> str | None:
     """The next tool to pre-fetch for the latest request, if one was not called since."""
-    start = max((i for i, e in enumerate(thread.events) if isinstance(e, UserMessage)), default=0)
-    called = {e.intent for e in thread.events[start:] if isinstance(e, ToolCall)}
+    called = {e.intent for e in thread.request_events() if isinstance(e, ToolCall)}
     return next((intent for intent in agent.prefetch if intent not in called), None)
 
 

@@ -40,8 +40,9 @@ def without_bot(text: str) -> str:
 
 
 def request_start(thread: Thread) -> int:
-    """Index of the latest user message: a mention in a finished thread starts a new request."""
-    return max((i for i, e in enumerate(thread.events) if isinstance(e, UserMessage)), default=0)
+    """Index of the latest user message: a mention in a finished thread starts a new request
+    (see `Thread.request_start`)."""
+    return thread.request_start()
 
 
 def latest_request(thread: Thread) -> UserMessage:

@@ -80,7 +80,11 @@ class SlackOrigin(BaseModel):
 
 
 class Thread(BaseModel):
-    """An agent run. `version` is bumped by every save (compare-and-set)."""
+    """An agent run. `version` is bumped by every save (compare-and-set).
+
+    A thread holds one or more requests: each mention of the bot starts one (a mention in a
+    finished thread continues it with the history in context). `requester` is who launched the
+    thread; who asked for a given request is derived from its events (`requester_of`)."""
 
     id: str
     agent: str
@@ -181,13 +185,46 @@ class Thread(BaseModel):
             for e in self.events
         )
 
+    def request_start(self, index: int | None = None) -> int:
+        """Index of the user message that started the request holding event `index` (the
+        latest request when None): each mention starts one. 0 when no message precedes it."""
+        end = len(self.events) if index is None else index + 1
+        return max(
+            (i for i, e in enumerate(self.events[:end]) if isinstance(e, UserMessage)), default=0
+        )
+
+    def request_events(self) -> list[Event]:
+        """The events of the latest request, from the message that started it."""
+        return self.events[self.request_start() :]
+
+    def _requester_at(self, start: int) -> str:
+        started = self.events[start] if start < len(self.events) else None
+        return started.user if isinstance(started, UserMessage) else self.requester
+
+    @property
+    def current_requester(self) -> str:
+        """Who asked for the latest request (the thread's launcher when no message says)."""
+        return self._requester_at(self.request_start())
+
+    def requester_of(self, call_id: str) -> str:
+        """Who asked for the request that call `call_id` belongs to: the person policy keeps
+        from approving it, the card names, and who may answer its questions. An unknown call
+        belongs to the latest request."""
+        call = self.call(call_id)
+        index = self.events.index(call) if call is not None else None
+        return self._requester_at(self.request_start(index))
+
     def model_steps(self) -> int:
-        return sum(1 for e in self.events if isinstance(e, ToolCall) and e.source == "model")
+        """The model's steps in the latest request: each request has its own step budget."""
+        return sum(
+            1 for e in self.request_events() if isinstance(e, ToolCall) and e.source == "model"
+        )
 
     def consecutive_errors(self) -> int:
-        """Errors since the last step that went well; the calls that failed don't break a run."""
+        """Errors since the last step that went well; the calls that failed don't break a run.
+        Only the latest request counts: a new request starts with a clean streak."""
         count = 0
-        for event in reversed(self.events):
+        for event in reversed(self.request_events()):
             if isinstance(event, Error) and event.scope != "step":
                 continue
             if isinstance(event, Error):

@@ -170,7 +170,7 @@ def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
     return _dicts(
         [
             *_details(call, tool),
-            _context(messages.request_terms(thread.requester, call.terms), *votes),
+            _context(messages.request_terms(thread.requester_of(call.call_id), call.terms), *votes),
             ActionsBlock(block_id=f"approval:{call.call_id}", elements=buttons),
         ]
     )
@@ -253,7 +253,7 @@ def escalation(
             )
         ),
         SectionBlock(text=MarkdownTextObject(text=messages.reason(paged.reason))),
-        _context(messages.escalation_context(thread.requester, link, call.terms)),
+        _context(messages.escalation_context(thread.requester_of(call.call_id), link, call.terms)),
     ]
     if outcome is not None:
         blocks.append(_context(messages.outcome(outcome)))

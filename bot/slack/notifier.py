@@ -262,7 +262,9 @@ class SlackNotifier:
         if call is None or call.terms is None:
             return
         kind = {APPROVAL: "approval", INPUT: "question", ESCALATION: "escalation"}[call.intent]
-        deciders = call.terms.deciders if call.intent != INPUT else (thread.requester,)
+        deciders = (
+            call.terms.deciders if call.intent != INPUT else (thread.requester_of(call.call_id),)
+        )
         await self._post(d, text=messages.reminder(deciders, call.terms, kind))
 
     async def tell(self, thread: Thread, tell: Tell) -> list[str]:

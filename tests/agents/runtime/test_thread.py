@@ -252,3 +252,52 @@ def test_a_human_request_or_message_ends_the_streak() -> None:
     assert after_request.consecutive_errors() == 1
     after_message = thread(asked(), step_error(), asked("try again"), step_error())
     assert after_message.consecutive_errors() == 1
+
+
+# --- requests inside a thread ---------------------------------------------------------------
+
+
+def mentioned(user: str, text: str = "deploy api 1.4.2 to production") -> UserMessage:
+    return UserMessage(user=user, text=text, message_ts=f"{user}.1")
+
+
+def test_each_mention_starts_a_request_whose_requester_is_who_asked() -> None:
+    first = call(FINAL, "c1", message="done")
+    t = thread(asked(), first, mentioned("U0BOB"), approval("c3"))
+    assert t.request_start() == 2
+    assert t.request_events() == t.events[2:]
+    assert t.current_requester == "U0BOB"
+    assert t.requester_of("c3") == "U0BOB"
+    # Calls of earlier requests keep their own requester; the thread keeps its launcher.
+    assert t.requester_of("c1") == "U0ALICE"
+    assert t.requester == "U0ALICE"
+    assert t.request_start(1) == 0
+
+
+def test_a_thread_without_a_message_falls_back_to_its_launcher() -> None:
+    t = Thread(id="t1", agent="deploy", requester="api:ci", events=[call("list_deploys")])
+    assert t.request_start() == 0
+    assert t.current_requester == "api:ci"
+    assert t.requester_of("c1") == "api:ci"
+    assert t.requester_of("c9") == "api:ci"
+    empty = Thread(id="t2", agent="deploy", requester="U0ALICE")
+    assert empty.current_requester == "U0ALICE" and empty.request_events() == []
+
+
+def test_an_unknown_call_belongs_to_the_latest_request() -> None:
+    t = thread(asked(), call(FINAL, "c1", message="done"), mentioned("U0BOB"))
+    assert t.requester_of("c9") == "U0BOB"
+
+
+def test_the_step_budget_counts_only_the_latest_request() -> None:
+    one = [call("list_deploys", f"a{n}") for n in range(4)]
+    t = thread(asked(), *one, call(FINAL, "a9", message="ok"), mentioned("U0BOB"))
+    assert t.model_steps() == 0
+    t = t.append(call("list_deploys", "b1"))
+    assert t.model_steps() == 1
+
+
+def test_the_error_streak_counts_only_the_latest_request() -> None:
+    failing = thread(asked(), step_error(), step_error(), mentioned("U0BOB"))
+    assert failing.consecutive_errors() == 0
+    assert failing.append(step_error()).consecutive_errors() == 1
