@@ -222,11 +222,15 @@ def escalation(
     return _dicts(blocks)
 
 
-def reject_modal(ref: RequestRef, summary: str) -> dict[str, Any]:
-    """Reject asks why: the reason is required and reaches the agent."""
+def reject_modal(
+    ref: RequestRef, summary: str, *, external_id: str | None = None
+) -> dict[str, Any]:
+    """Reject asks why: the reason is required and reaches the agent. `external_id` names
+    the view, so its submission can be matched to the one the bot opened."""
     return View(
         type="modal",
         callback_id=REJECT_VIEW,
+        external_id=external_id,
         private_metadata=ref.encode(),
         title=messages.REJECT_TITLE,
         submit=messages.REJECT,
@@ -245,8 +249,11 @@ def reject_modal(ref: RequestRef, summary: str) -> dict[str, Any]:
     ).to_dict()
 
 
-def edit_modal(ref: RequestRef, call: ToolCall, schema: dict[str, Any]) -> dict[str, Any]:
-    """Edit-then-approve: the action's arguments as typed fields, prefilled."""
+def edit_modal(
+    ref: RequestRef, call: ToolCall, schema: dict[str, Any], *, external_id: str | None = None
+) -> dict[str, Any]:
+    """Edit-then-approve: the action's arguments as typed fields, prefilled (`external_id`:
+    as for `reject_modal`)."""
     blocks: list[Block] = []
     for name, value in _arguments(call):
         spec = schema.get("properties", {}).get(name, {})
@@ -267,6 +274,7 @@ def edit_modal(ref: RequestRef, call: ToolCall, schema: dict[str, Any]) -> dict[
     return View(
         type="modal",
         callback_id=EDIT_VIEW,
+        external_id=external_id,
         private_metadata=ref.encode(),
         title=messages.EDIT_TITLE,
         submit=messages.EDIT_SUBMIT,
