@@ -200,6 +200,8 @@ class SlackNotifier:
             return
         text, rendered = await self._render(thread, call)
         channel, ts = where
+        if thread.outcome(call) is not None:
+            await self._settle_copies(thread, call, where, text, rendered)
         try:
             await self._api(
                 self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
@@ -220,6 +222,43 @@ class SlackNotifier:
                 )
             else:
                 raise
+
+    async def _settle_copies(
+        self,
+        thread: Thread,
+        call: ToolCall,
+        where: tuple[str, str],
+        text: str,
+        rendered: list[dict[str, Any]],
+    ) -> None:
+        """A card post Slack answered too late may land after the bot, having found nothing,
+        posted it again: the ledger knows only the second, so the first would keep live
+        buttons once the request settles. If this request's post was made again after an
+        unanswered try, show the outcome on every copy too (found by its delivery tag)."""
+        index = next(
+            (
+                i
+                for i, e in enumerate(thread.events)
+                if isinstance(e, ToolCall) and e.call_id == call.call_id
+            ),
+            None,
+        )
+        if index is None or await self._ledger.flag(thread.id, f"reposted:{index}") is None:
+            return
+        assert thread.origin is not None
+        channel, ts = where
+        in_thread = thread.origin.thread_ts if channel == thread.origin.channel else None
+        for copy_ts in await self._tagged(channel, in_thread, f"{thread.id}/{index}."):
+            if copy_ts == ts:
+                continue
+            with contextlib.suppress(SlackRefused):  # a copy deleted meanwhile: nothing to show
+                await self._api(
+                    self._client.chat_update,
+                    channel=channel,
+                    ts=copy_ts,
+                    text=text,
+                    blocks=rendered,
+                )
 
     async def _render(self, thread: Thread, call: ToolCall) -> tuple[str, list[dict[str, Any]]]:
         """The fallback text and blocks of a human request, as its state is now."""
@@ -352,6 +391,8 @@ class SlackNotifier:
             if found is not None:
                 await self._sent(thread.id, delivery_id, channel, found)
                 return found
+            # Not there (yet): if Slack makes that try late, it lands as a second copy.
+            await self._ledger.set_flag(thread.id, f"reposted:{d.index}", "1")
         await self._ledger.put(
             thread.id, delivery_id, DeliveryRecord(state="sending", channel=channel, at=time.time())
         )
@@ -438,6 +479,34 @@ class SlackNotifier:
             if not cursor:
                 return None
         return None
+
+    async def _tagged(self, channel: str, thread_ts: str | None, prefix: str) -> list[str]:
+        """The ts of every post in the thread (or top-level in `channel`) whose delivery tag
+        starts with `prefix`."""
+        found: list[str] = []
+        cursor: str | None = None
+        method, where = (
+            (self._client.conversations_replies, {"ts": thread_ts})
+            if thread_ts is not None
+            else (self._client.conversations_history, {})
+        )
+        for _ in range(SEARCH_PAGES):
+            page = await self._api(
+                method,
+                channel=channel,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                **where,
+            )
+            for message in page.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if str(payload.get("id", "")).startswith(prefix):
+                    found.append(str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return found
 
     async def _api(
         self, method: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any

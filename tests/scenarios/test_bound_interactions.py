@@ -8,6 +8,7 @@ on the form. Every payload here goes through the real Bolt app, signed like Slac
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.emulator.server import Message, SlackEmulator
 from bot.emulator.state import Ephemeral
 from bot.slack import blocks, messages
-from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
+from tests.conftest import BOB, BOT_TOKEN, CAROL, DEPLOYS, MALLORY, BotProcess, MakeBot
 from tests.support import (
     approval_message,
     bot_replies,
@@ -232,3 +234,43 @@ async def test_a_submission_of_a_view_the_bot_did_not_open_is_refused(
     await bot.settle()
     thread = await load_thread(redis, root)
     assert len([e for e in thread.events if e.type == "approval_decision"]) == 1
+
+
+# --- Slack answering too late -----------------------------------------------------------------
+
+
+async def test_a_card_post_slack_makes_after_the_bot_gave_up_shows_the_outcome_too(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    """Slack answers the card's post too late (the client gives up after 1 s); finding no
+    post, the bot posts the card again. Slack then makes the first try after all (the
+    emulator's stall drops a call whose client left, so the test posts that copy with the
+    bot's token, as Slack would: same blocks, same delivery tag). Its buttons decide nothing,
+    and once the request settles it shows the outcome like the card the bot knows."""
+    bot = await make_bot(hitl_slack_timeout=1)
+    slack.stall("chat.postMessage", seconds=3)  # the first post: the card
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    for _ in range(20):  # the planned retry posts it again
+        if any(has_buttons(m) for m in bot_replies(slack, DEPLOYS, root)):
+            break
+        await asyncio.sleep(0.2)
+        await bot.settle()
+    card = approval_message(slack, DEPLOYS, root)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    await client.chat_postMessage(
+        channel=DEPLOYS, thread_ts=root, text=card.text, blocks=card.blocks, metadata=card.metadata
+    )
+    late = [m for m in bot_replies(slack, DEPLOYS, root) if has_buttons(m) and m.ts != card.ts]
+    assert len(late) == 1
+
+    await slack.click(user=BOB, message=late[0], action_id="hitl_approve")
+    await bot.settle()
+    assert not await decided(redis, root)
+    assert out_of_date(slack, BOB)
+
+    await slack.click(user=BOB, message=card, action_id="hitl_approve")
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    assert [m.ts for m in bot_replies(slack, DEPLOYS, root) if has_buttons(m)] == []
+    assert "Approved by" in shown_text(slack.find_message(DEPLOYS, late[0].ts))
