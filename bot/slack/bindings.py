@@ -4,6 +4,9 @@ submission of a form the bot opened for that person about that request.
 A click's button value names a request, but a signed click could come from any message (an
 old copy, an ephemeral, a forged container). The delivery ledger records the one message
 (channel, ts) that shows each request now; a re-posted or plain-text card replaces it there.
+While the card's post is still unanswered (Slack slow), the ledger does not know it yet: then
+Slack itself is asked whether the clicked message carries this request's delivery tag, which
+only the bot's own post of it can (message metadata is set by the app that posts).
 
 A form is recorded server-side before `views.open` under an `external_id` the bot makes up
 (`keys.opened_form`), rather than signing `private_metadata`: a record needs no secret that a
@@ -15,20 +18,26 @@ and is dropped once used, so a submission cannot be replayed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-import time
 
+import aiohttp
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.runtime import keys
 from agents.runtime.outbox import DeliveryLedger
+from agents.runtime.store import ThreadStore
+from bot.slack.notifier import request_index, request_tag, tag_of
 from bot.slack.payloads import Click, RequestRef, Submission, request_ref
 
-POSTING_WAIT = 1.5
-"""Seconds a click waits for the ledger to learn where a card just posted is (Slack's answer
-to the post may still be on its way); Slack wants its 200 within 3 s."""
-POLL = 0.1
+log = logging.getLogger(__name__)
+
+LOOKUP_SECONDS = 2.0
+"""How long a click waits for Slack to say what the clicked message is; Slack wants the
+click's 200 within 3 s."""
 
 
 class OpenedForm(BaseModel):
@@ -42,21 +51,56 @@ class OpenedForm(BaseModel):
 class Bindings:
     """Whether a click or a submission is bound to what the bot showed."""
 
-    def __init__(self, redis: Redis, *, posting_wait: float = POSTING_WAIT) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._ledger = DeliveryLedger(redis)
-        self._posting_wait = posting_wait
+        self._store = ThreadStore(redis)
 
-    async def on_card(self, click: Click, ref: RequestRef) -> bool:
+    async def on_card(self, click: Click, ref: RequestRef, client: AsyncWebClient) -> bool:
         """True if `click` was on the message that shows request `ref` now."""
         if click.ephemeral or click.message_ts is None:
             return False  # the bot never shows a request in an ephemeral message
         where = await self._ledger.request_message(ref.thread_id, ref.call_id)
-        deadline = time.monotonic() + self._posting_wait
-        while where is None and time.monotonic() < deadline:
-            await asyncio.sleep(POLL)
-            where = await self._ledger.request_message(ref.thread_id, ref.call_id)
-        return where == (click.channel, click.message_ts)
+        if where is not None:
+            return where == (click.channel, click.message_ts)
+        try:
+            return await asyncio.wait_for(
+                self._posted_for(click, ref, client), timeout=LOOKUP_SECONDS
+            )
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not look up the clicked message: %r", exc)
+            return False
+
+    async def _posted_for(self, click: Click, ref: RequestRef, client: AsyncWebClient) -> bool:
+        """Whether Slack says the clicked message is the bot's post of request `ref`."""
+        thread = await self._store.load(ref.thread_id)
+        index = request_index(thread, ref.call_id) if thread else None
+        if thread is None or thread.origin is None or index is None:
+            return False
+        ts = click.message_ts
+        if click.channel == thread.origin.channel:  # a card in the thread
+            page = await client.conversations_replies(
+                channel=click.channel,
+                ts=thread.origin.thread_ts,
+                oldest=ts,
+                latest=ts,
+                inclusive=True,
+                include_all_metadata=True,
+                limit=10,
+            )
+        else:  # a page posted top-level in the escalation channel
+            page = await client.conversations_history(
+                channel=click.channel,
+                oldest=ts,
+                latest=ts,
+                inclusive=True,
+                include_all_metadata=True,
+                limit=1,
+            )
+        prefix = request_tag(thread.id, index)
+        return any(
+            m.get("ts") == ts and tag_of(m).startswith(prefix) for m in page.get("messages") or []
+        )
 
     async def opening(self, ref: RequestRef, *, user: str, callback_id: str) -> str:
         """Record a form about to be opened for `user`; returns the view's `external_id`."""

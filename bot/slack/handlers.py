@@ -72,7 +72,7 @@ class Handlers:
     # Buttons
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref, refusal = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None:
             await self._queue.enqueue(_decide(ref, click.user, approved=True))
         await ack()
@@ -80,7 +80,7 @@ class Handlers:
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click, ref, refusal = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         found = await self._request(ref)
         if click is None or ref is None or found is None:
             await _tell(client, click, refusal or messages.UNKNOWN_THREAD)
@@ -91,7 +91,7 @@ class Handlers:
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click, ref, refusal = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         found = await self._request(ref)
         tool = self._agents[found[0].agent].tool(found[1].action_intent) if found else None
         if click is None or ref is None or found is None or tool is None:
@@ -102,7 +102,7 @@ class Handlers:
         await _open_modal(client, click, modal)
 
     async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref, refusal = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None and ref.answer is not None:
             job = Respond(
                 thread_id=ref.thread_id, call_id=ref.call_id, user=click.user, text=ref.answer
@@ -112,7 +112,7 @@ class Handlers:
         await _tell(client, click, refusal)
 
     async def on_take(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref, refusal = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None:
             await self._queue.enqueue(
                 Take(thread_id=ref.thread_id, call_id=ref.call_id, user=click.user)
@@ -215,7 +215,7 @@ class Handlers:
             )
 
     async def _clicked(
-        self, body: dict[str, Any]
+        self, body: dict[str, Any], client: AsyncWebClient
     ) -> tuple[Click | None, RequestRef | None, str | None]:
         """The click and the request it acts on; or, instead of the request, why the click
         acts on nothing (to tell the clicker)."""
@@ -225,7 +225,7 @@ class Handlers:
             return None, None, None
         if ref is None or not await self._store.exists(ref.thread_id):
             return click, None, messages.UNKNOWN_THREAD
-        if not await self._bindings.on_card(click, ref):
+        if not await self._bindings.on_card(click, ref, client):
             return click, None, messages.CARD_OUT_OF_DATE
         return click, ref, None
 

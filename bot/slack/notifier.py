@@ -76,6 +76,29 @@ class SlackRefused(Exception):
         self.method, self.error, self.channel = method, error, channel
 
 
+def request_index(thread: Thread, call_id: str) -> int | None:
+    """The event index of request `call_id`'s call: its posts' delivery ids start with it."""
+    return next(
+        (
+            i
+            for i, e in enumerate(thread.events)
+            if isinstance(e, ToolCall) and e.call_id == call_id
+        ),
+        None,
+    )
+
+
+def request_tag(thread_id: str, index: int) -> str:
+    """What the delivery tag of each post of the request whose call is event `index` starts
+    with: a message carrying it is the bot's post of that request."""
+    return f"{thread_id}/{index}."
+
+
+def tag_of(message: dict[str, Any]) -> str:
+    """The delivery tag a message carries in its metadata ("" if none)."""
+    return str(((message.get("metadata") or {}).get("event_payload") or {}).get("id") or "")
+
+
 @dataclass
 class _Delivery:
     """The deliveries of one event: their ids, in order, and what Slack refused."""
@@ -235,20 +258,13 @@ class SlackNotifier:
         posted it again: the ledger knows only the second, so the first would keep live
         buttons once the request settles. If this request's post was made again after an
         unanswered try, show the outcome on every copy too (found by its delivery tag)."""
-        index = next(
-            (
-                i
-                for i, e in enumerate(thread.events)
-                if isinstance(e, ToolCall) and e.call_id == call.call_id
-            ),
-            None,
-        )
+        index = request_index(thread, call.call_id)
         if index is None or await self._ledger.flag(thread.id, f"reposted:{index}") is None:
             return
         assert thread.origin is not None
         channel, ts = where
         in_thread = thread.origin.thread_ts if channel == thread.origin.channel else None
-        for copy_ts in await self._tagged(channel, in_thread, f"{thread.id}/{index}."):
+        for copy_ts in await self._tagged(channel, in_thread, request_tag(thread.id, index)):
             if copy_ts == ts:
                 continue
             with contextlib.suppress(SlackRefused):  # a copy deleted meanwhile: nothing to show
@@ -500,8 +516,7 @@ class SlackNotifier:
                 **where,
             )
             for message in page.get("messages") or []:
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if str(payload.get("id", "")).startswith(prefix):
+                if tag_of(message).startswith(prefix):
                     found.append(str(message["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:

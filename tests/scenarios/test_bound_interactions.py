@@ -274,3 +274,33 @@ async def test_a_card_post_slack_makes_after_the_bot_gave_up_shows_the_outcome_t
     assert await deployments(redis) == [("api", "1.4.2", "production")]
     assert [m.ts for m in bot_replies(slack, DEPLOYS, root) if has_buttons(m)] == []
     assert "Approved by" in shown_text(slack.find_message(DEPLOYS, late[0].ts))
+
+
+async def test_a_card_whose_post_slack_has_not_answered_yet_counts_and_only_it(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    """Slack shows the card but its answer to the post is late, so the bot does not know the
+    card's ts yet: Slack is asked what the clicked message is. The card counts; the card's
+    buttons on any other message (the mention, here) still do not."""
+    bot = await make_bot(hitl_slack_timeout=1)
+    slack.stall("chat.postMessage", seconds=6, after=True)  # posted at once, answered late
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    card = approval_message(slack, DEPLOYS, root)
+    elsewhere = copy.deepcopy(card)
+    elsewhere.ts = root
+    await slack.click(user=BOB, message=elsewhere, action_id="hitl_approve")
+    await bot.settle()
+    assert not await decided(redis, root)
+    assert out_of_date(slack, BOB)
+
+    await slack.click(user=BOB, message=card, action_id="hitl_approve")
+    await bot.settle()
+    assert await decided(redis, root)
+    for _ in range(40):  # the planned delivery retry finds the card and shows the outcome
+        if not has_buttons(slack.find_message(DEPLOYS, card.ts)):
+            break
+        await asyncio.sleep(0.2)
+        await bot.settle()
+    assert not has_buttons(slack.find_message(DEPLOYS, card.ts))
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
