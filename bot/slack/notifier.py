@@ -224,7 +224,10 @@ class SlackNotifier:
         text, rendered = await self._render(thread, call)
         channel, ts = where
         if thread.outcome(call) is not None:
-            await self._settle_copies(thread, call, where, text, rendered)
+            # A copy we cannot find or update (no history scope, deleted) must not keep the
+            # card itself from showing the outcome.
+            with contextlib.suppress(SlackRefused):
+                await self._settle_copies(thread, call, where, text, rendered)
         try:
             await self._api(
                 self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
@@ -264,8 +267,13 @@ class SlackNotifier:
         assert thread.origin is not None
         channel, ts = where
         in_thread = thread.origin.thread_ts if channel == thread.origin.channel else None
-        for copy_ts in await self._tagged(channel, in_thread, request_tag(thread.id, index)):
-            if copy_ts == ts:
+        for copy in await self._tagged(channel, in_thread, request_tag(thread.id, index)):
+            copy_ts = str(copy["ts"])
+            # Only other copies of the card: the same event's other posts (an escalation's
+            # note in the thread, what the card had to cut) have no buttons.
+            if copy_ts == ts or not any(
+                b.get("type") == "actions" for b in copy.get("blocks") or []
+            ):
                 continue
             with contextlib.suppress(SlackRefused):  # a copy deleted meanwhile: nothing to show
                 await self._api(
@@ -496,10 +504,12 @@ class SlackNotifier:
                 return None
         return None
 
-    async def _tagged(self, channel: str, thread_ts: str | None, prefix: str) -> list[str]:
-        """The ts of every post in the thread (or top-level in `channel`) whose delivery tag
-        starts with `prefix`."""
-        found: list[str] = []
+    async def _tagged(
+        self, channel: str, thread_ts: str | None, prefix: str
+    ) -> list[dict[str, Any]]:
+        """Every post in the thread (or top-level in `channel`) whose delivery tag starts with
+        `prefix`."""
+        found: list[dict[str, Any]] = []
         cursor: str | None = None
         method, where = (
             (self._client.conversations_replies, {"ts": thread_ts})
@@ -517,7 +527,7 @@ class SlackNotifier:
             )
             for message in page.get("messages") or []:
                 if tag_of(message).startswith(prefix):
-                    found.append(str(message["ts"]))
+                    found.append(message)
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
