@@ -128,6 +128,26 @@ async def test_a_click_with_a_forged_container_decides_nothing(
     assert await deployments(redis) == []
 
 
+async def test_taking_a_page_from_another_message_takes_nothing(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_oncall=CAROL)
+    root = await mention(slack, "checkout is returning 500s")
+    await bot.settle()
+    (page,) = [m for m in bot_replies(slack, DEPLOYS, root) if has_buttons(m)]
+    elsewhere = copy.deepcopy(page)
+    elsewhere.ts = root
+    await slack.click(user=CAROL, message=elsewhere, action_id="hitl_take")
+    await bot.settle()
+    thread = await load_thread(redis, root)
+    assert not [e for e in thread.events if e.type == "escalation_taken"]
+    assert out_of_date(slack, CAROL)
+    await slack.click(user=CAROL, message=page, action_id="hitl_take")
+    await bot.settle()
+    thread = await load_thread(redis, root)
+    assert [e.user for e in thread.events if e.type == "escalation_taken"] == [CAROL]
+
+
 async def test_a_reposted_card_counts_and_the_card_it_replaced_does_not(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tmp_path: Path
 ) -> None:
