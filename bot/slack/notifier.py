@@ -11,6 +11,10 @@ Slack unreachable (5xx, 429 after retries, timeout): `DeliveryDeferred`, retried
 outbox. Slack refusing for good: a fallback (plain text keeping the buttons; the origin thread
 instead of a channel the bot is not in; a new message instead of one that cannot be updated),
 and a line for the audit returned to the outbox.
+
+Past 500 lines because posting at most once, finding a post that went through and settling
+late copies of a card all read the same delivery tags; splitting them apart would spread one
+protocol over several modules.
 """
 
 from __future__ import annotations
