@@ -124,7 +124,10 @@ class Services:
             client=self.client,
             signing_secret=self.settings.slack_signing_secret,
             handlers=Handlers(
-                queue=self.queue, store=self.store, agents={a.name: a for a in self.agents}
+                queue=self.queue,
+                store=self.store,
+                agents={a.name: a for a in self.agents},
+                redis=self.redis,
             ),
         )
 

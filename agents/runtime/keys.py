@@ -85,3 +85,13 @@ def job_retries() -> str:
     """Jobs whose thread was busy, by the time they run again (members: entry id, job json);
     same slot as the stream they move back into."""
     return f"{PREFIX}:{{jobs}}:retries"
+
+
+FORM_TTL = 24 * 3600
+"""A modal the bot opened can be submitted for a day; later, the person opens it again."""
+
+
+def opened_form(external_id: str) -> str:
+    """What the bot opened a modal for (the request, the person, which form), by the
+    `external_id` it gave the view: a submission counts only for a view recorded here."""
+    return f"{PREFIX}:form:{external_id}"

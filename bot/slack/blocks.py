@@ -271,14 +271,20 @@ def escalation(
 
 
 def reject_modal(
-    ref: RequestRef, call: ToolCall, tool: type[BaseModel] | None = None
+    ref: RequestRef,
+    call: ToolCall,
+    tool: type[BaseModel] | None = None,
+    *,
+    external_id: str | None = None,
 ) -> dict[str, Any]:
     """Reject asks why: the reason is required and reaches the agent. It names the call as
-    code renders it."""
+    code renders it. `external_id` names the view, so its submission can be matched to the
+    one the bot opened."""
     summary = described(call, tool).summary
     return View(
         type="modal",
         callback_id=REJECT_VIEW,
+        external_id=external_id,
         private_metadata=ref.encode(),
         title=messages.REJECT_TITLE,
         submit=messages.REJECT,
@@ -299,8 +305,11 @@ def reject_modal(
     ).to_dict()
 
 
-def edit_modal(ref: RequestRef, call: ToolCall, schema: dict[str, Any]) -> dict[str, Any]:
-    """Edit-then-approve: the action's arguments as typed fields, prefilled."""
+def edit_modal(
+    ref: RequestRef, call: ToolCall, schema: dict[str, Any], *, external_id: str | None = None
+) -> dict[str, Any]:
+    """Edit-then-approve: the action's arguments as typed fields, prefilled (`external_id`:
+    as for `reject_modal`)."""
     blocks: list[Block] = []
     for name, value in _arguments(call):
         spec = schema.get("properties", {}).get(name, {})
@@ -321,6 +330,7 @@ def edit_modal(ref: RequestRef, call: ToolCall, schema: dict[str, Any]) -> dict[
     return View(
         type="modal",
         callback_id=EDIT_VIEW,
+        external_id=external_id,
         private_metadata=ref.encode(),
         title=messages.EDIT_TITLE,
         submit=messages.EDIT_SUBMIT,

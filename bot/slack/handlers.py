@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -24,16 +25,25 @@ from agents.runtime.jobs import Decide, Job, JobQueue, Launch, Reply, Respond, T
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
 from bot.slack import blocks, messages, payloads
+from bot.slack.bindings import Bindings
 from bot.slack.payloads import Click, MessageEvent, RequestRef, Submission
 
 log = logging.getLogger(__name__)
 
 
 class Handlers:
-    def __init__(self, *, queue: JobQueue, store: ThreadStore, agents: Mapping[str, Agent]) -> None:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        store: ThreadStore,
+        agents: Mapping[str, Agent],
+        redis: Redis,
+    ) -> None:
         self._queue = queue
         self._store = store
         self._agents = agents
+        self._bindings = Bindings(redis)
 
     # Events
 
@@ -62,53 +72,55 @@ class Handlers:
     # Buttons
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None:
             await self._queue.enqueue(_decide(ref, click.user, approved=True))
         await ack()
-        await _unless_found(client, click, ref)
+        await _tell(client, click, refusal)
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click, ref = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         found = await self._request(ref)
         if click is None or ref is None or found is None:
-            await _unless_found(client, click, None)
+            await _tell(client, click, refusal or messages.UNKNOWN_THREAD)
             return
         agent = self._agents.get(found[0].agent)
         tool = agent.tool(found[1].action_intent) if agent else None
-        modal = blocks.reject_modal(ref, found[1], tool)
+        form = await self._bindings.opening(ref, user=click.user, callback_id=blocks.REJECT_VIEW)
+        modal = blocks.reject_modal(ref, found[1], tool, external_id=form)
         await _open_modal(client, click, modal)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click, ref = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         found = await self._request(ref)
         tool = self._agents[found[0].agent].tool(found[1].action_intent) if found else None
         if click is None or ref is None or found is None or tool is None:
-            await _unless_found(client, click, None)
+            await _tell(client, click, refusal or messages.UNKNOWN_THREAD)
             return
-        modal = blocks.edit_modal(ref, found[1], tool.model_json_schema())
+        form = await self._bindings.opening(ref, user=click.user, callback_id=blocks.EDIT_VIEW)
+        modal = blocks.edit_modal(ref, found[1], tool.model_json_schema(), external_id=form)
         await _open_modal(client, click, modal)
 
     async def on_answer(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None and ref.answer is not None:
             job = Respond(
                 thread_id=ref.thread_id, call_id=ref.call_id, user=click.user, text=ref.answer
             )
             await self._queue.enqueue(job)
         await ack()
-        await _unless_found(client, click, ref)
+        await _tell(client, click, refusal)
 
     async def on_take(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        click, ref = await self._clicked(body)
+        click, ref, refusal = await self._clicked(body, client)
         if click is not None and ref is not None:
             await self._queue.enqueue(
                 Take(thread_id=ref.thread_id, call_id=ref.call_id, user=click.user)
             )
         await ack()
-        await _unless_found(client, click, ref)
+        await _tell(client, click, refusal)
 
     async def on_unknown_action(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -119,10 +131,10 @@ class Handlers:
     # Modals
 
     async def on_reject_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        form, ref = _submitted(body)
+        form, ref = await self._submitted(body)
         reason = " ".join((form.values.get(blocks.REASON_BLOCK) or "").split()) if form else ""
         if form is None or ref is None:
-            await ack()
+            await _refuse_form(ack, form, messages.FORM_NOT_OURS)
             return
         if not reason:
             await ack(
@@ -130,13 +142,15 @@ class Handlers:
             )
             return
         await self._queue.enqueue(_decide(ref, form.user, approved=False, reason=reason))
+        await self._bindings.used(form)
         await ack()
 
     async def on_edit_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        form, ref = _submitted(body)
+        form, ref = await self._submitted(body)
         found = await self._request(ref)
         if form is None or ref is None or found is None:
-            await ack()
+            why = messages.FORM_NOT_OURS if ref is None else messages.UNKNOWN_THREAD
+            await _refuse_form(ack, form, why)
             return
         thread, call = found
         edited, errors = self._edited(thread, call.action, form)
@@ -145,6 +159,7 @@ class Handlers:
             return
         changed = edited if edited != call.action else None
         await self._queue.enqueue(_decide(ref, form.user, approved=True, edited_action=changed))
+        await self._bindings.used(form)
         await ack()
 
     async def on_other_view(self, ack: AsyncAck) -> None:
@@ -201,12 +216,25 @@ class Handlers:
                 not added,
             )
 
-    async def _clicked(self, body: dict[str, Any]) -> tuple[Click | None, RequestRef | None]:
+    async def _clicked(
+        self, body: dict[str, Any], client: AsyncWebClient
+    ) -> tuple[Click | None, RequestRef | None, str | None]:
+        """The click and the request it acts on; or, instead of the request, why the click
+        acts on nothing (to tell the clicker)."""
         click = payloads.click(body)
         ref = payloads.request_ref(click.value) if click else None
-        if ref is not None and not await self._store.exists(ref.thread_id):
-            ref = None
-        return click, ref
+        if click is None:
+            return None, None, None
+        if ref is None or not await self._store.exists(ref.thread_id):
+            return click, None, messages.UNKNOWN_THREAD
+        if not await self._bindings.on_card(click, ref, client):
+            return click, None, messages.CARD_OUT_OF_DATE
+        return click, ref, None
+
+    async def _submitted(self, body: dict[str, Any]) -> tuple[Submission | None, RequestRef | None]:
+        """The submitted form and its request, only if the bot opened that form (else None)."""
+        form = payloads.submission(body)
+        return form, await self._bindings.submitted(form) if form else None
 
     async def _request(self, ref: RequestRef | None) -> tuple[Thread, ToolCall] | None:
         """The thread and the request call a button or modal refers to, if they exist."""
@@ -255,16 +283,14 @@ def _decide(
     )
 
 
-def _submitted(body: dict[str, Any]) -> tuple[Submission | None, RequestRef | None]:
-    form = payloads.submission(body)
-    return form, payloads.request_ref(form.private_metadata) if form else None
-
-
-async def _unless_found(
-    client: AsyncWebClient, click: Click | None, ref: RequestRef | None
-) -> None:
-    if ref is None:
-        await _tell(client, click, messages.UNKNOWN_THREAD)
+async def _refuse_form(ack: AsyncAck, form: Submission | None, why: str) -> None:
+    """Keep a form the bot did not open (or whose request is gone) open, saying why on one of
+    its fields; a form without fields is just closed. Either way nothing was decided."""
+    field = next(iter(form.values), None) if form else None
+    if field is None:
+        await ack()
+        return
+    await ack(response_action="errors", errors={field: why})
 
 
 async def _open_modal(client: AsyncWebClient, click: Click, modal: dict[str, Any]) -> None:
@@ -277,8 +303,8 @@ async def _open_modal(client: AsyncWebClient, click: Click, modal: dict[str, Any
         await _tell(client, click, messages.FORM_FAILED)
 
 
-async def _tell(client: AsyncWebClient, click: Click | None, text: str) -> None:
-    if click is None:
+async def _tell(client: AsyncWebClient, click: Click | None, text: str | None) -> None:
+    if click is None or text is None:
         return
     try:
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)

@@ -59,6 +59,14 @@ UNKNOWN_THREAD = "I can't find the run this belongs to. It may have expired or b
 FORM_FAILED = "Slack didn't open the form just now, so nothing was changed. Please click again."
 UNKNOWN_ACTION = "This button isn't one I know. Nothing was changed."
 REASON_REQUIRED = "Please say why, so the agent can propose something else."
+CARD_OUT_OF_DATE = (
+    "This card is out of date, so nothing was changed. Use the latest card for this request "
+    "in the thread (if it has just appeared, click again in a moment)."
+)
+FORM_NOT_OURS = (
+    "This form doesn't match one I opened for you, so nothing was changed. Close it and "
+    "click the button on the request's card again."
+)
 
 
 def slack_date(at: datetime) -> str:

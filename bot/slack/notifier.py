@@ -11,6 +11,10 @@ Slack unreachable (5xx, 429 after retries, timeout): `DeliveryDeferred`, retried
 outbox. Slack refusing for good: a fallback (plain text keeping the buttons; the origin thread
 instead of a channel the bot is not in; a new message instead of one that cannot be updated),
 and a line for the audit returned to the outbox.
+
+Past 500 lines because posting at most once, finding a post that went through and settling
+late copies of a card all read the same delivery tags; splitting them apart would spread one
+protocol over several modules.
 """
 
 from __future__ import annotations
@@ -75,6 +79,29 @@ class SlackRefused(Exception):
     def __init__(self, method: str, error: str, channel: str) -> None:
         super().__init__(f"Slack refused {method} in {channel}: {error}")
         self.method, self.error, self.channel = method, error, channel
+
+
+def request_index(thread: Thread, call_id: str) -> int | None:
+    """The event index of request `call_id`'s call: its posts' delivery ids start with it."""
+    return next(
+        (
+            i
+            for i, e in enumerate(thread.events)
+            if isinstance(e, ToolCall) and e.call_id == call_id
+        ),
+        None,
+    )
+
+
+def request_tag(thread_id: str, index: int) -> str:
+    """What the delivery tag of each post of the request whose call is event `index` starts
+    with: a message carrying it is the bot's post of that request."""
+    return f"{thread_id}/{index}."
+
+
+def tag_of(message: dict[str, Any]) -> str:
+    """The delivery tag a message carries in its metadata ("" if none)."""
+    return str(((message.get("metadata") or {}).get("event_payload") or {}).get("id") or "")
 
 
 @dataclass
@@ -204,6 +231,11 @@ class SlackNotifier:
             return
         text, rendered = await self._render(thread, call)
         channel, ts = where
+        if thread.outcome(call) is not None:
+            # A copy we cannot find or update (no history scope, deleted) must not keep the
+            # card itself from showing the outcome.
+            with contextlib.suppress(SlackRefused):
+                await self._settle_copies(thread, call, where, text, rendered)
         try:
             await self._api(
                 self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
@@ -224,6 +256,41 @@ class SlackNotifier:
                 )
             else:
                 raise
+
+    async def _settle_copies(
+        self,
+        thread: Thread,
+        call: ToolCall,
+        where: tuple[str, str],
+        text: str,
+        rendered: list[dict[str, Any]],
+    ) -> None:
+        """A card post Slack answered too late may land after the bot, having found nothing,
+        posted it again: the ledger knows only the second, so the first would keep live
+        buttons once the request settles. If this request's post was made again after an
+        unanswered try, show the outcome on every copy too (found by its delivery tag)."""
+        index = request_index(thread, call.call_id)
+        if index is None or await self._ledger.flag(thread.id, f"reposted:{index}") is None:
+            return
+        assert thread.origin is not None
+        channel, ts = where
+        in_thread = thread.origin.thread_ts if channel == thread.origin.channel else None
+        for copy in await self._tagged(channel, in_thread, request_tag(thread.id, index)):
+            copy_ts = str(copy["ts"])
+            # Only other copies of the card: the same event's other posts (an escalation's
+            # note in the thread, what the card had to cut) have no buttons.
+            if copy_ts == ts or not any(
+                b.get("type") == "actions" for b in copy.get("blocks") or []
+            ):
+                continue
+            with contextlib.suppress(SlackRefused):  # a copy deleted meanwhile: nothing to show
+                await self._api(
+                    self._client.chat_update,
+                    channel=channel,
+                    ts=copy_ts,
+                    text=text,
+                    blocks=rendered,
+                )
 
     async def _render(self, thread: Thread, call: ToolCall) -> tuple[str, list[dict[str, Any]]]:
         """The fallback text and blocks of a human request, as its state is now."""
@@ -360,6 +427,8 @@ class SlackNotifier:
             if found is not None:
                 await self._sent(thread.id, delivery_id, channel, found)
                 return found
+            # Not there (yet): if Slack makes that try late, it lands as a second copy.
+            await self._ledger.set_flag(thread.id, f"reposted:{d.index}", "1")
         await self._ledger.put(
             thread.id, delivery_id, DeliveryRecord(state="sending", channel=channel, at=time.time())
         )
@@ -446,6 +515,35 @@ class SlackNotifier:
             if not cursor:
                 return None
         return None
+
+    async def _tagged(
+        self, channel: str, thread_ts: str | None, prefix: str
+    ) -> list[dict[str, Any]]:
+        """Every post in the thread (or top-level in `channel`) whose delivery tag starts with
+        `prefix`."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        method, where = (
+            (self._client.conversations_replies, {"ts": thread_ts})
+            if thread_ts is not None
+            else (self._client.conversations_history, {})
+        )
+        for _ in range(SEARCH_PAGES):
+            page = await self._api(
+                method,
+                channel=channel,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                **where,
+            )
+            for message in page.get("messages") or []:
+                if tag_of(message).startswith(prefix):
+                    found.append(message)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return found
 
     async def _api(
         self, method: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any

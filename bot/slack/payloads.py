@@ -88,7 +88,8 @@ class RequestRef(BaseModel):
 
 
 class Click(BaseModel):
-    """One button click from a `block_actions` payload."""
+    """One button click from a `block_actions` payload: `channel` and `message_ts` name the
+    message it was on (its container), `ephemeral` whether that was an ephemeral copy."""
 
     model_config = ConfigDict(frozen=True)
     user: str
@@ -97,6 +98,7 @@ class Click(BaseModel):
     action_id: str
     value: str | None
     trigger_id: str | None = None
+    ephemeral: bool = False
 
 
 class Submission(BaseModel):
@@ -107,6 +109,8 @@ class Submission(BaseModel):
     callback_id: str
     private_metadata: str
     values: dict[str, str | None]
+    external_id: str = ""
+    """The view's `external_id`: which opening of a form by the bot this is."""
 
 
 def message_event(body: dict[str, Any]) -> MessageEvent | None:
@@ -122,11 +126,13 @@ def click(body: dict[str, Any]) -> Click | None:
         container = body.get("container") or {}
         return Click(
             user=body["user"]["id"],
-            channel=(body.get("channel") or {}).get("id") or container["channel_id"],
+            # The container is the message clicked; a click is bound to it, so it wins.
+            channel=container.get("channel_id") or body["channel"]["id"],
             message_ts=container.get("message_ts"),
             action_id=action["action_id"],
             value=action.get("value"),
             trigger_id=body.get("trigger_id"),
+            ephemeral=container.get("is_ephemeral") is True,
         )
     except (KeyError, IndexError, TypeError, AttributeError, ValidationError):
         return None
@@ -155,6 +161,7 @@ def submission(body: dict[str, Any]) -> Submission | None:
             callback_id=view["callback_id"],
             private_metadata=view.get("private_metadata", ""),
             values=values,
+            external_id=view.get("external_id") or "",
         )
     except (KeyError, TypeError, AttributeError, ValidationError):
         return None
