@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from agents.runtime import keys
 from agents.runtime.audit import AuditLog, entry_hash
+from agents.runtime.connect import close_redis, redis_from_url
 from agents.runtime.events import (
     ApprovalDecision,
     Error,
@@ -223,3 +224,17 @@ async def test_trimming_keeps_the_retention_and_the_chain_verifies_from_its_anch
     long_kept = AuditLog(redis)
     problem = (await long_kept.verify()).problem
     assert problem == "entry 4 was trimmed before its retention ended"
+
+
+async def test_the_log_works_on_a_redis_cluster(cluster_url: str) -> None:
+    client = redis_from_url(cluster_url)
+    try:
+        await client.delete(keys.audit(), keys.audit_head(), keys.audit_anchor())
+        store = ThreadStore(client)
+        # Threads in different slots append to the one chain in the `{audit}` slot.
+        await asyncio.gather(*(approved_cycle(store, ts=f"c{i}") for i in range(3)))
+
+        verdict = await store.audit.verify()
+        assert verdict.problem is None and verdict.entries == 12
+    finally:
+        await close_redis(client)
