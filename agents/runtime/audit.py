@@ -12,6 +12,8 @@ Python (Redis's Lua has no sha256), then a script appends them only if neither m
 both. A conflict (another process appended) re-reads and re-hashes. A script rather than
 WATCH/MULTI because redis-py's async cluster client cannot WATCH; every key is in the `{audit}`
 slot. The cursor makes an append exactly-once per event: a repeated save finds its events taken.
+Within a process appends take turns (an asyncio lock), so only processes race for the head: with
+every concurrent step racing, each append would cost as many attempts as there are steps.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +62,19 @@ AUDITED = frozenset(
 )
 """Event types always audited; a `tool_call` is audited when it asks a person."""
 _ATTEMPTS = 200
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn() -> asyncio.Lock:
+    """The lock appends of this process (its running event loop) take turns on."""
+    loop = asyncio.get_running_loop()
+    lock = _TURNS.get(loop)
+    if lock is None:
+        lock = _TURNS[loop] = asyncio.Lock()
+    return lock
+
 
 # KEYS: stream, head, anchor, cursor. ARGV: expected head ('' for none), expected cursor, new
 # cursor, ttl seconds, trim below this ms, new head, then (entry json, hash) pairs.
@@ -162,11 +178,12 @@ class AuditLog:
         after every successful save. A Redis failure is logged, not raised: the save stands,
         and the thread's next save appends what this one missed (the cursor did not move)."""
         try:
-            for _ in range(_ATTEMPTS):
-                appended = await self._try_append(thread)
-                if appended is not None:
-                    return appended
-                await asyncio.sleep(random.uniform(0, 0.005))
+            async with _turn():
+                for _ in range(_ATTEMPTS):
+                    appended = await self._try_append(thread)
+                    if appended is not None:
+                        return appended
+                    await asyncio.sleep(random.uniform(0, 0.005))
             log.warning("audit append for %s kept conflicting; next save retries", thread.id)
         except RedisError as exc:
             log.warning("audit append for %s failed (%s); next save retries", thread.id, exc)
