@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot import eval_cli, logs, prompt_cli, runners, threads_cli
+from bot import audit_cli, eval_cli, logs, prompt_cli, runners, threads_cli
 from bot.services import ConfigError, agents_for
 from bot.settings import Settings
 
@@ -34,6 +34,7 @@ def _parser(agent_names: list[str]) -> argparse.ArgumentParser:
     threads_cli.add_parser(sub)
     prompt_cli.add_parser(sub, agent_names)
     eval_cli.add_parser(sub, agent_names)
+    audit_cli.add_parser(sub)
     return parser
 
 
@@ -55,6 +56,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
             return prompt_cli.run(args, settings)
         case "eval":
             return eval_cli.run(args, settings)
+        case "audit":
+            return audit_cli.run(args, settings)
         case _:
             raise AssertionError(args.command)
 
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"hitl: {exc}")
     args = _parser(agent_names).parse_args(argv)
     # A person reads the sandbox and one-off commands; servers and workers feed log pipelines.
-    interactive = args.command in (None, "sandbox", "threads", "prompt", "eval")
+    interactive = args.command in (None, "sandbox", "threads", "prompt", "eval", "audit")
     logs.configure(settings.hitl_log_format or ("text" if interactive else "json"))
     if args.command is None:
         args = _parser(agent_names).parse_args(

@@ -180,7 +180,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     if model is None:
         model = owned_model = model_for(settings, agents)
     redis = redis_from_url(settings.redis_url)
-    store = ThreadStore(redis)
+    store = ThreadStore(redis, audit_retention_days=settings.hitl_audit_retention_days)
     queue = JobQueue(redis, consumer=consumer_name())
     client = AsyncWebClient(
         token=settings.slack_bot_token,

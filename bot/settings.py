@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     """Seconds before a Slack Web API call counts as failed (and is retried through the outbox)."""
     hitl_simulated_deploy_seconds: float = Field(default=0.0, ge=0)
     hitl_policy_file: Path | None = None
+    hitl_audit_retention_days: int = Field(default=400, gt=0)
+    """Audit log entries are kept at least this many days (agents/runtime/audit.py)."""
     # Tool adapters (README: "Agents and their adapters"); unset means the simulated ones.
     hitl_resource_owners: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     hitl_github_token: str | None = None

@@ -95,3 +95,32 @@ def opened_form(external_id: str) -> str:
     """What the bot opened a modal for (the request, the person, which form), by the
     `external_id` it gave the view: a submission counts only for a view recorded here."""
     return f"{PREFIX}:form:{external_id}"
+
+
+# The audit log is one chain, so its keys share the `{audit}` hash tag: on a Redis Cluster the
+# whole log lives in one slot, by design (an append must compare-and-set the chain head, and
+# the log is written once per saved event, far below what one node serves).
+AUDIT_RETENTION_DAYS = 400
+"""Audit entries are kept at least this long (HITL_AUDIT_RETENTION_DAYS); older ones are trimmed."""
+
+
+def audit() -> str:
+    """The audit stream: one hash-chained entry per audited thread event."""
+    return f"{PREFIX}:{{audit}}"
+
+
+def audit_head() -> str:
+    """`seq hash` of the newest audit entry: an append compares-and-sets it."""
+    return f"{PREFIX}:{{audit}}:head"
+
+
+def audit_anchor() -> str:
+    """Where the chain starts after a trim: the hash, seq and time of the last trimmed entry."""
+    return f"{PREFIX}:{{audit}}:anchor"
+
+
+def audit_cursor(thread_id: str) -> str:
+    """How many of a thread's events were looked at for the audit log (`created n`), so a
+    retried or repeated save never appends an event twice. In the audit slot, not the
+    thread's, because it is set in the same atomic step as the append."""
+    return f"{PREFIX}:{{audit}}:cursor:{thread_id}"

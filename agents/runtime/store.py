@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from agents.runtime import keys
+from agents.runtime.audit import AuditLog
 from agents.runtime.thread import SlackOrigin, Thread
 
 
@@ -94,8 +95,11 @@ def _text(raw: bytes | str) -> str:
 
 
 class ThreadStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(
+        self, redis: Redis, *, audit_retention_days: float = keys.AUDIT_RETENTION_DAYS
+    ) -> None:
         self._redis = redis
+        self.audit = AuditLog(redis, retention_days=audit_retention_days)
         self._save: Any = redis.register_script(_SAVE)
         self._mark: Any = redis.register_script(_MARK)
         self._touch: Any = redis.register_script(_TOUCH)
@@ -112,6 +116,13 @@ class ThreadStore:
         return saved
 
     async def _write(self, thread: Thread, *, expected: int, version: int) -> bool:
+        if not await self._put(thread, expected=expected, version=version):
+            return False
+        # Only a save that won appends, and the audit cursor skips events already appended.
+        await self.audit.record(thread)
+        return True
+
+    async def _put(self, thread: Thread, *, expected: int, version: int) -> bool:
         written = await self._save(
             keys=[keys.thread(thread.id)],
             args=[
