@@ -490,30 +490,9 @@ class SlackNotifier:
     ) -> str | None:
         """The ts of a post tagged `tag`, if an earlier try did make it."""
         oldest = f"{max(0.0, since - 60):.6f}"
-        cursor: str | None = None
-        # A thread's replies, or the channel's top-level messages for a post outside a thread.
-        method, where = (
-            (self._client.conversations_replies, {"ts": thread_ts})
-            if thread_ts is not None
-            else (self._client.conversations_history, {})
-        )
-        for _ in range(SEARCH_PAGES):
-            page = await self._api(
-                method,
-                channel=channel,
-                oldest=oldest,
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-                **where,
-            )
-            for message in page.get("messages") or []:
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("id") == tag:
-                    return str(message["ts"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
+        async for message in self._posts(channel, thread_ts, oldest=oldest):
+            if tag_of(message) == tag:
+                return str(message["ts"])
         return None
 
     async def _tagged(
@@ -521,13 +500,21 @@ class SlackNotifier:
     ) -> list[dict[str, Any]]:
         """Every post in the thread (or top-level in `channel`) whose delivery tag starts with
         `prefix`."""
-        found: list[dict[str, Any]] = []
+        return [m async for m in self._posts(channel, thread_ts) if tag_of(m).startswith(prefix)]
+
+    async def _posts(
+        self, channel: str, thread_ts: str | None, *, oldest: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A thread's replies, or the channel's top-level messages for a post outside a thread,
+        with their metadata; at most SEARCH_PAGES pages."""
         cursor: str | None = None
         method, where = (
             (self._client.conversations_replies, {"ts": thread_ts})
             if thread_ts is not None
             else (self._client.conversations_history, {})
         )
+        if oldest is not None:
+            where["oldest"] = oldest
         for _ in range(SEARCH_PAGES):
             page = await self._api(
                 method,
@@ -538,12 +525,10 @@ class SlackNotifier:
                 **where,
             )
             for message in page.get("messages") or []:
-                if tag_of(message).startswith(prefix):
-                    found.append(message)
+                yield message
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
-                break
-        return found
+                return
 
     async def _api(
         self, method: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
