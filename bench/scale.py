@@ -163,7 +163,7 @@ async def _resume(bot: Services, thread_ids: list[str], workers: int, slack_api_
 
     processes = _start_workers(str(bot.settings.redis_url), slack_api_url, workers)
     try:
-        await _wait(all_reading, within=60)
+        await _wait(all_reading, within=180)  # workers start slowly on a busy CI machine
         started = time.perf_counter()
         for job in jobs:
             await bot.queue.enqueue(job)
