@@ -133,7 +133,7 @@ def entry_for(thread: Thread, index: int) -> dict[str, Any]:
         "event": event.model_dump(mode="json"),
     }
     if isinstance(event, ApprovalDecision | HumanResponse | RequestExpired):
-        asked = _request(thread, event.call_id)
+        asked = thread.call(event.call_id)
         if asked is not None:
             entry["seconds_to_decision"] = round((event.at - asked.at).total_seconds(), 3)
     return entry
@@ -144,13 +144,6 @@ def _actor(thread: Thread, event: Event) -> str | None:
         return thread.requester_of(event.call_id)
     actor = getattr(event, "user", None) or getattr(event, "by", None)
     return str(actor) if actor is not None else None
-
-
-def _request(thread: Thread, call_id: str) -> ToolCall | None:
-    for event in thread.events:
-        if isinstance(event, ToolCall) and event.call_id == call_id:
-            return event
-    return None
 
 
 @dataclass(frozen=True)
