@@ -107,7 +107,7 @@ class Runtime:
             case Scheduled():
                 await self._apply(job, None, lambda t: self._scheduled(t, job), key)
             case Advance():
-                await self.advance(job.thread_id)
+                await self._repair(job.thread_id)
             case _:
                 assert_never(job)
 
@@ -328,6 +328,16 @@ class Runtime:
         if any(isinstance(e, ReminderSent) for e in thread.about(job.call_id)):
             return None
         return ReminderSent(call_id=job.call_id)
+
+    async def _repair(self, thread_id: str) -> None:
+        """An `Advance` job (a delivery retry, or the reconciler's repair of a thread nobody
+        carried on): first append what the audit log misses, since a worker that died between
+        a save and its audit append left the events unlogged and a finished thread may never
+        be saved again, then carry the thread on."""
+        thread = await self._store.load(thread_id)
+        if thread is not None:
+            await self._store.audit.record(thread)
+        await self.advance(thread_id)
 
     async def advance(self, thread_id: str) -> None:
         """Deliver what the thread must still show, then step it until it waits for a person
