@@ -147,6 +147,10 @@ def ui_state(emu: Emulator) -> dict[str, Any]:
         "ephemerals": [asdict(e) for e in emu.ephemerals],
         "views": [_view(v) for v in emu.open_views()],
         "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
+        "statuses": [
+            {"channel": k.split(" ")[0], "thread_ts": k.split(" ")[1], "status": v}
+            for k, v in emu.workspace.statuses.items()
+        ],
     }
 
 
