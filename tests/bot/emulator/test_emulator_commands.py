@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
@@ -106,3 +107,35 @@ async def test_slash_commands_and_shortcuts_arrive_signed_in_slacks_shapes(
     assert payload["type"] == "message_action" and payload["callback_id"] == "ask_hitl"
     assert payload["message"]["text"] == "ship it" and payload["message_ts"] == msg.ts
     assert payload["channel"]["id"] == DEPLOYS and payload["user"]["id"] == "U0ALICE"
+
+
+async def test_the_page_runs_slash_commands_and_shortcuts(emu: SlackEmulator) -> None:
+    bodies: list[str] = []
+
+    async def app(request: Request) -> Response:
+        bodies.append((await request.body()).decode())
+        return JSONResponse({"text": "help text"} if "command=" in bodies[-1] else {})
+
+    server = await start_server(Starlette(routes=[Route("/", app, methods=["POST"])]))
+    emu.events_url = f"{server.url}/"
+    try:
+        async with httpx.AsyncClient(base_url=emu.url) as page:
+            ran = await page.post(
+                "/ui/command",
+                json={"user": "U0ALICE", "channel": DEPLOYS, "command": "/hitl", "text": "help"},
+            )
+            msg = (await emu.post_message(user="U0BOB", channel=DEPLOYS, text="x")).message
+            picked = await page.post(
+                "/ui/shortcut",
+                json={
+                    "user": "U0ALICE",
+                    "channel": DEPLOYS,
+                    "ts": msg.ts,
+                    "callback_id": "ask_hitl",
+                },
+            )
+    finally:
+        await server.stop()
+    assert ran.json() == {"ok": True, "status": 200} and picked.json()["ok"] is True
+    assert [e.text for e in emu.ephemerals] == ["help text"]
+    assert "message_action" in bodies[-1]
