@@ -43,6 +43,7 @@ from bot.http import build_http_app
 from bot.operations import ThreadOps
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
+from bot.slack.commands import Commands
 from bot.slack.directory import SlackDirectory
 from bot.slack.handlers import Handlers
 from bot.slack.notifier import SlackNotifier
@@ -128,6 +129,12 @@ class Services:
                 store=self.store,
                 agents={a.name: a for a in self.agents},
                 redis=self.redis,
+            ),
+            slash=Commands(
+                queue=self.queue,
+                store=self.store,
+                agents={a.name: a for a in self.agents},
+                directory=SlackDirectory(self.client, self.redis),
             ),
         )
 

@@ -38,7 +38,11 @@ SCOPE_FOR_METHOD = {
     # Looking for a post that may have gone through before re-posting it (the outbox).
     "conversations.replies": "channels:history",
     "conversations.history": "channels:history",
+    # The status line under a thread while steps run (Slack now takes chat:write for it).
+    "assistant.threads.setStatus": "chat:write",
 }
+# The app features the bot uses, and the bot scope each one needs.
+SCOPE_FOR_FEATURE = {"slash_commands": "commands", "shortcuts": "commands"}
 # The events the bot subscribes to, and the bot scope each one needs.
 SCOPE_FOR_EVENT = {
     "app_mention": "app_mentions:read",
