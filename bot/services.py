@@ -166,6 +166,7 @@ def policy_for(settings: Settings) -> Policy:
         rules=policy_file.rules,
         oncall=policy_file.oncall or settings.hitl_oncall,
         owners={**settings.hitl_resource_owners, **policy_file.owners},
+        limits=policy_file.limits,
     )
 
 
