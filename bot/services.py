@@ -128,6 +128,7 @@ class Services:
                 store=self.store,
                 agents={a.name: a for a in self.agents},
                 redis=self.redis,
+                policy=policy_for(self.settings),
             ),
         )
 

@@ -81,16 +81,17 @@ class Limit(BaseModel):
             call.get(key) == value for key, value in self.when.items()
         )
 
-    def breach(self, call: dict[str, Any]) -> str | None:
-        """What in `call` is over this limit, said for the model and the editor; None if
-        nothing is (a missing or non-numeric argument is the tool's business, not ours)."""
+    def breaches(self, call: dict[str, Any]) -> dict[str, str]:
+        """Each argument of `call` over this limit -> why, said for the model and the editor
+        (a missing or non-numeric argument is the tool's business, not ours)."""
+        scope = " and ".join(f"{key} {value}" for key, value in self.when.items())
+        where = f"{self.tool} with {scope}" if scope else self.tool
+        found: dict[str, str] = {}
         for name, most in self.max.items():
             value = call.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value > most:
-                scope = " and ".join(f"{key} {value}" for key, value in self.when.items())
-                where = f"{self.tool} with {scope}" if scope else self.tool
-                return f"{name} {value} is over the limit of {most} for {where}"
-        return None
+                found[name] = f"{name} {value} is over the limit of {most} for {where}"
+        return found
 
 
 class PolicyFile(BaseModel):
@@ -130,9 +131,17 @@ class Policy:
     def over_limit(self, call: Tool) -> str | None:
         """Why `call` may not run as asked (the first breached limit of all that match), or
         None. Checked before a call is offered for approval, and again on an edit."""
-        dumped = call.model_dump(mode="json")
-        breaches = (limit.breach(dumped) for limit in self.limits if limit.matches(dumped))
-        return next((breach for breach in breaches if breach is not None), None)
+        return next(iter(self.over_limits(call.model_dump(mode="json")).values()), None)
+
+    def over_limits(self, dumped: dict[str, Any]) -> dict[str, str]:
+        """Each argument of a call (`{"intent": ..., **arguments}`) over a matching limit ->
+        why (the Edit form's errors)."""
+        found: dict[str, str] = {}
+        for limit in self.limits:
+            if limit.matches(dumped):
+                for argument, breach in limit.breaches(dumped).items():
+                    found.setdefault(argument, breach)
+        return found
 
     def rule(self, call: Tool) -> Rule | None:
         """The first rule that matches `call`, if any."""

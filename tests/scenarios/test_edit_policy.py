@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from agents.runtime.events import Error, ToolCall
+from agents.runtime.events import Error, ToolCall, call_hash
+from agents.runtime.jobs import Decide, JobQueue
 from bot.adapters import simulated_store
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, CAROL, DEPLOYS, MALLORY, MakeBot
@@ -28,6 +29,7 @@ from tools.access import ACCESS_TOOLS, SimulatedAccess
 GRANT_DANA = f"give <@{DANA}> read access to billing-db for 2 days because she is on call"
 LIMIT = "limits:\n  - tool: grant_access\n    when: {level: read}\n    max: {duration_hours: %d}\n"
 OVER = "duration_hours 48 is over the limit of 24 for grant_access with level read"
+EDIT_OVER = "duration_hours 720 is over the limit of 48 for grant_access with level read"
 
 
 def policy(tmp_path: Path, text: str) -> Path:
@@ -80,7 +82,7 @@ async def test_within_the_limit_a_grant_is_offered_and_runs(
     assert len(await grants(redis)) == 1
 
 
-async def test_an_edit_over_a_limit_is_refused_and_the_editor_told_why(
+async def test_an_edit_over_a_limit_is_a_field_error_in_the_edit_form(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tmp_path: Path
 ) -> None:
     slack.add_user(DANA, "dana")
@@ -94,13 +96,37 @@ async def test_an_edit_over_a_limit_is_refused_and_the_editor_told_why(
     (modal,) = slack.open_views(CAROL)
     edit = {"duration_hours": {"duration_hours": "720"}}
     await slack.submit_view(user=CAROL, view=modal, values=edit)
+    assert not modal.closed
+    assert modal.errors["duration_hours"] == EDIT_OVER
+    assert await bot.settle() == 0  # nothing was decided
+    assert await grants(redis) == []
+
+
+async def test_an_edit_over_a_limit_that_reaches_the_runtime_is_refused_privately(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tmp_path: Path
+) -> None:
+    # A decision queued by an edge that did not check (an older version mid-deploy, say).
+    slack.add_user(DANA, "dana")
+    bot = await make_bot(hitl_resource_owners=OWNERS, hitl_policy_file=policy(tmp_path, LIMIT % 48))
+    root = await mention(slack, GRANT_DANA)
+    await bot.settle()
+    thread = await load_thread(redis, root)
+    request = thread.open_request()
+    assert request is not None
+    edited = {**request.action, "duration_hours": 720}
+    decide = Decide(
+        thread_id=thread.id,
+        call_id=request.call_id,
+        action_hash=call_hash(request.action),
+        approved=True,
+        user=CAROL,
+        edited_action=edited,
+    )
+    await JobQueue(redis, consumer="old-edge").enqueue(decide)
     await bot.settle()
     assert await grants(redis) == []
     told = slack.ephemerals[-1]
-    assert told.user == CAROL
-    assert (
-        "duration_hours 720 is over the limit of 48 for grant_access with level read" in told.text
-    )
+    assert told.user == CAROL and EDIT_OVER in told.text
 
 
 DEPLOY_RULES = {
