@@ -7,9 +7,10 @@ from __future__ import annotations
 import httpx
 from redis.asyncio import Redis
 
+from agents.runtime.audit import AuditLog
 from bot.emulator.server import SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
-from tests.support import approval_message, deployments, shown_text
+from tests.support import approval_message, cli_env, deployments, hitl, shown_text
 
 BOTH = "both-secret-0123456789abcdef"
 OPS = "ops-secret-0123456789abcdef"
@@ -45,7 +46,7 @@ async def approve(bot: BotProcess, secret: str, thread_id: str, user: str) -> No
 
 
 async def test_the_launching_token_cannot_approve_as_anyone_but_another_token_can(
-    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str
 ) -> None:
     bot = await make_bot(hitl_api_tokens=TOKENS)
     thread_id = await launch(bot, BOTH)
@@ -64,6 +65,11 @@ async def test_the_launching_token_cannot_approve_as_anyone_but_another_token_ca
     async with api(bot, BOTH) as both:
         events = (await both.get(f"/threads/{thread_id}")).json()["events"]
     assert events[0]["type"] == "user_message" and events[0]["via"] == "API token both"
+    shown = await hitl("threads", "show", thread_id, environ=cli_env(redis_server))
+    out, _ = await shown.communicate()
+    assert f"{ALICE} via API token both: deploy api 1.4.2" in out.decode()
+    audited = [e async for e in AuditLog(redis).entries() if e["type"] == "tool_call"]
+    assert [(e["actor"], e.get("via")) for e in audited] == [(ALICE, "API token both")]
 
     await approve(bot, OPS, thread_id, BOB)
     assert await deployments(redis) == [("api", "1.4.2", "production")]
