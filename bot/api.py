@@ -99,8 +99,9 @@ class ThreadAPI:
     async def list_threads(self, _: Request, __: ApiToken) -> Response:
         return _json([t.model_dump(mode="json") for t in await self._ops.list()])
 
-    async def launch(self, request: Request, _: ApiToken) -> Response:
-        accepted = await self._ops.launch(await _body(request, LaunchRequest))
+    async def launch(self, request: Request, token: ApiToken) -> Response:
+        # The token is recorded with the request, so it cannot also approve it.
+        accepted = await self._ops.launch(await _body(request, LaunchRequest), via=token.via)
         return _json(accepted.model_dump(), 202)
 
     async def get_thread(self, request: Request, _: ApiToken) -> Response:

@@ -133,17 +133,22 @@ class ThreadOps:
     async def get(self, thread_id: str) -> ThreadDetail:
         return ThreadDetail.of(await self._thread(thread_id))
 
-    async def launch(self, request: LaunchRequest) -> Accepted:
-        """Post the request as a new message in the channel and start an agent in its thread."""
+    async def launch(self, request: LaunchRequest, *, via: str | None = None) -> Accepted:
+        """Post the request as a new message in the channel and start an agent in its thread.
+        `via` names the caller that relayed it (`API token ci`): it may not approve it."""
         try:
             posted = await self._client.chat_postMessage(
-                channel=request.channel, text=messages.launched(request.user, request.text)
+                channel=request.channel, text=messages.launched(request.user, request.text, via)
             )
         except SlackApiError as exc:
             raise SlackError(f"Slack refused the message: {exc.response.get('error')}") from exc
         origin = SlackOrigin(channel=request.channel, thread_ts=str(posted["ts"]))
         job = Launch(
-            user=request.user, text=request.text, origin=origin, message_ts=origin.thread_ts
+            user=request.user,
+            text=request.text,
+            origin=origin,
+            message_ts=origin.thread_ts,
+            via=via,
         )
         await self._queue.enqueue(job)
         return Accepted(thread_id=thread_id_for(origin))

@@ -129,6 +129,7 @@ class Services:
                 store=self.store,
                 agents={a.name: a for a in self.agents},
                 redis=self.redis,
+                policy=policy_for(self.settings),
             ),
             slash=Commands(
                 queue=self.queue,
@@ -173,6 +174,7 @@ def policy_for(settings: Settings) -> Policy:
         rules=policy_file.rules,
         oncall=policy_file.oncall or settings.hitl_oncall,
         owners={**settings.hitl_resource_owners, **policy_file.owners},
+        limits=policy_file.limits,
     )
 
 

@@ -91,8 +91,8 @@ def event_line(event: Event) -> str:
 
 def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per event type
     match event:
-        case UserMessage(user=user, text=text):
-            return "message", f"{user}: {text}"
+        case UserMessage(user=user, text=text, via=via):
+            return "message", f"{user} via {via}: {text}" if via else f"{user}: {text}"
         case ToolCall(intent="request_approval", arguments=args, source=source, terms=terms):
             return "approval requested", (
                 f"{args['summary']} · by {source} · hash {call_hash(args['action'])[:12]}"

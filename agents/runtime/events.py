@@ -64,6 +64,8 @@ class UserMessage(_Event):
     user: str
     text: str
     message_ts: str | None = None
+    via: str | None = None
+    """Who relayed the message for `user` when not Slack itself (`API token ci`)."""
 
 
 class ToolCall(_Event):

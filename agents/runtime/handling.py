@@ -119,7 +119,7 @@ class Runtime:
             log.info("thread %s exists; launch is a duplicate", thread_id)
             await self.advance(thread_id)
             return
-        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
+        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts, via=job.via)
         # Routing (agents/runtime/routing.py) picks one agent, or answers with help by itself.
         routed = await self._router.route(message) if self._router else None
         thread = Thread(
@@ -221,6 +221,10 @@ class Runtime:
         if not job.approved:
             ok = may_reject(job.user, requester=requester, allowed=allowed)
             return None if ok else Refusal("not_allowed")
+        launcher = thread.relayed_by(request.call_id)
+        if job.via is not None and job.via == launcher:
+            # Whoever it names, the caller that asked for the call may not approve it too.
+            return Refusal("launched_via", detail=launcher)
         gainers = self._beneficiaries(thread, request.action, job.edited_action)
         if may_approve(job.user, requester=requester, allowed=allowed, beneficiaries=gainers):
             return None
@@ -251,7 +255,16 @@ class Runtime:
             action = self._agents[thread.agent].parse_action(dict(edited))
         except ValueError as exc:
             return str(exc).splitlines()[0]
-        edited_terms = self._deps.policy.terms(APPROVAL, action=action, now=self._deps.clock())
+        policy = self._deps.policy
+        breach = policy.over_limit(action)
+        if breach is not None:
+            return breach
+        # A new proposal: under another rule (gated or not, other timeout) it is not the
+        # request its deciders were asked about.
+        asked = self._agents[thread.agent].parse_action(dict(request.action))
+        if policy.rule(action) != policy.rule(asked):
+            return "the edited call falls under a different policy rule; reject it and ask again"
+        edited_terms = policy.terms(APPROVAL, action=action, now=self._deps.clock())
         if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
             return "the edited call needs different approvers; reject it and ask again"
         return ""

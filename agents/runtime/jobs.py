@@ -27,6 +27,9 @@ class Launch(_Job):
     text: str
     origin: SlackOrigin
     message_ts: str
+    via: str | None = None
+    """Who relayed the request for `user` when not Slack itself (`API token ci`); that
+    caller may not approve what it asked for."""
 
 
 class Decide(_Job):
