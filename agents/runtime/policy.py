@@ -38,7 +38,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
@@ -106,6 +106,40 @@ class PolicyFile(BaseModel):
 
 class PolicyError(ValueError):
     """The policy file cannot be used; the message says where and why."""
+
+
+def misnamed(policy: PolicyFile, tools: Collection[type[BaseModel]]) -> list[str]:
+    """Where the policy file names a tool or an argument that the loaded agents do not have: a
+    typo there would silently leave a call ungated or unlimited. Empty when all is well."""
+    by_name = {m.model_fields["intent"].default: m for m in tools}
+    problems: list[str] = []
+    entries: list[tuple[str, int, str, Mapping[str, object], Mapping[str, object]]]
+    entries = [("rules", i, r.tool, r.when, {}) for i, r in enumerate(policy.rules)]
+    entries += [("limits", i, lim.tool, lim.when, lim.max) for i, lim in enumerate(policy.limits)]
+    for section, index, tool, when, most in entries:
+        where = f"{section}.{index}"
+        model = by_name.get(tool)
+        if model is None:
+            problems.append(f"{where}.tool: no tool {tool!r}; the agents have {sorted(by_name)}")
+            continue
+        fields = model.model_fields
+        problems += [
+            f"{where}.when.{key}: {tool} has no argument {key!r}"
+            for key in when
+            if key not in fields
+        ]
+        problems += [
+            f"{where}.max.{key}: {tool} has no numeric argument {key!r}"
+            for key in most
+            if key not in fields or not _numeric(fields[key].annotation)
+        ]
+    return problems
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether an argument's type is a number (or an optional one)."""
+    kinds = get_args(annotation) or (annotation,)
+    return any(k in (int, float) for k in kinds)
 
 
 def load_policy_file(path: Path) -> PolicyFile:
