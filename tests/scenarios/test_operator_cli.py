@@ -211,3 +211,30 @@ async def test_pause_and_resume_keep_their_reasons(
 async def test_version_prints_the_package_version() -> None:
     code, out, _ = await run("--version", environ=dict(os.environ))
     assert (code, out) == (0, f"hitl {version('slack-hitl')}\n")
+
+
+async def test_api_lists_by_status_newest_first(make_bot: MakeBot, redis: Redis) -> None:
+    bot = await make_bot(hitl_api_token="tok")
+    store = ThreadStore(redis)
+    now = utcnow()
+    ids = []
+    for n in range(3):
+        origin = SlackOrigin(channel=DEPLOYS, thread_ts=f"1700000001.00010{n}")
+        at = now - timedelta(minutes=10 - n)
+        events: list[UserMessage | Paused] = [UserMessage(user=ALICE, text="x", at=at)]
+        if n < 2:
+            events.append(Paused(by="ops", at=at))
+        thread = Thread(
+            id=thread_id_for(origin), agent="deploy", requester=ALICE, origin=origin,
+            events=events, created_at=at,
+        )  # fmt: skip
+        await store.create(thread)
+        ids.append(thread.id)
+    headers = {"Authorization": "Bearer tok"}
+    async with httpx.AsyncClient(base_url=f"{bot.server.url}/api", headers=headers) as client:
+        paused = (await client.get("/threads", params={"status": "paused"})).json()
+        assert [t["id"] for t in paused] == [ids[1], ids[0]]
+        everything = (await client.get("/threads")).json()
+        assert [t["id"] for t in everything] == [ids[2], ids[1], ids[0]]
+        bad = await client.get("/threads", params={"status": "bogus"})
+        assert bad.status_code == 400 and "waiting" in bad.json()["error"]
