@@ -28,14 +28,16 @@ class CommandFailed(Exception):
 
 def with_sandbox(settings: Settings) -> Settings:
     """`settings`, with what the environment leaves unset taken from a running sandbox: its
-    Redis when REDIS_URL is unset, its emulator when SLACK_BOT_TOKEN is unset."""
+    Redis when REDIS_URL is unset, its emulator when SLACK_BOT_TOKEN is unset and the Redis is
+    the sandbox's (a message posted in the emulator means nothing to another Redis's workers)."""
     sandbox = running_sandbox()
     if sandbox is None:
         return settings
     update: dict[str, str] = {}
     if "redis_url" not in settings.model_fields_set:
         update["redis_url"] = sandbox.redis_url
-    if not settings.slack_bot_token:
+    redis_url = update.get("redis_url", settings.redis_url)
+    if not settings.slack_bot_token and redis_url == sandbox.redis_url:
         update |= {
             "slack_bot_token": sandbox.slack_bot_token,
             "slack_api_url": sandbox.slack_api_url,
@@ -47,8 +49,8 @@ def require_slack(settings: Settings) -> str:
     """The bot token to post with; never falls through to slack.com without one."""
     if not settings.slack_bot_token:
         raise CommandFailed(
-            "SLACK_BOT_TOKEN is not set and no sandbox is running — start the sandbox with "
-            "`make run`, or set SLACK_BOT_TOKEN"
+            "SLACK_BOT_TOKEN is not set — start the sandbox with `make run` (and leave "
+            "REDIS_URL unset), or set SLACK_BOT_TOKEN"
         )
     return settings.slack_bot_token
 

@@ -37,7 +37,7 @@ async def run(*args: str, environ: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_list_and_launch_find_a_running_sandbox(tmp_path: Path) -> None:
+async def test_list_and_launch_find_a_running_sandbox(tmp_path: Path, redis_server: str) -> None:
     state_file = tmp_path / "run" / "sandbox.json"
     environ = no_env(state_file)
     port = free_port()
@@ -70,6 +70,12 @@ async def test_list_and_launch_find_a_running_sandbox(tmp_path: Path) -> None:
                 if f"{launched}" in out and "waiting_approval" in out:
                     break
                 await asyncio.sleep(0.3)
+        # With another Redis named, the sandbox's emulator is not used to post.
+        code, _, err = await run(
+            "threads", "launch", "--channel", DEPLOYS, "hi",
+            environ=environ | {"REDIS_URL": redis_server},
+        )  # fmt: skip
+        assert code == 2 and "SLACK_BOT_TOKEN is not set" in err
         # The printed API token opens the sandbox's thread API.
         async with httpx.AsyncClient() as client:
             listed = await client.get(
@@ -106,24 +112,22 @@ async def test_without_redis_or_sandbox_one_line_and_exit_2(tmp_path: Path) -> N
         )
 
 
-async def test_launch_without_a_token_never_tries_slack_com(
-    tmp_path: Path, redis_server: str
-) -> None:
-    environ = cli_env(redis_server, HITL_SANDBOX_STATE=str(tmp_path / "none.json"))
+async def test_launch_without_a_token_never_tries_slack_com(redis_server: str) -> None:
+    environ = cli_env(redis_server)
     code, _, err = await run("threads", "launch", "--channel", DEPLOYS, "hi", environ=environ)
     assert code == 2
-    assert err.startswith("hitl: SLACK_BOT_TOKEN is not set and no sandbox is running")
+    assert err.startswith("hitl: SLACK_BOT_TOKEN is not set — start the sandbox with `make run`")
     assert "Traceback" not in err
 
 
 async def test_respond_reports_the_refusal_and_exits_1(
-    slack: SlackEmulator, make_bot: MakeBot, redis_server: str, tmp_path: Path
+    slack: SlackEmulator, make_bot: MakeBot, redis_server: str
 ) -> None:
     bot = await make_bot()
     root = await mention(slack, "deploy api 1.4.2 to production")
     await bot.settle()
     thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    environ = cli_env(redis_server, HITL_SANDBOX_STATE=str(tmp_path / "none.json"))
+    environ = cli_env(redis_server)
 
     async def answered(*args: str) -> tuple[int, str, str]:
         proc = await hitl("threads", "respond", thread_id, *args, environ=environ)
@@ -148,9 +152,7 @@ async def test_respond_reports_the_refusal_and_exits_1(
     assert code == 2 and err == f"hitl: thread {thread_id} is not waiting for anyone (done)\n"
 
 
-async def test_list_is_newest_first_and_filters_by_status(
-    redis: Redis, redis_server: str, tmp_path: Path
-) -> None:
+async def test_list_is_newest_first_and_filters_by_status(redis: Redis, redis_server: str) -> None:
     store = ThreadStore(redis)
     now = utcnow()
     made: dict[str, str] = {}
@@ -166,7 +168,7 @@ async def test_list_is_newest_first_and_filters_by_status(
         )  # fmt: skip
         await store.create(thread)
         made[name] = thread.id
-    environ = cli_env(redis_server, HITL_SANDBOX_STATE=str(tmp_path / "none.json"))
+    environ = cli_env(redis_server)
 
     code, out, _ = await run("threads", "list", environ=environ)
     lines = out.splitlines()
@@ -185,13 +187,13 @@ async def test_list_is_newest_first_and_filters_by_status(
 
 
 async def test_pause_and_resume_keep_their_reasons(
-    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str, tmp_path: Path
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, redis_server: str
 ) -> None:
     bot = await make_bot()
     root = await mention(slack, "deploy api 1.4.2 to production")
     await bot.settle()
     thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
-    environ = cli_env(redis_server, HITL_SANDBOX_STATE=str(tmp_path / "none.json"))
+    environ = cli_env(redis_server)
     for verb, why in (("pause", "change freeze"), ("resume", "freeze lifted")):
         code, _, err = await run(
             "threads", verb, thread_id, "--by", "ops", "--reason", why, environ=environ
