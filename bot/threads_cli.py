@@ -100,7 +100,7 @@ def add_parser(sub: Any) -> None:
 
 
 LIST_HEADER = (
-    f"{'THREAD':<36}  {'AGENT':<8} {'STATUS':<18} {'REQUESTER':<12} {'LAST ACTIVITY':<19}  WHERE"
+    f"{'THREAD':<14}  {'AGENT':<8} {'STATUS':<18} {'REQUESTER':<12} {'LAST ACTIVITY':<19}  WHERE"
 )
 
 
@@ -110,7 +110,7 @@ def summary_line(thread: Thread | ThreadSummary) -> str:
     where = f"{summary.channel}/{summary.thread_ts}" if summary.channel else "-"
     last = summary.last_activity.strftime("%Y-%m-%d %H:%M:%S")
     return (
-        f"{summary.id:<36}  {summary.agent:<8} {summary.status:<18} {summary.requester:<12} "
+        f"{summary.id:<14}  {summary.agent:<8} {summary.status:<18} {summary.requester:<12} "
         f"{last:<19}  {where}"
     )
 
