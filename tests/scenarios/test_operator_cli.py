@@ -21,7 +21,7 @@ from agents.runtime.thread import SlackOrigin, Thread
 from bot.emulator.server import SlackEmulator
 from bot.serving import free_port
 from tests.conftest import ALICE, BOB, DEPLOYS, MakeBot
-from tests.support import cli_env, hitl, mention
+from tests.support import bot_replies, cli_env, hitl, mention
 
 
 def no_env(state_file: Path, **extra: str) -> dict[str, str]:
@@ -201,6 +201,9 @@ async def test_pause_and_resume_keep_their_reasons(
         assert code == 0, err
         await bot.settle()
 
+    shown = [m.text for m in bot_replies(slack, DEPLOYS, root)]
+    assert any("Paused by `ops`: change freeze" in text for text in shown), shown
+    assert any("Resumed by `ops`: freeze lifted" in text for text in shown), shown
     code, out, _ = await run("threads", "show", thread_id, environ=environ)
     assert "paused               by ops · reason: change freeze" in out
     assert "resumed              by ops · reason: freeze lifted" in out
