@@ -184,10 +184,16 @@ async def unaccounted_threads(redis: Redis) -> list[str]:
 # --- `hitl` subprocesses -----------------------------------------------------------------------
 
 
+NO_SANDBOX_STATE = "/nonexistent/slack-hitl/sandbox.json"
+"""Where `hitl` looks for a running sandbox in tests: nowhere, so a developer's own sandbox on
+the same machine never changes what a test's `hitl` command talks to."""
+
+
 def cli_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a `hitl` command: ours, minus any Slack, HITL or LLM settings."""
+    """The environment of a `hitl` command: ours, minus any Slack, HITL or LLM settings, and
+    blind to any running sandbox (pass HITL_SANDBOX_STATE to find one)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_", "LLM_"))}
-    return clean | {"REDIS_URL": redis_url} | extra
+    return clean | {"REDIS_URL": redis_url, "HITL_SANDBOX_STATE": NO_SANDBOX_STATE} | extra
 
 
 def worker_env(slack: SlackEmulator, redis_url: str, **settings: str) -> dict[str, str]:

@@ -178,11 +178,13 @@ class Paused(_Event):
 
     type: Literal["paused"] = "paused"
     by: str
+    reason: str | None = None
 
 
 class Resumed(_Event):
     type: Literal["resumed"] = "resumed"
     by: str
+    reason: str | None = None
 
 
 class Stopped(_Event):

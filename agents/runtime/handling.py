@@ -318,9 +318,9 @@ class Runtime:
             return None
         match job.action:
             case "pause" if status is not Status.PAUSED:
-                return Paused(by=job.by)
+                return Paused(by=job.by, reason=job.reason)
             case "resume" if status is Status.PAUSED:
-                return Resumed(by=job.by)
+                return Resumed(by=job.by, reason=job.reason)
             case "stop":
                 return Stopped(by=job.by, reason=job.reason)
             case _:

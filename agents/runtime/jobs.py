@@ -213,6 +213,15 @@ class JobQueue:
         )
         return bool(added)
 
+    async def add(self, job: Job) -> str:
+        """Add a job and return its key (the entry id it is added with), by which the runtime
+        recognises it: the thread records the key with the input it applied, and a refusal is
+        kept under it (`DeliveryLedger.refusal`)."""
+        entry: Any = await self._redis.xadd(
+            keys.jobs(), {"job": job.model_dump_json()}, maxlen=keys.JOBS_MAXLEN, approximate=True
+        )
+        return entry.decode() if isinstance(entry, bytes) else str(entry)
+
     async def take(self, *, block_ms: int | None, count: int = 10) -> list[Taken]:
         """New jobs for this consumer; empty when none arrived within `block_ms`."""
         # RESP2 reply: [(stream, [(entry_id, {b"job": json}), ...])]

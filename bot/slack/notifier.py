@@ -168,8 +168,8 @@ class SlackNotifier:
                 await self._post(d, text=messages.on_it(user))
             case ReminderSent(call_id=call_id):
                 await self._remind(d, call_id)
-            case Paused(by=by) | Resumed(by=by):
-                await self._post(d, text=messages.control(event.type, by, None))
+            case Paused(by=by, reason=reason) | Resumed(by=by, reason=reason):
+                await self._post(d, text=messages.control(event.type, by, reason))
             case Stopped(by=by, reason=reason):
                 await self._cancel_open(d, event)
                 await self._post(d, text=messages.control("stopped", by, reason))
