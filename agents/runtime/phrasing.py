@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-_LEADING_MENTION = re.compile(r"^<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
+_LEADING_MENTION = re.compile(r"^<@[A-Z0-9]+(?:\|[^>]*)?>[\s,]*")
 _LABELLED_MENTION = re.compile(r"<@([A-Z0-9]+)\|[^>]*>")
 _SHORTCODE_START = re.compile(r"^:[a-z0-9_+'-]+:\s*", re.IGNORECASE)
 _SHORTCODE_END = re.compile(r"\s*:[a-z0-9_+'-]+:$", re.IGNORECASE)
