@@ -78,7 +78,7 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
         "access",
         {**DANA_GRANT, "action": {"user": "U0DANA", "justification": "PCI audit"}},
     ),
-    ("🔑 grant <@U0DANA> read access to billing-db for 1 day because on call", "access", DANA_GRANT),
+    ("🔑 grant <@U0DANA> read access to billing-db for 1 day because oncall", "access", DANA_GRANT),
     (
         "could you give @dana write access to billing-db for 4 hours because on call",
         "access",
@@ -116,7 +116,7 @@ async def test_each_phrasing_reaches_its_agent_and_its_first_step(
 @pytest.mark.parametrize(
     ("text", "normal"),
     [
-        (f"<@{BOT}> can you deploy api 1.4.2 to production please", "deploy api 1.4.2 to production"),
+        (f"<@{BOT}> can you deploy api 1.4.2 to prod please", "deploy api 1.4.2 to production"),
         (f"✅ <@{BOT}|hitl> deploy api to prod :pray:", "deploy api to production"),
         (f"hi <@{BOT}>, could you roll back api in stage?", "roll back api in staging"),
         ("give <@U1|dana> read access to prod-db", "give <@U1> read access to prod-db"),

@@ -142,7 +142,7 @@ async def test_signed_webhook_deploy_runs_once_after_approval(
     await slack.click(user=BOB, message=approval, action_id="hitl_approve")
     await bot.settle()
 
-    check, call = webhook.received
+    _check, call = webhook.received
     assert call.body is not None and call.body["action"] == "deploy"
     assert call.headers["idempotency-key"] == call.body["idempotency_key"]
     assert call.headers["x-hitl-signature"].startswith("sha256=")
