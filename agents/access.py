@@ -5,6 +5,8 @@ Its offline planner (LLM_PROVIDER=offline) understands (the README documents it)
   give|grant <user> <read|write|admin> access to <resource> [for <N> hours|days|weeks]
       [because <justification>]                 asks for what is missing
   revoke <user> access to <resource>
+A user is a Slack mention (`<@U…>`, also `<@U…|name>`) or `@name`; requests are read through
+`agents.runtime.phrasing` (politeness, emoji and the bot's mention do not matter).
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ from agents.runtime.planning import (
     done,
     latest_request,
     rejected_action,
-    without_bot,
+    request_text,
 )
 from agents.runtime.thread import Thread
 from tools.access import ACCESS_TOOLS, GrantAccess, RevokeAccess
 
 HELP = (
-    "I didn't catch that. I understand:\n"
-    "• `give <@user> <read|write|admin> access to <resource> for <N> hours|days"
-    " because <why>`, e.g. `give @dana read access to billing-db for 2 days because she is on"
-    " call`\n"
-    "• `revoke <@user> access to <resource>`"
+    "I didn't catch that. I understand, for example:\n"
+    "• `give @dana read access to billing-db for 2 days because she is on call`"
+    " (read, write or admin; I'll ask for how long and why if you don't say)\n"
+    "• `revoke @dana access to billing-db`"
 )
 DURATION_QUESTION = "For how long should"
 WHY_QUESTION = "Why does"
@@ -51,6 +52,7 @@ _DURATION = re.compile(
 )
 _WHY = re.compile(r"\b(?:because|since|reason:?|justification:?)\s+(?P<why>.+)$", re.IGNORECASE)
 _HOURS = {"h": 1, "d": 24, "w": 168}
+_MYSELF = ("me", "myself")
 
 
 def hours_in(text: str) -> int | None:
@@ -63,8 +65,16 @@ def hours_in(text: str) -> int | None:
     return count * _HOURS[found["unit"][0].lower()]
 
 
-def _user(found: re.Match[str]) -> str:
-    return found["uid"] or found["name"].lower()
+def _user(found: re.Match[str], requester: str) -> str:
+    # A Slack mention gives the user ID; `@name` stays as written (there is no user directory
+    # to resolve it through here), and is shown as written.
+    name = (found["name"] or "").lower()
+    return found["uid"] or (requester if name in _MYSELF else name)
+
+
+def _who(user: str) -> str:
+    """How a grantee is shown: a Slack mention for a user ID, `@name` otherwise."""
+    return f"<@{user}>" if re.fullmatch(r"U[A-Z0-9]{2,20}", user) else f"@{user}"
 
 
 def plan_access(thread: Thread) -> str:
@@ -72,12 +82,13 @@ def plan_access(thread: Thread) -> str:
     match last:
         case ToolResult(intent="grant_access", output=out):
             return done(
-                f"✅ Granted <@{out.get('user')}> {out.get('level')} access to "
+                f"✅ Granted {_who(str(out.get('user')))} {out.get('level')} access to "
                 f"{out.get('resource')} until {str(out.get('expires_at'))[:16]} UTC; it will be "
                 "revoked automatically then."
             )
         case ToolResult(intent="revoke_access", output=out):
-            return done(f"🔒 Revoked <@{out.get('user')}>'s access to {out.get('resource')}.")
+            who = _who(str(out.get("user")))
+            return done(f"🔒 Revoked {who}'s access to {out.get('resource')}.")
         case ApprovalDecision(approved=False, user=user, reason=reason):
             intent = rejected_action(thread, last).get("intent")
             nothing = "no access was granted" if intent == "grant_access" else "nothing ran"
@@ -91,13 +102,15 @@ def plan_access(thread: Thread) -> str:
 
 
 def _plan_request(thread: Thread) -> str:
-    text = without_bot(latest_request(thread).text)
+    text, requester = request_text(thread), latest_request(thread).user
     if found := _REVOKE.match(text):
-        return call("revoke_access", user=_user(found), resource=found["resource"].lower())
+        user = _user(found, requester)
+        return call("revoke_access", user=user, resource=found["resource"].lower())
     found = _GRANT.match(text)
     if found is None:
         return done(HELP)
-    user, level, resource = _user(found), found["level"].lower(), found["resource"].lower()
+    user, level = _user(found, requester), found["level"].lower()
+    resource = found["resource"].lower()
     rest = found["rest"]
     why_match = _WHY.search(rest)
     hours = hours_in(_WHY.sub("", rest))
@@ -111,11 +124,11 @@ def _plan_request(thread: Thread) -> str:
     if hours is None:
         return call(
             "request_input",
-            question=f"{DURATION_QUESTION} <@{user}> have {what}? (e.g. 4 hours, 2 days)",
+            question=f"{DURATION_QUESTION} {_who(user)} have {what}? (e.g. 4 hours, 2 days)",
             options=["4 hours", "1 day", "2 days", "7 days"],
         )
     if why is None:
-        return call("request_input", question=f"{WHY_QUESTION} <@{user}> need {what}?")
+        return call("request_input", question=f"{WHY_QUESTION} {_who(user)} need {what}?")
     grant = {
         "intent": "grant_access",
         "user": user,
@@ -125,7 +138,7 @@ def _plan_request(thread: Thread) -> str:
         "justification": why,
     }
     days = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} hours"
-    summary = f"Grant <@{user}> {what} for {days}: {why}"
+    summary = f"Grant {_who(user)} {what} for {days}: {why}"
     return json.dumps({"intent": "request_approval", "action": grant, "summary": summary})
 
 

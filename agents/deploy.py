@@ -1,11 +1,16 @@
 """The deploy micro-agent: deploys and rolls back services, gated in production (tool policy).
 
 Its offline planner (LLM_PROVIDER=offline) understands (the README documents it):
-  deploy <service> <version> to <environment>   staging runs at once, production asks
-  deploy <service> to <environment>             asks which version
+  deploy <service> <version> to <environment>   staging runs at once; production checks the
+                                                version against list_versions, asks "which
+                                                one?" (closest listed first) when it is not
+                                                listed, then asks for approval
+  deploy <service> to <environment>             asks which version ("latest" is understood)
   rollback <service> in <environment> [to <version>]   (also "roll back")
   versions of <service>                         (also "list versions of <service>")
-Versions may be written 1.4.2 or v1.4.2; prod means production. Anything else gets help.
+Versions may be written 1.4.2 or v1.4.2; prod means production. Requests are read through
+`agents.runtime.phrasing` (politeness, emoji and the bot's mention do not matter). Anything else
+gets help.
 """
 
 from __future__ import annotations
@@ -20,21 +25,20 @@ from agents.runtime.planning import (
     answers,
     answers_escalation,
     call,
-    clean,
     done,
-    latest_request,
     rejected_action,
+    request_text,
 )
 from agents.runtime.thread import Thread
+from agents.versions import listed_versions, which_version
 from tools.deploy import DEPLOY_TOOLS, Deploy, ListVersions, Rollback
 
 HELP = (
-    "I didn't catch that. I understand:\n"
-    "• `deploy <service> <version> to <staging|production>`,"
-    " e.g. `deploy api 1.4.2 to production`\n"
-    "• `deploy <service> to <staging|production>` (I'll ask which version)\n"
-    "• `rollback <service> in <staging|production> [to <version>]`\n"
-    "• `versions of <service>`"
+    "I didn't catch that. I understand, for example:\n"
+    "• `deploy api 1.4.2 to production` (staging runs at once, production asks for approval)\n"
+    "• `deploy api to staging` (I'll ask which version)\n"
+    "• `rollback api in production` (add `to 1.4.1` for a given version)\n"
+    "• `versions of api`"
 )
 ENVIRONMENTS = {
     "staging": "staging",
@@ -51,7 +55,7 @@ NOTHING_RAN = {
 _SERVICE = r"(?P<service>[a-z0-9][a-z0-9._-]*)"
 _DEPLOY = re.compile(
     rf"^deploy\s+{_SERVICE}(?:\s+(?P<version>v?\d+\.\d+\.\d+\S*))?"
-    r"\s+to\s+(?P<environment>\w+)\W*$",
+    r"\s+(?:to|in|on|into)\s+(?P<environment>\w+)\W*$",
     re.IGNORECASE,
 )
 _ROLLBACK = re.compile(
@@ -60,12 +64,15 @@ _ROLLBACK = re.compile(
     re.IGNORECASE,
 )
 _VERSIONS = re.compile(rf"^(?:list\s+|which\s+|show\s+)?versions\s+(?:of\s+)?{_SERVICE}\W*$", re.I)
-_VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+)\b")
+_VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+(?:[-+][0-9a-z.-]+)?)\b", re.IGNORECASE)
+_LATEST = re.compile(r"\b(?:latest|newest|last)\b", re.IGNORECASE)
 
 
 def plan_deploy(thread: Thread) -> str:
     last = thread.last_step
     match last:
+        case ToolResult(intent="list_versions") if not _VERSIONS.match(request_text(thread)):
+            return _plan_request(thread)  # the check of a version, not the answer to a question
         case ToolResult(intent="deploy" | "rollback" | "list_versions", output=out):
             return done(_reported(last.intent, out))
         case ApprovalDecision(approved=False, user=user, reason=reason):
@@ -104,7 +111,7 @@ def _rejected(thread: Thread, decision: ApprovalDecision, user: str, reason: str
 
 
 def _plan_request(thread: Thread) -> str:
-    text = clean(latest_request(thread).text)
+    text = request_text(thread)
     if found := _VERSIONS.match(text):
         return call("list_versions", service=found["service"].lower())
     if found := _ROLLBACK.match(text):
@@ -115,23 +122,25 @@ def _plan_request(thread: Thread) -> str:
     environment = ENVIRONMENTS.get(found["environment"].lower())
     if environment is None:
         return done(f"I can deploy to staging or production, not `{found['environment']}`.")
-    version = found["version"] or _answered_version(thread)
+    service = found["service"].lower()
+    # An answer to "which one?" replaces the version the request named.
+    version = _answered_version(thread, service) or found["version"]
     if version is None:
-        service = found["service"]
         return call(
             "request_input",
             question=f"Which version of {service} should I deploy to {environment}?",
         )
-    deploy = {
-        "intent": "deploy",
-        "service": found["service"].lower(),
-        "version": version,
-        "environment": environment,
-    }
-    if environment == "production":
-        summary = f"Deploy {deploy['service']} {version.lstrip('vV')} to production"
-        return call("request_approval", action=deploy, summary=summary)
-    return json.dumps(deploy)
+    deploy = {"intent": "deploy", "service": service, "version": version}
+    deploy["environment"] = environment
+    if environment != "production":
+        return json.dumps(deploy)
+    listed = listed_versions(thread, service)
+    if listed is None:
+        return call("list_versions", service=service)
+    if version.lstrip("vV") not in listed:
+        return which_version(service, version, listed)
+    summary = f"Deploy {service} {version.lstrip('vV')} to production"
+    return call("request_approval", action=deploy, summary=summary)
 
 
 def _rollback(found: re.Match[str]) -> str:
@@ -152,12 +161,15 @@ def _rollback(found: re.Match[str]) -> str:
     return json.dumps(rollback)
 
 
-def _answered_version(thread: Thread) -> str | None:
+def _answered_version(thread: Thread, service: str) -> str | None:
     replies = answers(thread)
     if not replies:
         return None
-    found = _VERSION.search(replies[-1][1])
-    return found[1] if found else None
+    answer = replies[-1][1]
+    if found := _VERSION.search(answer):
+        return found[1]
+    listed = listed_versions(thread, service)
+    return listed[0] if listed and _LATEST.search(answer) else None
 
 
 AGENT = Agent(

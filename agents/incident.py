@@ -1,9 +1,10 @@
 """The incident micro-agent: recent deploys and open incidents are fetched by code before the
 model's first step; it pages on-call with a summary and may propose a (gated) rollback.
 
-Its offline planner (LLM_PROVIDER=offline) understands "<service> is returning 500s / is down /
-...": it escalates with what the pre-fetched deploys and incidents show, and "rollback" in
-on-call's reply proposes a rollback (the README documents it)."""
+Its offline planner (LLM_PROVIDER=offline) takes any service named in free text ("the checkout
+service is down", "checkout is throwing 500s", "payments latency is high", "errors on search")
+and asks which service otherwise: it escalates with what the pre-fetched deploys and incidents
+show, and "rollback" in on-call's reply proposes a rollback (the README documents it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from agents.runtime.agent import Agent
 from agents.runtime.events import ApprovalDecision, Error, HumanResponse, RequestExpired, ToolResult
+from agents.runtime.phrasing import normalise
 from agents.runtime.planning import (
     answers,
     answers_escalation,
@@ -20,16 +22,36 @@ from agents.runtime.planning import (
     clean,
     done,
     latest_request,
+    request_text,
     result,
 )
 from agents.runtime.thread import Thread
 from tools.deploy import DEPLOY_TOOLS, ListRecentDeploys, Rollback
 from tools.incidents import INCIDENT_TOOLS, ListOpenIncidents
 
-_AFFECTED = re.compile(
-    r"^(?:the\s+)?(?P<service>[a-z0-9][a-z0-9._-]*)\s+(?:is|are|has|keeps|returns|returning|"
-    r"throws|seems|looks)\b",
-    re.IGNORECASE,
+_NAME = r"(?P<service>[a-z0-9][a-z0-9._-]*)"
+_KIND = r"(?:service|app|api|server|servers|cluster|backend|frontend)"
+_SYMPTOM = (
+    r"(?:is|are|was|were|has|have|had|keeps|kept|returns|returning|throws|throwing|seems|looks|"
+    r"went|goes|gives|giving|errors?|erroring|latency|5\d\ds?|5xxs?|timeouts?|timing|crash\w*|"
+    r"fail\w*|down|outage|slow|broken|not)"
+)
+# Where people name the broken service: "the checkout service is down", "payments latency is
+# high", "500s from the search cluster", "errors on checkout".
+_SERVICE_NAMED = (
+    re.compile(rf"^(?:the\s+|our\s+)?{_NAME}(?:\s+{_KIND})?\s+{_SYMPTOM}\b", re.I),
+    re.compile(rf"\b{_NAME}\s+{_KIND}\b", re.I),
+    re.compile(rf"\b(?:on|in|from|for|with|of|at|to)\s+(?:the\s+|our\s+)?{_NAME}", re.I),
+)
+# Words those patterns also catch that never name a service.
+_NOT_SERVICES = frozenset(
+    {
+        *("the", "a", "an", "our", "my", "your", "their", "it", "its", "this", "that", "these"),
+        *("everything", "something", "nothing", "all", "some", "we", "i", "they", "you"),
+        *("users", "customers", "people", "requests", "pages", "things", "stuff", "latency"),
+        *("errors", "error", "production", "staging", "prod", "stage", "call", "on-call"),
+        *("oncall", "site", "app", "service", "server", "there", "here", "today", "now"),
+    }
 )
 _ROLLBACK = re.compile(r"\broll\s?back\b", re.IGNORECASE)
 WHICH_SERVICE = "Which service is affected?"
@@ -64,14 +86,34 @@ def _prefetched(thread: Thread) -> bool:
 
 
 def _service(thread: Thread) -> str | None:
-    text = clean(latest_request(thread).text)
-    if found := _AFFECTED.match(text):
-        return found["service"].lower()
-    for question, answer in answers(thread):
-        if question == WHICH_SERVICE and answer.strip():
-            return answer.strip().split()[0].lower()
     deployed = {str(d.get("service")) for d in _deploys(thread)}
-    return next((word for word in text.lower().split() if word in deployed), None)
+    if service := service_named(request_text(thread), deployed):
+        return service
+    for question, answer in answers(thread):
+        if question == WHICH_SERVICE and (service := _answered_service(answer, deployed)):
+            return service
+    return None
+
+
+def service_named(text: str, known: set[str]) -> str | None:
+    """The service `text` says is affected: a `known` one named anywhere, else one named where
+    people name services ("the checkout service is down", "payments latency is high")."""
+    words = [word.strip(".,;:!?()'\"") for word in text.lower().split()]
+    if found := next((word for word in words if word in known), None):
+        return found
+    for pattern in _SERVICE_NAMED:
+        for match in pattern.finditer(text):
+            if (service := match["service"].lower()) not in _NOT_SERVICES:
+                return service
+    return None
+
+
+def _answered_service(answer: str, known: set[str]) -> str | None:
+    text = normalise(answer)
+    if service := service_named(text, known):
+        return service
+    words = [w for w in re.findall(r"[a-z0-9][a-z0-9._-]*", text.lower()) if w not in _NOT_SERVICES]
+    return words[0] if words else None
 
 
 def _deploys(thread: Thread) -> list[dict[str, Any]]:

@@ -15,10 +15,11 @@ from agents.runtime.events import (
     ToolResult,
     UserMessage,
 )
+from agents.runtime.phrasing import normalise
 from agents.runtime.thread import Thread
 
-_LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
-_MENTION = re.compile(r"<@[A-Z0-9]+>")
+_LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
 def call(intent: str, **arguments: Any) -> str:
@@ -37,6 +38,11 @@ def clean(text: str) -> str:
 def without_bot(text: str) -> str:
     """The text without the leading mention of the bot (other mentions stay)."""
     return " ".join(_LEADING_MENTION.sub("", text).split())
+
+
+def request_text(thread: Thread) -> str:
+    """The latest request as the planners read it (see `agents.runtime.phrasing`)."""
+    return normalise(latest_request(thread).text)
 
 
 def request_start(thread: Thread) -> int:

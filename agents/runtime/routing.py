@@ -1,6 +1,7 @@
 """Routing (factor 10): a mention goes to exactly one micro-agent, decided in the worker.
 
-With LLM_PROVIDER=offline the agents' keywords decide (the first agent whose pattern matches).
+With LLM_PROVIDER=offline the agents' keywords decide (the first agent whose pattern matches
+the normalised text, see `agents.runtime.phrasing`).
 With an LLM configured, a tiny classification call does: the same Model protocol, one `route`
 tool whose `agent` is one of the agents' names or `none`. Output that is not such a call (or a
 provider that is down) falls back to the keywords; when they match nothing either, the thread
@@ -19,6 +20,7 @@ from typing import Any
 from agents.runtime.agent import Agent
 from agents.runtime.context import render_event
 from agents.runtime.events import FINAL, Event, ToolCall, UserMessage
+from agents.runtime.phrasing import normalise
 from agents.runtime.planning import clean
 from agents.runtime.thread import Thread
 from agents.runtime.types import Model, ModelError, ModelRequest
@@ -91,7 +93,8 @@ class Router:
                 return self._help()
             if chosen is not None:
                 return Routed(agent=chosen, via="model")
-        words = clean(message.text)
+        # Polite phrasing, emoji and mentions of other people do not hide what is asked.
+        words = clean(normalise(message.text))
         for agent in self._agents:
             if agent.keywords is not None and agent.keywords.search(words):
                 return Routed(agent=agent.name, via="keywords")

@@ -43,12 +43,14 @@ async def test_an_approval_cycle_is_exported_and_tampering_is_detected(
     assert code == 0, err
     entries = [json.loads(line) for line in out.splitlines()]
     kinds = [(e["type"], e["event"].get("intent")) for e in entries]
-    assert kinds[:3] == [
+    # The deploy agent checks the version against list_versions before it asks for approval.
+    assert kinds[:4] == [
+        ("tool_result", "list_versions"),
         ("tool_call", "request_approval"),
         ("approval_decision", None),
         ("tool_result", "deploy"),
     ]
-    request, decision, result = entries[:3]
+    request, decision, result = entries[1:4]
     assert request["event"]["arguments"]["action"]["version"] == "1.4.2"
     assert decision["actor"] == BOB and decision["event"]["approved"] is True
     assert 0 <= decision["seconds_to_decision"] < 60

@@ -134,19 +134,20 @@ async def test_signed_webhook_deploy_runs_once_after_approval(
     bot = await make_bot(
         hitl_deploy_webhook_url=f"{webhook.url}/hook", hitl_deploy_webhook_secret=SECRET
     )
-    root = await mention(slack, "deploy api 1.4.2 to production")
+    # 3.0.0 is a version the receiver lists; before the approval only that check reached it.
+    root = await mention(slack, "deploy api 3.0.0 to production")
     await bot.settle()
-    assert webhook.received == []
+    assert [r.body and r.body["action"] for r in webhook.received] == ["list_versions"]
     approval = approval_message(slack, DEPLOYS, root)
     await slack.click(user=BOB, message=approval, action_id="hitl_approve")
     await bot.settle()
 
-    (call,) = webhook.received
+    _check, call = webhook.received
     assert call.body is not None and call.body["action"] == "deploy"
     assert call.headers["idempotency-key"] == call.body["idempotency_key"]
     assert call.headers["x-hitl-signature"].startswith("sha256=")
     assert (
-        "Deployed api 1.4.2 to production (deployment w-1)"
+        "Deployed api 3.0.0 to production (deployment w-1)"
         in bot_replies(slack, DEPLOYS, root)[-1].text
     )
     assert not has_buttons(slack.find_message(DEPLOYS, approval.ts))

@@ -34,6 +34,13 @@ def said(text: str) -> UserMessage:
     return UserMessage(user="U0ALICE", text=f"<@UHITLBOT> {text}")
 
 
+def listed(*versions: str, service: str = "api") -> list[Any]:
+    """The `list_versions` step a production deploy takes before it asks for approval."""
+    check = ToolCall(call_id="v1", intent="list_versions", arguments={"service": service})
+    out = {"service": service, "versions": list(versions)}
+    return [check, ToolResult(call_id="v1", intent="list_versions", output=out)]
+
+
 @pytest.mark.parametrize(
     ("text", "version", "environment"),
     [
@@ -45,7 +52,9 @@ def said(text: str) -> UserMessage:
 async def test_production_asks_approval_for_exactly_that_deploy(
     text: str, version: str, environment: str
 ) -> None:
-    call = await next_step(said(text))
+    check = await next_step(said(text))
+    assert check == {"intent": "list_versions", "service": "api"}
+    call = await next_step(said(text), *listed("2.0.0", "1.4.2"))
     assert call["intent"] == "request_approval"
     assert call["action"] == {
         "intent": "deploy",
@@ -73,6 +82,7 @@ async def test_missing_version_is_asked_then_taken_from_the_reply() -> None:
         said("deploy api to production"),
         question,
         HumanResponse(call_id="c1", user="U0ALICE", text="v1.4.2 please"),
+        *listed("1.4.2"),
     )
     assert answered["intent"] == "request_approval"
     assert answered["action"]["version"] == "1.4.2"
