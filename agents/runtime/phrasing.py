@@ -49,9 +49,15 @@ _EDGES = (
 )
 
 
+_CONTEXT_LINE = re.compile(r"^\s*(?:>|&gt;)|^About this message(?: from <@[^>]+>)?:\s*$")
+"""A quoted line, or the header of a quoted message (the "Ask hitl about this" shortcut puts
+the message it was used on below the request): context for a model, not the request itself."""
+
+
 def normalise(text: str) -> str:
-    """The request in `text` without mention of the bot, emoji, politeness or punctuation at its
-    edges, environment short forms spelt out, whitespace collapsed."""
+    """The request in `text` without quoted context, mention of the bot, emoji, politeness or
+    punctuation at its edges, environment short forms spelt out, whitespace collapsed."""
+    text = "\n".join(line for line in text.splitlines() if not _CONTEXT_LINE.match(line))
     text = " ".join(_LABELLED_MENTION.sub(r"<@\1>", text).split())
     previous = None
     while text != previous:  # "🚀 please, thanks!" unwraps one layer at a time

@@ -178,3 +178,11 @@ async def test_a_service_named_in_the_answer_is_the_one_paged_about() -> None:
     answer = HumanResponse(call_id="q1", user=ALICE, text="the payments service 🙏")
     paged = await step(INCIDENT, request, question, answer)
     assert paged["intent"] == "escalate" and "No deploys of payments" in paged["reason"]
+
+
+def test_quoted_context_below_a_request_is_not_part_of_it() -> None:
+    text = (
+        "deploy api 1.4.2 to prod please\n\nAbout this message from <@U0CAROL>:\n"
+        "> api 1.4.2 fixes the login bug, can someone ship it?"
+    )
+    assert normalise(text) == "deploy api 1.4.2 to production"

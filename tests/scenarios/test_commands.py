@@ -26,7 +26,8 @@ async def test_the_status_line_says_what_runs_and_is_cleared_at_the_card_and_at_
     await bot.settle()
 
     shown = statuses(slack)
-    assert shown == ["is thinking…", ""]  # the model decides, then cleared at the card
+    # The model decides, the version is checked, the model decides again; cleared at the card.
+    assert shown == ["is thinking…", "is checking versions of api…", "is thinking…", ""]
     assert slack.status(DEPLOYS, root) == ""
     assert slack.calls_to("reactions.add") == []  # the status line replaced the ⏳
 
@@ -106,17 +107,17 @@ async def test_hitl_inbox_lists_what_the_user_may_decide_and_not_their_own(
     slack: SlackEmulator, bot: BotProcess
 ) -> None:
     await mention(slack, "deploy api 1.4.2 to production", user=ALICE)
-    await mention(slack, "deploy web 2.0.1 to production", user=BOB)
+    await mention(slack, "deploy web 1.4.1 to production", user=BOB)
     await bot.settle()
 
     await slack.slash_command(user=BOB, channel=DEPLOYS, text="inbox")
     bobs = slack.ephemerals[-1].text
     assert "Deploy api 1.4.2 to production" in bobs and "<@U0ALICE>" in bobs
-    assert "web 2.0.1" not in bobs  # Bob's own request
+    assert "web 1.4.1" not in bobs  # Bob's own request
 
     await slack.slash_command(user=CAROL, channel=DEPLOYS, text="inbox")
     carols = slack.ephemerals[-1].text
-    assert "api 1.4.2" in carols and "web 2.0.1" in carols
+    assert "api 1.4.2" in carols and "web 1.4.1" in carols
 
     await slack.slash_command(user=MALLORY, channel=DEPLOYS, text="inbox")
     assert "Nothing waits for your decision" in slack.ephemerals[-1].text
@@ -152,8 +153,6 @@ async def test_the_shortcut_asks_what_to_do_and_starts_a_thread_with_the_message
 
     replies = bot_replies(slack, DEPLOYS, message.ts)
     assert replies[0].text.startswith("<@U0ALICE> asked about this message:")
-    # (The offline planner reads only exact phrasing, so with the quoted context it answers
-    # with its help here; an LLM reads both. See the report: planning.clean should drop quotes.)
     thread = await ThreadStore(redis).load(
         thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=message.ts))
     )
@@ -163,3 +162,5 @@ async def test_the_shortcut_asks_what_to_do_and_starts_a_thread_with_the_message
     assert first.text.startswith("deploy api 1.4.2 to production\n\nAbout this message from")
     assert "> api 1.4.2 fixes the login bug, can someone ship it?" in first.text
     assert f"<@{CAROL}>" in first.text
+    # The offline planner reads the request above the quote; an LLM reads both.
+    assert approval_message(slack, DEPLOYS, message.ts) is not None
