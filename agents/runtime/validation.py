@@ -51,7 +51,7 @@ def sentence(error: ErrorDetails, model: type[BaseModel]) -> str:
     if kind in ("string_too_long", "too_long"):
         return f"{label} is too long (at most {ctx.get('max_length')} characters)."
     if kind in ("string_too_short", "too_short"):
-        return f"{label} is too short."
+        return f"{label} is too short (at least {ctx.get('min_length')} characters)."
     return f"{label} isn't valid.{hint}"
 
 
