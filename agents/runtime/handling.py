@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import assert_never
 
+from pydantic import ValidationError
+
 from agents.runtime.agent import Agent
 from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import (
@@ -50,6 +52,7 @@ from agents.runtime.scheduled import run_scheduled
 from agents.runtime.store import ConflictError, ThreadStore, thread_id_for
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import Directory, Refusal, Tell
+from agents.runtime.validation import first_problem
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +158,7 @@ class Runtime:
                 result = Refusal("paused") if paused else await verdict(thread)
             if isinstance(result, Refusal):
                 if user is not None:  # tell them why; the thread itself does not change
-                    tell = _tell(result, user, getattr(job, "call_id", None))
+                    tell = _tell(result, user, result.call_id or getattr(job, "call_id", None))
                     await self._outbox.tell(thread, tell, key=key)
                 result = None
             elif isinstance(result, ApprovalDecision | HumanResponse):
@@ -251,17 +254,22 @@ class Runtime:
             return "this request needs several approvals, so it can't be edited"
         if edited.get("intent") != request.action_intent:
             return "an edit can change the arguments, not the tool"
+        agent = self._agents[thread.agent]
         try:
-            action = self._agents[thread.agent].parse_action(dict(edited))
+            action = agent.parse_action(dict(edited))
         except ValueError as exc:
-            return str(exc).splitlines()[0]
+            # A sentence for the person, not pydantic's dump (which names the tool's model).
+            model = agent.tool(request.action_intent)
+            if isinstance(exc, ValidationError) and model is not None:
+                return first_problem(exc, model)
+            return "those values aren't valid for this action"
         policy = self._deps.policy
         breach = policy.over_limit(action)
         if breach is not None:
             return breach
         # A new proposal: under another rule (gated or not, other timeout) it is not the
         # request its deciders were asked about.
-        asked = self._agents[thread.agent].parse_action(dict(request.action))
+        asked = agent.parse_action(dict(request.action))
         if policy.rule(action) != policy.rule(asked):
             return "the edited call falls under a different policy rule; reject it and ask again"
         edited_terms = policy.terms(APPROVAL, action=action, now=self._deps.clock())
@@ -294,14 +302,19 @@ class Runtime:
         if thread.has_message(job.message_ts):
             return None
         request = thread.open_request()
+        # Text that cannot answer the open request is not silently dropped: its writer is
+        # told, privately, what the thread waits for and who can settle it.
+        pending = Refusal("pending", call_id=request.call_id) if request is not None else None
         if request is not None and request.intent == INPUT:
             allowed = await self._allowed(request)
             requester = thread.requester_of(request.call_id)
             if not may_answer(job.user, requester=requester, allowed=allowed):
-                return None
+                return pending
         elif request is not None and request.intent == ESCALATION:
             if thread.taken_by(request.call_id) != job.user:
-                return None
+                return pending
+        elif request is not None and request.intent == APPROVAL:
+            return pending
         elif thread.status is Status.DONE and job.mentioned:
             # A new request in a finished thread continues it, with the history in context.
             return UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)

@@ -21,7 +21,10 @@ RefusalReason = Literal[
     "already_approved",
     "invalid_edit",
     "paused",
+    "pending",
 ]
+"""Why input was not taken. `pending`: a message in a thread that waits for a request, which
+is not an answer to it (text while an approval waits); the writer is told who can decide."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,15 @@ class Refusal:
 
     reason: RefusalReason
     detail: str = ""
+    call_id: str | None = None
+    """The request it is about, when the input did not name one (a message in the thread)."""
 
 
 class Tell(BaseModel):
     """A person to tell, privately, why their click, form or reply was not taken. It waits in
-    the thread's delivery ledger until shown; the thread itself does not change."""
+    the thread's delivery ledger until shown; the thread itself does not change. Its text
+    names who can decide request `call_id` (from the request's terms, user groups as group
+    mentions), so a refused person knows whom to ask."""
 
     model_config = ConfigDict(frozen=True)
     user: str

@@ -84,14 +84,18 @@ class Described(NamedTuple):
     plain: str
 
 
-def described(call: ToolCall, tool: type[BaseModel] | None) -> Described:
+def described(
+    call: ToolCall, tool: type[BaseModel] | None, action: dict[str, Any] | None = None
+) -> Described:
     """The gated call of approval `call` as code renders it from its exact arguments: the
     tool's summary (mrkdwn: escaped, its user arguments as mentions) and every argument as the
-    tool shows it. Without the tool's model (a tool removed since), a generic line and the
-    stored arguments. Never the model's words."""
+    tool shows it; `action` instead of the call as asked (the call an approver edited). Without
+    the tool's model (a tool removed since), a generic line and the stored arguments. Never the
+    model's words."""
+    action = call.action if action is None else action
     if tool is not None and issubclass(tool, ToolModel):
         # Read back, not validated again: a stored request must render if a limit tightens.
-        model = cast(Tool, tool.model_construct(**call.action))
+        model = cast(Tool, tool.model_construct(**action))
         try:
             fields = model.fields()
             users = [f.value for f in fields if f.user]
@@ -99,7 +103,8 @@ def described(call: ToolCall, tool: type[BaseModel] | None) -> Described:
             return Described(messages.call_summary(plain, users), fields, plain)
         except (AttributeError, TypeError, ValueError):
             pass  # arguments the model no longer has: shown generically below
-    fields = [Shown(messages.label(name), shown_value(value)) for name, value in _arguments(call)]
+    arguments = [(name, value) for name, value in action.items() if name != "intent"]
+    fields = [Shown(messages.label(name), shown_value(value)) for name, value in arguments]
     generic = messages.unknown_tool_summary(call.action_intent)
     return Described(generic, fields, generic)
 
@@ -116,13 +121,19 @@ def _fields(shown: list[Shown]) -> list[MarkdownTextObject]:
     return [MarkdownTextObject(text=text) for text in texts]
 
 
-def _details(call: ToolCall, tool: type[BaseModel] | None) -> list[Block]:
-    """Header, the code-rendered call with every argument, and the model's summary labelled
-    as the model's words (left out when it only repeats the code's)."""
-    summary, fields, plain = described(call, tool)
+def _details(
+    call: ToolCall,
+    tool: type[BaseModel] | None,
+    *,
+    header: str = messages.APPROVAL_HEADER,
+    action: dict[str, Any] | None = None,
+) -> list[Block]:
+    """Header, the code-rendered call (`action`: as edited) with every argument, and the
+    model's summary labelled as the model's words (left out when it only repeats the code's)."""
+    summary, fields, plain = described(call, tool, action)
     said = call.approval.summary or ""
     details: list[Block] = [
-        HeaderBlock(text=_plain(messages.APPROVAL_HEADER, limits.HEADER_TEXT)),
+        HeaderBlock(text=_plain(header, limits.HEADER_TEXT)),
         SectionBlock(
             text=MarkdownTextObject(text=messages.strong(summary, limits.SECTION_TEXT)),
             fields=_fields(fields),
@@ -163,10 +174,8 @@ def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
     buttons.append(
         ButtonElement(text=messages.REJECT, action_id=REJECT_ACTION, value=value, style="danger")
     )
-    votes = [
-        messages.approval_vote(a.user, len(thread.approvals(call.call_id)), call.terms.quorum)
-        for a in thread.approvals(call.call_id)[-1:]
-    ]
+    voters = _voters(thread, call)
+    votes = [messages.approval_votes(voters, call.terms.quorum)] if voters else []
     return _dicts(
         [
             *_details(call, tool),
@@ -181,15 +190,39 @@ def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
     )
 
 
+def _voters(thread: Thread, call: ToolCall) -> list[tuple[str, str | None]]:
+    """Everyone who approved `call` so far, in order, with the API token that relayed it."""
+    return [(a.user, a.via) for a in thread.approvals(call.call_id)]
+
+
+def decided_text(
+    thread: Thread, call: ToolCall, outcome: Outcome, tool: type[BaseModel] | None = None
+) -> str:
+    """A settled approval's fallback text: how it ended and the call that ran (as edited)."""
+    return messages.settled_fallback(
+        outcome, described(call, tool, _shown_action(thread, call, outcome)).summary
+    )
+
+
+def _shown_action(thread: Thread, call: ToolCall, outcome: Outcome) -> dict[str, Any]:
+    """The call a settled card shows: the one that ran, so an edit shows its new arguments."""
+    return thread.approved_action(call) if outcome.kind == "approved" else call.action
+
+
 def decided(
     thread: Thread, call: ToolCall, outcome: Outcome, tool: type[BaseModel] | None = None
 ) -> Blocks:
-    """A settled approval request: no buttons; who decided, when, and any edit."""
+    """A settled approval request: its header says how it ended; no buttons; every approver
+    (a quorum's too), when, and any edit, whose arguments the card then shows."""
     lines = [messages.outcome(outcome)]
-    edited = thread.approved_action(call)
-    if outcome.kind == "approved" and edited != call.action:
-        lines.append(messages.edited(outcome.by or "", call.action, edited))
-    return _dicts([*_details(call, tool), _context(*lines)])
+    voters = _voters(thread, call)
+    if outcome.kind == "approved" and len(voters) > 1:
+        lines = [messages.approved_by_all(voters, outcome.at)]
+    shown = _shown_action(thread, call, outcome)
+    if shown != call.action:
+        lines.append(messages.edited(outcome.by or "", call.action, shown))
+    header = messages.settled_header(outcome)
+    return _dicts([*_details(call, tool, header=header, action=shown), _context(*lines)])
 
 
 def question(thread: Thread, call: ToolCall, outcome: Outcome | None) -> Blocks:

@@ -18,7 +18,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.runtime import keys
+from agents.runtime import keys, validation
 from agents.runtime.agent import Agent
 from agents.runtime.events import ToolCall
 from agents.runtime.jobs import Decide, Job, JobQueue, Launch, Reply, Respond, Take
@@ -258,8 +258,11 @@ class Handlers:
             # The tool's own model, so each error names the field (block) it is about.
             tool = model.model_validate({**action, **values})
         except ValidationError as exc:
-            errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
-            return {}, errors or {next(iter(form.values), "form"): str(exc)}
+            # One sentence per field, never pydantic's wording or the field's pattern.
+            errors = validation.problems(exc, model)
+            if validation.FORM in errors:
+                errors[next(iter(form.values), validation.FORM)] = errors.pop(validation.FORM)
+            return {}, errors
         edited = tool.model_dump(mode="json")
         breaches = self._policy.over_limits(edited) if self._policy is not None else {}
         if breaches:

@@ -118,6 +118,26 @@ def approval_fallback(summary: str) -> str:
     return cut(f"Approval needed: {summary}", FOLLOW_UP_TEXT)
 
 
+SETTLED_HEADERS = {
+    "approved": "✅ Approved",
+    "rejected": "❌ Rejected",
+    "expired": "⏰ Expired: nothing ran",
+    "cancelled": "⏹ Cancelled",
+    "answered": "Answered",
+}
+"""A settled approval card's header and fallback prefix, by how it ended: the card's header
+follows the request's state instead of still asking for approval."""
+
+
+def settled_header(result: Outcome) -> str:
+    return SETTLED_HEADERS[result.kind]
+
+
+def settled_fallback(result: Outcome, summary: str) -> str:
+    """The fallback text of a settled approval card: how it ended, then the call."""
+    return cut(f"{SETTLED_HEADERS[result.kind]}: {summary}", FOLLOW_UP_TEXT)
+
+
 CONFIRM_TAIL = ". It runs as soon as the approval is complete."
 
 
@@ -189,8 +209,28 @@ def request_terms(requester: str, terms: Terms, via: str | None = None) -> str:
     )
 
 
-def approval_vote(user: str, count: int, quorum: int) -> str:
-    return f"👍 Approved by <@{user}> ({count} of {quorum})"
+def approval_votes(voters: list[tuple[str, str | None]], quorum: int) -> str:
+    """Every approval so far of a request that needs `quorum`, each voter named (`voters`:
+    user and the API token that relayed the vote, if any)."""
+    people = _listed([_voter(user, via) for user, via in voters], "and")
+    return cut(f"👍 Approved by {people} ({len(voters)} of {quorum})", CONTEXT_TEXT)
+
+
+def approved_by_all(voters: list[tuple[str, str | None]], at: datetime) -> str:
+    """A request several people approved: every approver, in order, and when it settled."""
+    people = _listed([_voter(user, via) for user, via in voters], "and")
+    return cut(f"✅ Approved by {people} on {slack_date(at)}", CONTEXT_TEXT)
+
+
+def _voter(user: str, via: str | None) -> str:
+    return f"{who(user)} (via {escape(via)})" if via else who(user)
+
+
+def _listed(items: list[str], word: str) -> str:
+    """`a`, `a and b`, `a, b and c` (or "or")."""
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def outcome(result: Outcome) -> str:
@@ -285,17 +325,28 @@ def on_it(user: str) -> str:
     return f"🙋 <@{user}> is on it. <@{user}>, reply in this thread and I'll carry on."
 
 
-def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
-    """Why a person's click, form or reply was not taken."""
+def refusal(
+    reason: RefusalReason,
+    settled: Outcome | None,
+    detail: str,
+    *,
+    deciders: tuple[str, ...] = (),
+    kind: str = "approval",
+) -> str:
+    """Why a person's click, form or reply was not taken; a refused decider is told who can
+    decide instead (`deciders`: the request's users and user groups, the refused person left
+    out; `kind`: approval, question or escalation)."""
     match reason:
         case "settled":
             return refusal_settled(settled)
         case "not_allowed":
-            return NOT_ALLOWED
+            return cut(f"{NOT_ALLOWED} {can_decide(deciders, kind)}", FOLLOW_UP_TEXT)
         case "own_benefit":
-            return OWN_BENEFIT
+            return cut(f"{OWN_BENEFIT} {can_decide(deciders, kind)}", FOLLOW_UP_TEXT)
         case "launched_via":
             return launched_via(detail)
+        case "pending":
+            return pending(deciders, kind)
         case "already_approved":
             return ALREADY_APPROVED
         case "invalid_edit":
@@ -312,6 +363,35 @@ def launched_via(relay: str) -> str:
         f"{escape(relay)} asked for this, so it cannot approve it. Someone else must decide it.",
         FOLLOW_UP_TEXT,
     )
+
+
+VERBS = {"approval": "approve it", "question": "answer it", "escalation": "take it"}
+
+
+def can_decide(deciders: tuple[str, ...], kind: str) -> str:
+    """Who may settle a request, for someone who may not."""
+    if not deciders:
+        return "Anyone but the requester can decide it."
+    return f"{_listed([mention(d) for d in deciders], 'or')} can {VERBS.get(kind, 'decide it')}."
+
+
+def pending(deciders: tuple[str, ...], kind: str) -> str:
+    """Said privately to someone who wrote in a thread that waits for a request, when what
+    they wrote does not settle it: what waits, who can settle it and how."""
+    people = _listed([mention(d) for d in deciders], "or")
+    match kind:
+        case "question":
+            who_ = people or "the requester"
+            return f"A question is pending: {who_} can answer it by replying in this thread."
+        case "escalation":
+            who_ = people or "anyone on call"
+            return f"An escalation is pending: {who_} can take it with *Take it*, then reply here."
+        case _:
+            who_ = people or "anyone but the requester"
+            return (
+                f"An approval is pending: {who_} can approve it with the buttons on its card; "
+                "*Reject* withdraws it. Messages here don't change it."
+            )
 
 
 def refusal_settled(result: Outcome | None) -> str:

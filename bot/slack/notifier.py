@@ -302,9 +302,9 @@ class SlackNotifier:
             case "request_approval":
                 agent = self._agents.get(thread.agent)
                 tool = agent.tool(call.action_intent) if agent else None
-                text = blocks.approval_text(call, tool)
                 if outcome is None:
-                    return text, blocks.approval(thread, call, tool)
+                    return blocks.approval_text(call, tool), blocks.approval(thread, call, tool)
+                text = blocks.decided_text(thread, call, outcome, tool)
                 return text, blocks.decided(thread, call, outcome, tool)
             case "request_input":
                 return messages.question(call.input_request.question), blocks.question(
@@ -331,7 +331,7 @@ class SlackNotifier:
         call = thread.call(call_id)
         if call is None or call.terms is None:
             return
-        kind = {APPROVAL: "approval", INPUT: "question", ESCALATION: "escalation"}[call.intent]
+        kind = KINDS[call.intent]
         deciders = (
             call.terms.deciders if call.intent != INPUT else (thread.requester_of(call.call_id),)
         )
@@ -346,14 +346,19 @@ class SlackNotifier:
         where = (
             await self._ledger.request_message(thread.id, tell.call_id) if tell.call_id else None
         )
-        if where is not None and where[0] != channel:
+        # A message in the thread is answered where it was written; a click, where its card is.
+        if where is not None and where[0] != channel and tell.reason != "pending":
             channel, thread_ts = where
+        deciders, kind = _deciders(thread, tell)
+        text = messages.refusal(
+            tell.reason, _settled(thread, tell), tell.detail, deciders=deciders, kind=kind
+        )
         try:
             await self._api(
                 self._client.chat_postEphemeral,
                 channel=channel,
                 user=tell.user,
-                text=messages.refusal(tell.reason, _settled(thread, tell), tell.detail),
+                text=text,
                 thread_ts=thread_ts,
             )
         except SlackRefused as exc:
@@ -564,6 +569,24 @@ class SlackNotifier:
 def _error(exc: SlackApiError) -> str | None:
     data = exc.response.data
     return str(data.get("error")) if isinstance(data, dict) and data.get("error") else None
+
+
+KINDS = {APPROVAL: "approval", INPUT: "question", ESCALATION: "escalation"}
+
+
+def _deciders(thread: Thread, tell: Tell) -> tuple[tuple[str, ...], str]:
+    """Who can settle the request a person was refused on (its users and user groups, as its
+    terms name them; a question's requester too), without that person unless they only wrote
+    in the thread (then they may be one of them); and its kind."""
+    call = thread.call(tell.call_id) if tell.call_id else None
+    if call is None or call.terms is None:
+        return (), "approval"
+    named = call.terms.deciders
+    if call.intent == INPUT:
+        named = (thread.requester_of(call.call_id), *named)
+    keep = tell.reason == "pending"
+    others = tuple(dict.fromkeys(d for d in named if keep or d != tell.user))
+    return others, KINDS.get(call.intent, "approval")
 
 
 def _settled(thread: Thread, tell: Tell) -> Outcome | None:

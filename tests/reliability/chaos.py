@@ -34,8 +34,8 @@ from tests.redis_servers import redis_process
 from tests.reliability.support import Tally, deployed, duplicates
 from tests.support import bot_replies, has_buttons, mention, worker_env
 
-CARD_PREFIX = "Approval needed:"
-"""The fallback text of an approval card (bot/slack/messages.py); it stays after an update."""
+CARD_PREFIX = ("Approval needed:", "✅ Approved:", "❌ Rejected:", "⏰ Expired", "⏹ Cancelled:")
+"""The fallback texts of an approval card, open or settled (bot/slack/messages.py)."""
 
 FAST = {
     "HITL_LEASE_MS": "1000",

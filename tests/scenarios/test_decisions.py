@@ -129,7 +129,9 @@ async def test_a_quorum_of_two_needs_two_distinct_allowed_approvers(
     await slack.click(user=CAROL, message=approval, action_id="hitl_approve")
     await bot.settle()
     assert await deployments(redis) == [("api", "1.4.2", "production")]
-    assert f"Approved by <@{CAROL}>" in shown_text(slack.find_message(DEPLOYS, approval.ts))
+    # Every vote of the quorum is named on the settled card, not only the last one.
+    settled = shown_text(slack.find_message(DEPLOYS, approval.ts))
+    assert f"Approved by <@{BOB}> and <@{CAROL}>" in settled
     assert [d.user for d in decisions(await load_thread(redis, root))] == [BOB, CAROL]
 
 

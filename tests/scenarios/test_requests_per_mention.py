@@ -78,7 +78,9 @@ async def test_an_approver_cannot_approve_the_request_they_made_in_someone_elses
     assert ("api", "1.4.2", "production") not in await deployments(redis)
     assert await thread_status(redis, root) is Status.WAITING_APPROVAL
     assert has_buttons(approval_message(slack, DEPLOYS, root))
-    assert [(e.user, e.text) for e in slack.ephemerals] == [(BOB, messages.NOT_ALLOWED)]
+    # Told who can decide instead (the other approver), never themselves.
+    told = f"{messages.NOT_ALLOWED} <@{CAROL}> can approve it."
+    assert [(e.user, e.text) for e in slack.ephemerals] == [(BOB, told)]
 
     await slack.click(user=CAROL, message=card, action_id="hitl_approve")
     await bot.settle()

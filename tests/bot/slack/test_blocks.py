@@ -362,3 +362,19 @@ def ref_for_call(call: ToolCall) -> RequestRef:
 def test_an_edit_from_no_value_reads_not_given_never_none() -> None:
     line = messages.edited("U0BOB", {"to_version": None}, {"to_version": "1.4.0"})
     assert "To version not given → 1.4.0" in line and "None" not in line
+
+
+def test_a_refusal_names_who_can_decide_and_a_pending_request_who_can_settle_it() -> None:
+    assert messages.refusal(
+        "not_allowed", None, "", deciders=("U0BOB", "S0SRE"), kind="approval"
+    ).endswith("<@U0BOB> or <!subteam^S0SRE> can approve it.")
+    assert messages.refusal("own_benefit", None, "", deciders=()).endswith(
+        "Anyone but the requester can decide it."
+    )
+    assert messages.pending(("U0BOB", "U0CAROL", "S0SRE"), "approval").startswith(
+        "An approval is pending: <@U0BOB>, <@U0CAROL> or <!subteam^S0SRE> can approve it"
+    )
+    assert messages.pending(("U0ALICE",), "question") == (
+        "A question is pending: <@U0ALICE> can answer it by replying in this thread."
+    )
+    assert "anyone on call can take it" in messages.pending((), "escalation")
