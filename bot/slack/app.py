@@ -29,8 +29,11 @@ def build_bolt_app(*, client: AsyncWebClient, signing_secret: str, handlers: Han
     app.action(blocks.EDIT_ACTION)(handlers.on_edit)
     app.action(re.compile(f"^{blocks.ANSWER_ACTION}:"))(handlers.on_answer)
     app.action(blocks.TAKE_ACTION)(handlers.on_take)
+    app.action(blocks.BREAK_GLASS_ACTION)(handlers.on_break_glass)
+    app.action(blocks.ACKNOWLEDGE_ACTION)(handlers.on_acknowledge)
     app.view(blocks.REJECT_VIEW)(handlers.on_reject_reason)
     app.view(blocks.EDIT_VIEW)(handlers.on_edit_submitted)
+    app.view(blocks.BREAK_GLASS_VIEW)(handlers.on_break_glass_reason)
     # Registered last, so they only see what no listener above took: nothing gets a 404.
     app.action(ANYTHING)(handlers.on_unknown_action)
     app.view(ANYTHING)(handlers.on_other_view)
