@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from bot.api_auth import ApiToken, Scope, identify
 from bot.operations import (
+    STATUS_FILTERS,
     Accepted,
     Conflict,
     ControlRequest,
@@ -96,11 +97,16 @@ class ThreadAPI:
             return JSONResponse({"error": message, "missing_scope": scope}, 403)
         return token
 
-    async def list_threads(self, _: Request, __: ApiToken) -> Response:
-        return _json([t.model_dump(mode="json") for t in await self._ops.list()])
+    async def list_threads(self, request: Request, _: ApiToken) -> Response:
+        status = request.query_params.get("status")
+        if status is not None and status not in STATUS_FILTERS:
+            return _error(400, f"`status` is one of {', '.join(STATUS_FILTERS)}")
+        threads = await self._ops.list(status=status)
+        return _json([t.model_dump(mode="json") for t in threads])
 
-    async def launch(self, request: Request, _: ApiToken) -> Response:
-        accepted = await self._ops.launch(await _body(request, LaunchRequest))
+    async def launch(self, request: Request, token: ApiToken) -> Response:
+        # The token is recorded with the request, so it cannot also approve it.
+        accepted = await self._ops.launch(await _body(request, LaunchRequest), via=token.via)
         return _json(accepted.model_dump(), 202)
 
     async def get_thread(self, request: Request, _: ApiToken) -> Response:
@@ -236,7 +242,16 @@ def openapi_schema() -> dict[str, Any]:
         "paths": {
             "/api/threads": {
                 "get": {
-                    "summary": "List threads",
+                    "summary": "List threads, newest activity first",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "required": False,
+                            "description": "only threads in this status (`waiting`: any wait)",
+                            "schema": {"type": "string", "enum": list(STATUS_FILTERS)},
+                        }
+                    ],
                     "responses": answer(ThreadSummary, "200", "threads") | errors,
                 },
                 "post": {

@@ -10,6 +10,7 @@ from typing import Any
 
 from agents.runtime.audit import AuditLog
 from agents.runtime.connect import close_redis, redis_from_url
+from bot.cli_support import reachable
 from bot.settings import Settings
 
 
@@ -36,6 +37,7 @@ def _when(text: str) -> datetime:
 async def run(args: argparse.Namespace, settings: Settings) -> None:
     redis = redis_from_url(settings.redis_url)
     try:
+        await reachable(redis, settings.redis_url)
         audit = AuditLog(redis, retention_days=settings.hitl_audit_retention_days)
         if args.verb == "export":
             async for entry in audit.entries(since=args.since):

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Coroutine
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from bot import audit_cli, eval_cli, logs, prompt_cli, runners, threads_cli
+from bot.cli_support import CommandFailed, with_sandbox
 from bot.services import ConfigError, agents_for
 from bot.settings import Settings
 
@@ -20,6 +22,7 @@ def _parser(agent_names: list[str]) -> argparse.ArgumentParser:
         description="slack-hitl: a Slack bot whose agents ask humans before risky steps. "
         "With no command: `serve` when Slack credentials are set, else `sandbox`.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('slack-hitl')}")
     sub = parser.add_subparsers(dest="command")
     sandbox = sub.add_parser("sandbox", help="local Slack emulator + bot; no workspace or key")
     sandbox.add_argument("--port", type=int, default=3000, help="web UI port (default 3000)")
@@ -51,13 +54,13 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
         case "worker":
             return runners.worker(settings)
         case "threads":
-            return threads_cli.run(args, settings)
+            return threads_cli.run(args, with_sandbox(settings))
         case "prompt":
             return prompt_cli.run(args, settings)
         case "eval":
             return eval_cli.run(args, settings)
         case "audit":
-            return audit_cli.run(args, settings)
+            return audit_cli.run(args, with_sandbox(settings))
         case _:
             raise AssertionError(args.command)
 
@@ -80,5 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_command(args, settings))
     except ConfigError as exc:
         sys.exit(f"hitl: {exc}")
+    except CommandFailed as exc:
+        print(f"hitl: {exc}", file=sys.stderr)
+        sys.exit(exc.code)
     except KeyboardInterrupt:
         pass

@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         raise ConfigError(f"no transcripts directory {args.dir}")
     agents = {agent.name: agent for agent in agents_for(settings)}
     model, label = pick_model(settings, list(agents.values()))
-    policy = policy_for(settings)
+    policy = policy_for(settings, list(agents.values()))
     outcomes = []
     try:
         for suite in load_suites(args.dir):

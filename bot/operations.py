@@ -18,6 +18,13 @@ from agents.runtime.thread import SlackOrigin, Thread
 from bot.slack import messages
 
 Action = Literal["pause", "resume", "stop"]
+STATUS_FILTERS = ("waiting", "running", "done", "stopped", "paused")
+"""What `--status` / `?status=` take: a status, `waiting` standing for every waiting_* one."""
+
+
+def status_matches(status: str, wanted: str | None) -> bool:
+    """Whether a thread's `status` passes the filter `wanted` (None: every status)."""
+    return wanted is None or status == wanted or status.startswith(f"{wanted}_")
 
 
 class LaunchRequest(BaseModel):
@@ -71,6 +78,8 @@ class ThreadSummary(BaseModel):
     status: str
     requester: str
     created_at: datetime
+    last_activity: datetime
+    """When the newest event was recorded (the thread's creation if it has none)."""
     channel: str | None
     thread_ts: str | None
 
@@ -83,9 +92,15 @@ class ThreadSummary(BaseModel):
             status=thread.status.value,
             requester=thread.requester,
             created_at=thread.created_at,
+            last_activity=last_activity(thread),
             channel=origin.channel if origin else None,
             thread_ts=origin.thread_ts if origin else None,
         )
+
+
+def last_activity(thread: Thread) -> datetime:
+    """When anything last happened in `thread`."""
+    return max([thread.created_at, *(event.at for event in thread.events)])
 
 
 class ThreadDetail(ThreadSummary):
@@ -106,6 +121,8 @@ class Accepted(BaseModel):
     """The job is queued; workers apply it. Poll the thread for its effect."""
 
     thread_id: str
+    job: str | None = None
+    """The queued job's key, when the caller may wait for its outcome (`respond`)."""
 
 
 class NotFound(LookupError):
@@ -120,30 +137,45 @@ class SlackError(ValueError):
     pass
 
 
+async def list_threads(store: ThreadStore, *, status: str | None = None) -> list[ThreadSummary]:
+    """Threads whose status passes `status` (see `status_matches`), newest activity first;
+    ties (same instant) in id order, so the listing is stable."""
+    threads = [await store.load(i) for i in await store.thread_ids()]
+    found = [ThreadSummary.of(t) for t in threads if t is not None]
+    found = [t for t in found if status_matches(t.status, status)]
+    found.sort(key=lambda t: t.id)
+    found.sort(key=lambda t: t.last_activity, reverse=True)
+    return found
+
+
 class ThreadOps:
     def __init__(self, *, store: ThreadStore, queue: JobQueue, client: AsyncWebClient) -> None:
         self._store = store
         self._queue = queue
         self._client = client
 
-    async def list(self) -> list[ThreadSummary]:
-        threads = [await self._store.load(i) for i in await self._store.thread_ids()]
-        return [ThreadSummary.of(t) for t in threads if t is not None]
+    async def list(self, *, status: str | None = None) -> list[ThreadSummary]:
+        return await list_threads(self._store, status=status)
 
     async def get(self, thread_id: str) -> ThreadDetail:
         return ThreadDetail.of(await self._thread(thread_id))
 
-    async def launch(self, request: LaunchRequest) -> Accepted:
-        """Post the request as a new message in the channel and start an agent in its thread."""
+    async def launch(self, request: LaunchRequest, *, via: str | None = None) -> Accepted:
+        """Post the request as a new message in the channel and start an agent in its thread.
+        `via` names the caller that relayed it (`API token ci`): it may not approve it."""
         try:
             posted = await self._client.chat_postMessage(
-                channel=request.channel, text=messages.launched(request.user, request.text)
+                channel=request.channel, text=messages.launched(request.user, request.text, via)
             )
         except SlackApiError as exc:
             raise SlackError(f"Slack refused the message: {exc.response.get('error')}") from exc
         origin = SlackOrigin(channel=request.channel, thread_ts=str(posted["ts"]))
         job = Launch(
-            user=request.user, text=request.text, origin=origin, message_ts=origin.thread_ts
+            user=request.user,
+            text=request.text,
+            origin=origin,
+            message_ts=origin.thread_ts,
+            via=via,
         )
         await self._queue.enqueue(job)
         return Accepted(thread_id=thread_id_for(origin))
@@ -187,8 +219,8 @@ class ThreadOps:
                 f"the open request is `{open_request.intent}`: answer an approval with "
                 "`approved`, a question with `text`; take escalations in Slack"
             )
-        await self._queue.enqueue(job)
-        return Accepted(thread_id=thread_id)
+        key = await self._queue.add(job)
+        return Accepted(thread_id=thread_id, job=key)
 
     async def _thread(self, thread_id: str) -> Thread:
         thread = await self._store.load(thread_id)

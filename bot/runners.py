@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 from agents.runtime.types import Model
 from bot.emulator.server import SlackEmulator
 from bot.http import attach_worker
+from bot.sandbox_state import SandboxState, published
 from bot.services import ConfigError, Services, build_services
 from bot.serving import RunningServer, free_port, start_server
 from bot.settings import Settings
@@ -276,22 +278,37 @@ async def sandbox_stack(
 async def sandbox(settings: Settings, *, port: int, data_dir: Path) -> None:
     """Slack emulator with its web UI, the bot in HTTP mode pointed at it, a local Redis.
     With redis-server installed, both keep their state under `data_dir` across restarts."""
+    # The thread API needs a token; a sandbox makes one unless the operator set their own.
+    api_token = settings.hitl_api_token or secrets.token_urlsafe(24)
+    settings = settings.model_copy(update={"hitl_api_token": api_token})
     async with local_redis(data_dir / "redis") as redis:
         # An emulator that outlives an in-memory Redis would show approvals nobody can act on.
         state_dir = None if redis.in_memory else data_dir
         async with sandbox_stack(
             settings, redis_url=redis.url, port=port, state_dir=state_dir
         ) as running:
-            _announce(running, redis, data_dir)
-            await _until_signalled()
+            state = SandboxState(
+                pid=os.getpid(),
+                redis_url=redis.url,
+                slack_api_url=running.emulator.api_url,
+                slack_bot_token=running.emulator.identity.bot_token,
+                api_url=f"{running.server.url}/api",
+                api_token=api_token,
+            )
+            # Published once ready, so `hitl threads ...` in another terminal finds it.
+            with published(state):
+                _announce(running, redis, data_dir, state)
+                await _until_signalled()
 
 
-def _announce(running: Sandbox, redis: LocalRedis, data_dir: Path) -> None:
+def _announce(running: Sandbox, redis: LocalRedis, data_dir: Path, state: SandboxState) -> None:
     where = "in memory (embedded)" if redis.in_memory else f"{redis.url}, data in {data_dir}"
     print(
         f"slack-hitl sandbox: open {running.emulator.url} in a browser.\n"
         "  Try: @bot deploy api 1.4.2 to production  (in #deploys, as alice),\n"
         "  then switch to bob and click Approve.\n"
+        f"  Thread API: {state.api_url}  (Authorization: Bearer {state.api_token})\n"
+        "  `hitl threads list` in another terminal finds this sandbox by itself.\n"
         f"  Model: {running.services.settings.llm_provider}. Redis: {where}. Ctrl-C stops.",
         flush=True,
     )

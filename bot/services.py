@@ -31,7 +31,7 @@ from agents.runtime.lease import Leases
 from agents.runtime.loop import StepDeps
 from agents.runtime.metrics import Metrics, TimedModel
 from agents.runtime.outbox import DeliveryLedger, Outbox
-from agents.runtime.policy import Policy, PolicyError, PolicyFile, load_policy_file
+from agents.runtime.policy import Policy, PolicyError, PolicyFile, load_policy_file, misnamed
 from agents.runtime.reconciler import Reconciler
 from agents.runtime.routing import Router
 from agents.runtime.store import ThreadStore
@@ -43,6 +43,7 @@ from bot.http import build_http_app
 from bot.operations import ThreadOps
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
+from bot.slack.commands import Commands
 from bot.slack.directory import SlackDirectory
 from bot.slack.handlers import Handlers
 from bot.slack.notifier import SlackNotifier
@@ -128,6 +129,13 @@ class Services:
                 store=self.store,
                 agents={a.name: a for a in self.agents},
                 redis=self.redis,
+                policy=policy_for(self.settings, self.agents),
+            ),
+            slash=Commands(
+                queue=self.queue,
+                store=self.store,
+                agents={a.name: a for a in self.agents},
+                directory=SlackDirectory(self.client, self.redis),
             ),
         )
 
@@ -152,20 +160,25 @@ class Services:
         await close_redis(self.redis)
 
 
-def policy_for(settings: Settings) -> Policy:
-    """Tool policy from HITL_APPROVERS, HITL_APPROVAL_TIMEOUT, HITL_ONCALL and the policy file."""
+def policy_for(settings: Settings, agents: Sequence[Agent]) -> Policy:
+    """Tool policy from HITL_APPROVERS, HITL_APPROVAL_TIMEOUT, HITL_ONCALL and the policy file,
+    whose rules and limits must name the agents' tools and their arguments."""
     policy_file = PolicyFile()
     if settings.hitl_policy_file is not None:
         try:
             policy_file = load_policy_file(settings.hitl_policy_file)
         except PolicyError as exc:
             raise ConfigError(str(exc)) from exc
+        problems = misnamed(policy_file, [tool for agent in agents for tool in agent.tools])
+        if problems:
+            raise ConfigError(f"policy file {settings.hitl_policy_file}: " + "; ".join(problems))
     return Policy(
         approvers=tuple(sorted(settings.hitl_approvers)),
         timeout=settings.hitl_approval_timeout,
         rules=policy_file.rules,
         oncall=policy_file.oncall or settings.hitl_oncall,
         owners={**settings.hitl_resource_owners, **policy_file.owners},
+        limits=policy_file.limits,
     )
 
 
@@ -226,7 +239,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         deps=StepDeps(
             model=TimedModel(model, metrics),
             adapters=adapters.tools,
-            policy=policy_for(settings),
+            policy=policy_for(settings, agents),
             scheduler=deadlines,
         ),
         outbox=outbox,

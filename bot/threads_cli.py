@@ -32,10 +32,14 @@ from agents.runtime.events import (
     call_hash,
 )
 from agents.runtime.jobs import JobQueue
+from agents.runtime.outbox import DeliveryLedger
 from agents.runtime.reconciler import stuck_threads
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
+from agents.runtime.types import Tell
+from bot.cli_support import REFUSED, CommandFailed, reachable, require_slack
 from bot.operations import (
+    STATUS_FILTERS,
     Accepted,
     Conflict,
     ControlRequest,
@@ -44,15 +48,23 @@ from bot.operations import (
     RespondRequest,
     SlackError,
     ThreadOps,
+    ThreadSummary,
+    list_threads,
 )
-from bot.services import ConfigError
+from bot.respond_wait import outcome
 from bot.settings import Settings
+from bot.slack.messages import refusal
 
 
 def add_parser(sub: Any) -> None:
     threads = sub.add_parser("threads", help="launch, inspect, pause, resume and stop threads")
     verbs = threads.add_subparsers(dest="verb", required=True)
     listing = verbs.add_parser("list", help="one line per thread: id, agent, status, requester")
+    listing.add_argument(
+        "--status",
+        choices=STATUS_FILTERS,
+        help="only threads in this status (waiting: waiting for any person)",
+    )
     listing.add_argument(
         "--stuck",
         action="store_true",
@@ -76,13 +88,32 @@ def add_parser(sub: Any) -> None:
     answer.add_argument("--approve", action="store_true")
     answer.add_argument("--reject", metavar="REASON")
     answer.add_argument("--text", help="the answer to a question")
+    respond.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a worker to apply or refuse it (default 10)",
+    )
+    respond.add_argument(
+        "--no-wait", dest="wait", action="store_const", const=0.0, help="only queue it"
+    )
 
 
-def summary_line(thread: Thread) -> str:
-    where = f"{thread.origin.channel}/{thread.origin.thread_ts}" if thread.origin else "-"
-    created = thread.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    status = thread.status.value
-    return f"{thread.id}  {thread.agent:<8} {status:<17} {thread.requester:<12} {created}  {where}"
+LIST_HEADER = (
+    f"{'THREAD':<14}  {'AGENT':<8} {'STATUS':<18} {'REQUESTER':<12} {'LAST ACTIVITY':<19}  WHERE"
+)
+
+
+def summary_line(thread: Thread | ThreadSummary) -> str:
+    """One thread in stable, space-separated columns (see LIST_HEADER)."""
+    summary = thread if isinstance(thread, ThreadSummary) else ThreadSummary.of(thread)
+    where = f"{summary.channel}/{summary.thread_ts}" if summary.channel else "-"
+    last = summary.last_activity.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"{summary.id:<14}  {summary.agent:<8} {summary.status:<18} {summary.requester:<12} "
+        f"{last:<19}  {where}"
+    )
 
 
 def event_line(event: Event) -> str:
@@ -92,8 +123,8 @@ def event_line(event: Event) -> str:
 
 def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per event type
     match event:
-        case UserMessage(user=user, text=text):
-            return "message", f"{user}: {text}"
+        case UserMessage(user=user, text=text, via=via):
+            return "message", f"{user} via {via}: {text}" if via else f"{user}: {text}"
         case ToolCall(intent="request_approval", arguments=args, source=source, terms=terms):
             return "approval requested", (
                 f"{args['summary']} · by {source} · hash {call_hash(args['action'])[:12]}"
@@ -125,8 +156,8 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
             return "reminder sent", f"request {call_id}{review}"
         case Error(message=message, scope=scope):
             return "error", message + (" (Slack delivery)" if scope == "delivery" else "")
-        case Paused(by=by) | Resumed(by=by):
-            return event.type, f"by {by}"
+        case Paused(by=by, reason=reason) | Resumed(by=by, reason=reason):
+            return event.type, f"by {by}" + (f" · reason: {reason}" if reason else "")
         case Stopped(by=by, reason=reason):
             return "stopped", f"by {by}" + (f" · reason: {reason}" if reason else "")
 
@@ -142,6 +173,7 @@ def _terms(terms: Terms | None) -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> None:
     redis = redis_from_url(settings.redis_url)
     try:
+        await reachable(redis, settings.redis_url)
         store = ThreadStore(redis)
         if args.verb == "list" and args.stuck:
             await _stuck(redis, store, grace=settings.hitl_reconcile_seconds)
@@ -149,15 +181,47 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         if args.verb in ("list", "show"):
             await _inspect(args, store)
             return
-        client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        client = AsyncWebClient(
+            token=require_slack(settings) if args.verb == "launch" else settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+        )
         ops = ThreadOps(store=store, queue=JobQueue(redis, consumer="cli"), client=client)
         try:
             accepted = await _operate(args, ops)
-        except (NotFound, Conflict, SlackError, ValidationError) as exc:
-            raise ConfigError(str(exc)) from exc
+        except (NotFound, Conflict, SlackError) as exc:
+            raise CommandFailed(str(exc)) from exc
+        except ValidationError as exc:
+            raise CommandFailed(_first_problem(exc)) from exc
+        if args.verb == "respond" and accepted.job and args.wait > 0:
+            await _report(args, store, DeliveryLedger(redis), accepted.job)
+            return
         print(f"{args.verb} queued for thread {accepted.thread_id}; a worker applies it.")
     finally:
         await close_redis(redis)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+async def _report(
+    args: argparse.Namespace, store: ThreadStore, ledger: DeliveryLedger, job: str
+) -> None:
+    """Print what the worker did with the answer; a refusal exits 1."""
+    result = await outcome(store, ledger, args.thread_id, job, within=args.wait)
+    if result is None:
+        print(
+            f"respond queued for thread {args.thread_id}; no worker applied it within "
+            f"{args.wait:g}s (is a worker running?). `hitl threads show {args.thread_id}` tells."
+        )
+    elif isinstance(result, Tell):
+        verb = "approve" if args.approve else ("reject" if args.reject else "answer")
+        why = refusal(result.reason, None, result.detail)
+        raise CommandFailed(f"{args.user} may not {verb}: {why}", code=REFUSED)
+    else:
+        print(event_line(result))
 
 
 async def _stuck(redis: Redis, store: ThreadStore, *, grace: float) -> None:
@@ -171,14 +235,13 @@ async def _stuck(redis: Redis, store: ThreadStore, *, grace: float) -> None:
 
 async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
     if args.verb == "list":
-        for thread_id in await store.thread_ids():
-            thread = await store.load(thread_id)
-            if thread is not None:
-                print(summary_line(thread))
+        print(LIST_HEADER)
+        for summary in await list_threads(store, status=args.status):
+            print(summary_line(summary))
         return
     thread = await store.load(args.thread_id)
     if thread is None:
-        raise ConfigError(f"no thread {args.thread_id!r}")
+        raise CommandFailed(f"no thread {args.thread_id!r}")
     print(summary_line(thread))
     for decision in thread.unreviewed():
         print(

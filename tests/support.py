@@ -38,7 +38,11 @@ SCOPE_FOR_METHOD = {
     # Looking for a post that may have gone through before re-posting it (the outbox).
     "conversations.replies": "channels:history",
     "conversations.history": "channels:history",
+    # The status line under a thread while steps run (Slack now takes chat:write for it).
+    "assistant.threads.setStatus": "chat:write",
 }
+# The app features the bot uses, and the bot scope each one needs.
+SCOPE_FOR_FEATURE = {"slash_commands": "commands", "shortcuts": "commands"}
 # The events the bot subscribes to, and the bot scope each one needs.
 SCOPE_FOR_EVENT = {
     "app_mention": "app_mentions:read",
@@ -180,10 +184,16 @@ async def unaccounted_threads(redis: Redis) -> list[str]:
 # --- `hitl` subprocesses -----------------------------------------------------------------------
 
 
+NO_SANDBOX_STATE = "/nonexistent/slack-hitl/sandbox.json"
+"""Where `hitl` looks for a running sandbox in tests: nowhere, so a developer's own sandbox on
+the same machine never changes what a test's `hitl` command talks to."""
+
+
 def cli_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a `hitl` command: ours, minus any Slack, HITL or LLM settings."""
+    """The environment of a `hitl` command: ours, minus any Slack, HITL or LLM settings, and
+    blind to any running sandbox (pass HITL_SANDBOX_STATE to find one)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_", "LLM_"))}
-    return clean | {"REDIS_URL": redis_url} | extra
+    return clean | {"REDIS_URL": redis_url, "HITL_SANDBOX_STATE": NO_SANDBOX_STATE} | extra
 
 
 def worker_env(slack: SlackEmulator, redis_url: str, **settings: str) -> dict[str, str]:

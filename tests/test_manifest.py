@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from tests.support import SCOPE_FOR_EVENT, SCOPE_FOR_METHOD
+from bot.slack import commands
+from tests.support import SCOPE_FOR_EVENT, SCOPE_FOR_FEATURE, SCOPE_FOR_METHOD
 
 
 def manifest() -> dict[str, Any]:
@@ -30,7 +31,20 @@ def test_scopes_are_exactly_those_of_the_events_and_methods_used() -> None:
     m = manifest()
     events = m["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(events) == sorted(SCOPE_FOR_EVENT)
+    features = [f for f in SCOPE_FOR_FEATURE if m["features"].get(f)]
     needed = {SCOPE_FOR_EVENT[e] for e in events} | {
         s for s in SCOPE_FOR_METHOD.values() if s is not None
     }
+    needed |= {SCOPE_FOR_FEATURE[f] for f in features}
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == sorted(needed)
+
+
+def test_hitl_and_the_shortcut_are_declared_as_the_app_registers_them() -> None:
+    features = manifest()["features"]
+    (slash,) = features["slash_commands"]
+    assert slash["command"] == commands.COMMAND
+    assert slash["description"] and slash["usage_hint"] and slash["should_escape"] is False
+    (shortcut,) = features["shortcuts"]
+    assert shortcut == shortcut | {"type": "message", "callback_id": commands.SHORTCUT}
+    assert shortcut["name"] and shortcut["description"]
+    assert "commands" in manifest()["oauth_config"]["scopes"]["bot"]

@@ -133,6 +133,8 @@ def entry_for(thread: Thread, index: int) -> dict[str, Any]:
         "actor": _actor(thread, event),
         "event": event.model_dump(mode="json"),
     }
+    if isinstance(event, ToolCall) and (relay := thread.relayed_by(event.call_id)) is not None:
+        entry["via"] = relay  # the API token that asked for it on the requester's behalf
     if isinstance(event, ApprovalDecision | HumanResponse | RequestExpired):
         asked = thread.call(event.call_id)
         if asked is not None:

@@ -66,6 +66,8 @@ class UserMessage(_Event):
     user: str
     text: str
     message_ts: str | None = None
+    via: str | None = None
+    """Who relayed the message for `user` when not Slack itself (`API token ci`)."""
 
 
 class ToolCall(_Event):
@@ -193,11 +195,13 @@ class Paused(_Event):
 
     type: Literal["paused"] = "paused"
     by: str
+    reason: str | None = None
 
 
 class Resumed(_Event):
     type: Literal["resumed"] = "resumed"
     by: str
+    reason: str | None = None
 
 
 class Stopped(_Event):

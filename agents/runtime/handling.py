@@ -109,7 +109,7 @@ class Runtime:
             case Scheduled():
                 await self._apply(job, None, lambda t: self._scheduled(t, job), key)
             case Advance():
-                await self.advance(job.thread_id)
+                await self._repair(job.thread_id)
             case _:
                 assert_never(job)
 
@@ -121,7 +121,7 @@ class Runtime:
             log.info("thread %s exists; launch is a duplicate", thread_id)
             await self.advance(thread_id)
             return
-        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts)
+        message = UserMessage(user=job.user, text=job.text, message_ts=job.message_ts, via=job.via)
         # Routing (agents/runtime/routing.py) picks one agent, or answers with help by itself.
         routed = await self._router.route(message) if self._router else None
         thread = Thread(
@@ -233,6 +233,10 @@ class Runtime:
         if not job.approved:
             ok = may_reject(job.user, requester=requester, allowed=allowed)
             return None if ok else Refusal("not_allowed")
+        launcher = thread.relayed_by(request.call_id)
+        if job.via is not None and job.via == launcher:
+            # Whoever it names, the caller that asked for the call may not approve it too.
+            return Refusal("launched_via", detail=launcher)
         gainers = self._beneficiaries(thread, request.action, job.edited_action)
         if may_approve(job.user, requester=requester, allowed=allowed, beneficiaries=gainers):
             return None
@@ -263,7 +267,16 @@ class Runtime:
             action = self._agents[thread.agent].parse_action(dict(edited))
         except ValueError as exc:
             return str(exc).splitlines()[0]
-        edited_terms = self._deps.policy.terms(APPROVAL, action=action, now=self._deps.clock())
+        policy = self._deps.policy
+        breach = policy.over_limit(action)
+        if breach is not None:
+            return breach
+        # A new proposal: under another rule (gated or not, other timeout) it is not the
+        # request its deciders were asked about.
+        asked = self._agents[thread.agent].parse_action(dict(request.action))
+        if policy.rule(action) != policy.rule(asked):
+            return "the edited call falls under a different policy rule; reject it and ask again"
+        edited_terms = policy.terms(APPROVAL, action=action, now=self._deps.clock())
         if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
             return "the edited call needs different approvers; reject it and ask again"
         return ""
@@ -352,9 +365,9 @@ class Runtime:
             return None
         match job.action:
             case "pause" if status is not Status.PAUSED:
-                return Paused(by=job.by)
+                return Paused(by=job.by, reason=job.reason)
             case "resume" if status is Status.PAUSED:
-                return Resumed(by=job.by)
+                return Resumed(by=job.by, reason=job.reason)
             case "stop":
                 return Stopped(by=job.by, reason=job.reason)
             case _:
@@ -378,6 +391,16 @@ class Runtime:
         if any(isinstance(e, ReminderSent) for e in thread.about(job.call_id)):
             return None
         return ReminderSent(call_id=job.call_id)
+
+    async def _repair(self, thread_id: str) -> None:
+        """An `Advance` job (a delivery retry, or the reconciler's repair of a thread nobody
+        carried on): first append what the audit log misses, since a worker that died between
+        a save and its audit append left the events unlogged and a finished thread may never
+        be saved again, then carry the thread on."""
+        thread = await self._store.load(thread_id)
+        if thread is not None:
+            await self._store.audit.record(thread)
+        await self.advance(thread_id)
 
     async def advance(self, thread_id: str) -> None:
         """Deliver what the thread must still show, then step it until it waits for a person

@@ -27,6 +27,9 @@ class Launch(_Job):
     text: str
     origin: SlackOrigin
     message_ts: str
+    via: str | None = None
+    """Who relayed the request for `user` when not Slack itself (`API token ci`); that
+    caller may not approve what it asked for."""
 
 
 class Decide(_Job):
@@ -230,6 +233,15 @@ class JobQueue:
             args=[job.model_dump_json(), marker, keys.SEEN_TTL, keys.JOBS_MAXLEN],
         )
         return bool(added)
+
+    async def add(self, job: Job) -> str:
+        """Add a job and return its key (the entry id it is added with), by which the runtime
+        recognises it: the thread records the key with the input it applied, and a refusal is
+        kept under it (`DeliveryLedger.refusal`)."""
+        entry: Any = await self._redis.xadd(
+            keys.jobs(), {"job": job.model_dump_json()}, maxlen=keys.JOBS_MAXLEN, approximate=True
+        )
+        return entry.decode() if isinstance(entry, bytes) else str(entry)
 
     async def take(self, *, block_ms: int | None, count: int = 10) -> list[Taken]:
         """New jobs for this consumer; empty when none arrived within `block_ms`."""

@@ -33,6 +33,15 @@ def deliveries(thread_id: str) -> str:
     return f"{PREFIX}:delivery:{{{thread_id}}}"
 
 
+REFUSAL_TTL = 3600
+"""A job's refusal is kept this long for whoever queued it (`hitl threads respond` waits)."""
+
+
+def refusal(thread_id: str, job_key: str) -> str:
+    """Why job `job_key` (its stream entry id) was refused: the Tell shown to its person."""
+    return f"{PREFIX}:refusal:{{{thread_id}}}:{job_key}"
+
+
 def jobs() -> str:
     return f"{PREFIX}:{{jobs}}"
 

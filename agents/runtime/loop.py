@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from agents.runtime.agent import Agent
+from agents.runtime.agent import Agent, Step
 from agents.runtime.context import build_request
 from agents.runtime.events import (
     ESCALATION,
@@ -89,6 +89,10 @@ async def _decide(thread: Thread, agent: Agent, deps: StepDeps) -> Thread:
         chosen = agent.parse_step(reply.text)
     except ValueError as exc:
         return thread.append(Error(message=_invalid_output(exc, reply.text), usage=reply.usage))
+    breach = _over_limit(chosen, deps)
+    if breach is not None:
+        # Never offered for approval: the model hears why, and may ask again or ask the person.
+        return thread.append(Error(message=_compact(breach), usage=reply.usage))
     source: Literal["model", "policy"] = "model"
     if not isinstance(chosen, HUMAN_STEPS) and await _gated(chosen, thread, deps):
         # The model cannot go around a human: a gated call becomes a request for approval.
@@ -114,6 +118,16 @@ async def _gated(call: Tool, thread: Thread, deps: StepDeps) -> bool:
     if call.needs_authority() and deps.directory is not None:
         allowed = await deps.directory.members(deps.policy.authority(call))
     return deps.policy.needs_approval(call, requester=thread.current_requester, allowed=allowed)
+
+
+def _over_limit(chosen: Step, deps: StepDeps) -> str | None:
+    """The policy limit the business call in `chosen` breaks (itself, or the action a
+    `request_approval` asks for), if any."""
+    if isinstance(chosen, RequestApproval):
+        return deps.policy.over_limit(chosen.action)
+    if isinstance(chosen, HUMAN_STEPS):
+        return None
+    return deps.policy.over_limit(chosen)
 
 
 def _terms(intent: str, action: Tool | None, deps: StepDeps) -> Terms | None:

@@ -160,6 +160,18 @@ class DeliveryLedger:
             args=[f"tell:{key}", tell.model_dump_json(), keys.THREAD_TTL],
         )
 
+    async def note_refusal(self, thread_id: str, key: str, tell: Tell) -> None:
+        """Keep a refused job's `tell` for a while under the job's key, after it is shown too,
+        so whoever queued the job (the CLI) can report the refusal."""
+        await self._redis.set(
+            keys.refusal(thread_id, key), tell.model_dump_json(), ex=keys.REFUSAL_TTL
+        )
+
+    async def refusal(self, thread_id: str, key: str) -> Tell | None:
+        """The refusal of job `key` in thread `thread_id`, if it was refused lately."""
+        raw = await self._redis.get(keys.refusal(thread_id, key))
+        return None if raw is None else Tell.model_validate_json(raw)
+
     async def tells(self, thread_id: str) -> list[tuple[str, Tell]]:
         """The tells waiting to be shown, by key."""
         found: list[tuple[str, Tell]] = []
@@ -258,6 +270,8 @@ class Outbox:
         """Keep `tell` for its person until it is shown (the next flush shows it). `key` (the
         job's) makes a redelivered job's tell the same one."""
         await self._ledger.add_tell(thread.id, key or secrets.token_hex(8), tell)
+        if key is not None:
+            await self._ledger.note_refusal(thread.id, key, tell)
 
     async def _tell_all(self, thread: Thread) -> bool:
         """Show every waiting tell; False when Slack could not be reached (a retry is planned)."""

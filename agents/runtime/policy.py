@@ -24,6 +24,13 @@ A policy file (`HITL_POLICY_FILE`, YAML) adds rules; the first rule matching a c
     oncall: S0ONCALL                 # who `escalate` pages; default the approvers
     owners:                          # who approves access to each resource
       billing-db: U0DBA
+    limits:                          # every matching limit applies, not only the first
+      - tool: grant_access
+        when: {level: admin}         # matched like a rule's `when`
+        max: {duration_hours: 4}     # a numeric argument -> its largest allowed value
+
+A call over a limit is never offered for approval: the model is told which argument is over
+(`over_limit`) and may ask again, and an edit over a limit is refused.
 """
 
 from __future__ import annotations
@@ -32,10 +39,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from agents.runtime.events import APPROVAL, ESCALATION, Terms
 from tools.types import Tool
@@ -61,17 +68,80 @@ class Rule(BaseModel):
         )
 
 
+class Limit(BaseModel):
+    """The largest value each numeric argument of a matching call may have."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tool: str
+    when: dict[str, str | int | bool] = Field(default_factory=dict)
+    # Strict: `"4"` or `true` is a mistake in the file, not a limit of 4 or 1.
+    max: dict[str, StrictInt | StrictFloat] = Field(min_length=1)
+
+    def matches(self, call: dict[str, Any]) -> bool:
+        """Whether the limit applies to `call` (`{"intent": ..., **arguments}`)."""
+        return call.get("intent") == self.tool and all(
+            call.get(key) == value for key, value in self.when.items()
+        )
+
+    def breaches(self, call: dict[str, Any]) -> dict[str, str]:
+        """Each argument of `call` over this limit -> why, said for the model and the editor
+        (a missing or non-numeric argument is the tool's business, not ours)."""
+        scope = " and ".join(f"{key} {value}" for key, value in self.when.items())
+        where = f"{self.tool} with {scope}" if scope else self.tool
+        found: dict[str, str] = {}
+        for name, most in self.max.items():
+            value = call.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > most:
+                found[name] = f"{name} {value} is over the limit of {most} for {where}"
+        return found
+
+
 class PolicyFile(BaseModel):
     """The operator's policy file, validated."""
 
     model_config = ConfigDict(extra="forbid")
     rules: tuple[Rule, ...] = ()
+    limits: tuple[Limit, ...] = ()
     oncall: str | None = None
     owners: dict[str, str] = Field(default_factory=dict)
 
 
 class PolicyError(ValueError):
     """The policy file cannot be used; the message says where and why."""
+
+
+def misnamed(policy: PolicyFile, tools: Collection[type[BaseModel]]) -> list[str]:
+    """Where the policy file names a tool or an argument that the loaded agents do not have: a
+    typo there would silently leave a call ungated or unlimited. Empty when all is well."""
+    by_name = {m.model_fields["intent"].default: m for m in tools}
+    problems: list[str] = []
+    entries: list[tuple[str, int, str, Mapping[str, object], Mapping[str, object]]]
+    entries = [("rules", i, r.tool, r.when, {}) for i, r in enumerate(policy.rules)]
+    entries += [("limits", i, lim.tool, lim.when, lim.max) for i, lim in enumerate(policy.limits)]
+    for section, index, tool, when, most in entries:
+        where = f"{section}.{index}"
+        model = by_name.get(tool)
+        if model is None:
+            problems.append(f"{where}.tool: no tool {tool!r}; the agents have {sorted(by_name)}")
+            continue
+        fields = model.model_fields
+        problems += [
+            f"{where}.when.{key}: {tool} has no argument {key!r}"
+            for key in when
+            if key not in fields
+        ]
+        problems += [
+            f"{where}.max.{key}: {tool} has no numeric argument {key!r}"
+            for key in most
+            if key not in fields or not _numeric(fields[key].annotation)
+        ]
+    return problems
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether an argument's type is a number (or an optional one)."""
+    kinds = get_args(annotation) or (annotation,)
+    return any(k in (int, float) for k in kinds)
 
 
 def load_policy_file(path: Path) -> PolicyFile:
@@ -92,6 +162,22 @@ class Policy:
     oncall: str | None = None
     owners: Mapping[str, str] = field(default_factory=dict)
     """Resource name -> the user or user-group ID who approves access to it."""
+    limits: tuple[Limit, ...] = ()
+
+    def over_limit(self, call: Tool) -> str | None:
+        """Why `call` may not run as asked (the first breached limit of all that match), or
+        None. Checked before a call is offered for approval, and again on an edit."""
+        return next(iter(self.over_limits(call.model_dump(mode="json")).values()), None)
+
+    def over_limits(self, dumped: dict[str, Any]) -> dict[str, str]:
+        """Each argument of a call (`{"intent": ..., **arguments}`) over a matching limit ->
+        why (the Edit form's errors)."""
+        found: dict[str, str] = {}
+        for limit in self.limits:
+            if limit.matches(dumped):
+                for argument, breach in limit.breaches(dumped).items():
+                    found.setdefault(argument, breach)
+        return found
 
     def rule(self, call: Tool) -> Rule | None:
         """The first rule that matches `call`, if any."""

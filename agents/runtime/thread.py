@@ -250,6 +250,14 @@ class Thread(BaseModel):
         index = self.events.index(call) if call is not None else None
         return self._requester_at(self.request_start(index))
 
+    def relayed_by(self, call_id: str) -> str | None:
+        """Who relayed the message that started call `call_id`'s request for its requester
+        (`API token ci`), or None when the requester asked in Slack themselves."""
+        call = self.call(call_id)
+        index = self.events.index(call) if call is not None else None
+        started = self.events[self.request_start(index)] if self.events else None
+        return started.via if isinstance(started, UserMessage) else None
+
     def model_steps(self) -> int:
         """The model's steps in the latest request: each request has its own step budget."""
         return sum(

@@ -13,7 +13,14 @@ from agents.runtime.thread import Thread
 
 JsonSchema = dict[str, Any]
 RefusalReason = Literal[
-    "not_allowed", "own_benefit", "settled", "stale", "already_approved", "invalid_edit", "paused"
+    "not_allowed",
+    "own_benefit",
+    "launched_via",
+    "settled",
+    "stale",
+    "already_approved",
+    "invalid_edit",
+    "paused",
 ]
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.emulator import faults, history, views
+from bot.emulator import commands, faults, history, views
 from bot.emulator.checks import message_problems
 from bot.emulator.state import ApiCall, ApiError, Ephemeral, Message, Violation, Workspace
 
@@ -246,6 +246,7 @@ METHODS: dict[str, Handler] = {
     "reactions.remove": reactions_remove,
     "conversations.replies": history.conversations_replies,
     "conversations.history": history.conversations_history,
+    "assistant.threads.setStatus": commands.set_status,
 }
 
 

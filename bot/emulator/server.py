@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.emulator import api, ui, views
+from bot.emulator import api, commands, ui, views
 from bot.emulator.payloads import (
     block_actions,
     event_callback,
@@ -472,6 +472,45 @@ class SlackEmulator:
         )
         return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
 
+    async def slash_command(
+        self, *, user: str, channel: str, text: str, command: str = "/hitl"
+    ) -> httpx.Response:
+        """Run `command text` in `channel` as `user`. Like Slack, the text of the app's answer
+        (its ack) is shown to `user` alone, as an ephemeral in `channel`."""
+        ws = self.workspace
+        fields = commands.slash_command(
+            ws,
+            user=user,
+            channel=channel,
+            command=command,
+            text=text,
+            trigger_id=ws.issue_trigger(user),
+            response_url=f"{self.url}/response/{secrets.token_hex(8)}",
+        )
+        response = await self.deliver(urlencode(fields), content_type=FORM)
+        shown = _ack_text(response)
+        if shown:
+            ws.ephemerals.append(Ephemeral(channel, user, shown, ws.next_ts()))
+            ws.changed()
+        return response
+
+    async def shortcut(self, *, user: str, message: Message, callback_id: str) -> httpx.Response:
+        """Pick message shortcut `callback_id` on `message` as `user` (a `message_action`)."""
+        ws = self.workspace
+        payload = commands.message_action(
+            ws,
+            user=user,
+            message=self.find_message(message.channel, message.ts),
+            callback_id=callback_id,
+            trigger_id=ws.issue_trigger(user),
+            response_url=f"{self.url}/response/{secrets.token_hex(8)}",
+        )
+        return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
+
+    def status(self, channel: str, thread_ts: str) -> str:
+        """The app's status line in a thread ("" when none is shown)."""
+        return self.workspace.statuses.get(commands.status_key(channel, thread_ts), "")
+
     async def submit_view(
         self, *, user: str, view: View, values: dict[str, dict[str, Any]] | None = None
     ) -> httpx.Response:
@@ -567,3 +606,14 @@ class SlackEmulator:
         except api.ApiError as e:
             return JSONResponse({"ok": False, "error": e.code}, status_code=400)
         return JSONResponse({"ok": True})
+
+
+def _ack_text(response: httpx.Response) -> str:
+    """What Slack shows of a slash command's answer: its text, or the plain body."""
+    if not response.is_success or not response.content:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("text") or "") if isinstance(body, dict) else ""

@@ -202,6 +202,8 @@ class Workspace:
         self.violations: list[Violation] = []
         self.triggers: dict[str, Trigger] = {}
         self.responders: dict[str, Responder] = {}  # response_url key -> its target
+        # "channel thread_ts" -> the app's status line there (assistant.threads.setStatus).
+        self.statuses: dict[str, str] = {}
         # Injected failures (see `faults.py`), consumed in order.
         self.faults: list[Fault] = []
         # Slack ts values are unique per channel; one global counter keeps them strictly

@@ -58,6 +58,12 @@ class Emulator(Protocol):
         self, *, user: str, view: View, values: dict[str, dict[str, Any]] | None = None
     ) -> httpx.Response: ...
     async def close_view(self, *, user: str, view: View) -> httpx.Response | None: ...
+    async def slash_command(
+        self, *, user: str, channel: str, text: str, command: str = ...
+    ) -> httpx.Response: ...
+    async def shortcut(
+        self, *, user: str, message: Message, callback_id: str
+    ) -> httpx.Response: ...
 
 
 _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
@@ -65,7 +71,8 @@ _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
 
 def routes(emu: Emulator) -> list[Route]:
     """`/` (the page), `/ui/state`, and what a person does: `/ui/send`, `/ui/click` (buttons
-    and selects), `/ui/submit` and `/ui/close` (modals), for `emu`."""
+    and selects), `/ui/submit` and `/ui/close` (modals), `/ui/command` (a slash command) and
+    `/ui/shortcut` (a message shortcut), for `emu`."""
 
     async def index(_: Request) -> HTMLResponse:
         page = (
@@ -127,13 +134,38 @@ async def _submit(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": response.status_code}
 
 
+async def _command(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+    response = await emu.slash_command(
+        user=str(body["user"]),
+        channel=str(body["channel"]),
+        command=str(body.get("command") or "/hitl"),
+        text=str(body.get("text") or ""),
+    )
+    return {"status": response.status_code}
+
+
+async def _shortcut(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+    message = emu.find_message(str(body["channel"]), str(body["ts"]))
+    response = await emu.shortcut(
+        user=str(body["user"]), message=message, callback_id=str(body["callback_id"])
+    )
+    return {"status": response.status_code}
+
+
 async def _close(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     view = emu.workspace.find_view(view_id=str(body["view_id"]))
     response = await emu.close_view(user=str(body["user"]), view=view)
     return {"status": response.status_code if response is not None else None}
 
 
-ACTIONS: dict[str, Action] = {"send": _send, "click": _click, "submit": _submit, "close": _close}
+ACTIONS: dict[str, Action] = {
+    "send": _send,
+    "click": _click,
+    "submit": _submit,
+    "close": _close,
+    "command": _command,
+    "shortcut": _shortcut,
+}
 
 
 def ui_state(emu: Emulator) -> dict[str, Any]:
@@ -147,6 +179,10 @@ def ui_state(emu: Emulator) -> dict[str, Any]:
         "ephemerals": [asdict(e) for e in emu.ephemerals],
         "views": [_view(v) for v in emu.open_views()],
         "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
+        "statuses": [
+            {"channel": k.split(" ")[0], "thread_ts": k.split(" ")[1], "status": v}
+            for k, v in emu.workspace.statuses.items()
+        ],
     }
 
 

@@ -10,13 +10,20 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
+from bot.slack import blocks, commands
+from bot.slack.commands import Commands
 from bot.slack.handlers import Handlers
 
 ANYTHING = re.compile(".*")
 
 
-def build_bolt_app(*, client: AsyncWebClient, signing_secret: str, handlers: Handlers) -> AsyncApp:
+def build_bolt_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    handlers: Handlers,
+    slash: Commands | None = None,
+) -> AsyncApp:
     # Slack gets its 200 only once a listener has enqueued its job (they all are fast): if
     # Redis is down the listener fails, Slack sees a 500 and retries, and nothing is lost.
     # Without this Bolt acknowledges events before the listener runs.
@@ -34,6 +41,10 @@ def build_bolt_app(*, client: AsyncWebClient, signing_secret: str, handlers: Han
     app.view(blocks.REJECT_VIEW)(handlers.on_reject_reason)
     app.view(blocks.EDIT_VIEW)(handlers.on_edit_submitted)
     app.view(blocks.BREAK_GLASS_VIEW)(handlers.on_break_glass_reason)
+    if slash is not None:
+        app.command(commands.COMMAND)(slash.on_command)
+        app.shortcut(commands.SHORTCUT)(slash.on_shortcut)
+        app.view(commands.ASK_VIEW)(slash.on_ask_submitted)
     # Registered last, so they only see what no listener above took: nothing gets a 404.
     app.action(ANYTHING)(handlers.on_unknown_action)
     app.view(ANYTHING)(handlers.on_other_view)

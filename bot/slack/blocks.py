@@ -175,7 +175,12 @@ def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
     return _dicts(
         [
             *_details(call, tool),
-            _context(messages.request_terms(thread.requester_of(call.call_id), call.terms), *votes),
+            _context(
+                messages.request_terms(
+                    thread.requester_of(call.call_id), call.terms, thread.relayed_by(call.call_id)
+                ),
+                *votes,
+            ),
             ActionsBlock(block_id=f"approval:{call.call_id}", elements=buttons),
         ]
     )

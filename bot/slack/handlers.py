@@ -22,6 +22,7 @@ from agents.runtime import keys
 from agents.runtime.agent import Agent
 from agents.runtime.events import ToolCall
 from agents.runtime.jobs import Acknowledge, Decide, Job, JobQueue, Launch, Reply, Respond, Take
+from agents.runtime.policy import Policy
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
 from bot.slack import blocks, messages, payloads
@@ -39,10 +40,13 @@ class Handlers:
         store: ThreadStore,
         agents: Mapping[str, Agent],
         redis: Redis,
+        policy: Policy | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
         self._agents = agents
+        # Lets the Edit form show a policy limit as a field error; the runtime checks anyway.
+        self._policy = policy
         self._bindings = Bindings(redis)
 
     # Events
@@ -319,7 +323,13 @@ class Handlers:
         except ValidationError as exc:
             errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
             return {}, errors or {next(iter(form.values), "form"): str(exc)}
-        return tool.model_dump(mode="json"), {}
+        edited = tool.model_dump(mode="json")
+        breaches = self._policy.over_limits(edited) if self._policy is not None else {}
+        if breaches:
+            # A limit on an argument the form does not show is told on its first field.
+            first = next(iter(form.values), "form")
+            return {}, {arg if arg in form.values else first: why for arg, why in breaches.items()}
+        return edited, {}
 
 
 def _by_person(event: MessageEvent, bot_user_id: str | None) -> bool:

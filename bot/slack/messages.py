@@ -178,11 +178,13 @@ def final_chunks(text: str) -> list[str]:
     return chunks(escape(text), FOLLOW_UP_TEXT)
 
 
-def request_terms(requester: str, terms: Terms) -> str:
+def request_terms(requester: str, terms: Terms, via: str | None = None) -> str:
+    """The card's context line: who asked (and through which API token), who must decide."""
     deciders = mentions(terms.deciders) if terms.deciders else "anyone but the requester"
     need = f"{terms.quorum} approvals" if terms.quorum > 1 else "1 approval"
+    relay = f" via {escape(via)}" if via else ""
     return (
-        f"Requested by {who(requester)} · needs {need} from {deciders} · "
+        f"Requested by {who(requester)}{relay} · needs {need} from {deciders} · "
         f"expires {slack_date(terms.deadline)}"
     )
 
@@ -252,8 +254,9 @@ def control(action: str, by: str, reason: str | None) -> str:
     return cut(f"{icon} {action.capitalize()} by {who(by)}{because}{tail}", FOLLOW_UP_TEXT)
 
 
-def launched(by: str, text: str) -> str:
-    return cut(f"🤖 Request from {who(by)} (via the API): {escape(text)}", MESSAGE_TEXT)
+def launched(by: str, text: str, via: str | None = None) -> str:
+    relay = escape(via) if via else "the API"
+    return cut(f"🤖 Request from {who(by)} (via {relay}): {escape(text)}", MESSAGE_TEXT)
 
 
 def question(text: str, limit: int = SECTION_TEXT) -> str:
@@ -298,6 +301,8 @@ def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
             return NOT_ALLOWED
         case "own_benefit":
             return OWN_BENEFIT
+        case "launched_via":
+            return launched_via(detail)
         case "already_approved":
             return ALREADY_APPROVED
         case "invalid_edit":
@@ -306,6 +311,14 @@ def refusal(reason: RefusalReason, settled: Outcome | None, detail: str) -> str:
             return STALE
         case "paused":
             return PAUSED
+
+
+def launched_via(relay: str) -> str:
+    """Refusal: the caller that asked for a call relayed an approval of it."""
+    return cut(
+        f"{escape(relay)} asked for this, so it cannot approve it. Someone else must decide it.",
+        FOLLOW_UP_TEXT,
+    )
 
 
 def refusal_settled(result: Outcome | None) -> str:

@@ -59,6 +59,7 @@ from agents.runtime.thread import Outcome, Thread
 from agents.runtime.types import DeliveryDeferred, Tell
 from bot.slack import blocks, messages
 from bot.slack.blocks import plain as plain_blocks
+from bot.slack.status import LiveStatus
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class SlackNotifier:
         self._claim_seconds = claim_seconds
         self._token = secrets.token_hex(8)
         self._team_url: str | None = None
+        self._status = LiveStatus(client, ledger, self._agents)
 
     async def deliver(self, thread: Thread, index: int) -> list[str]:
         if thread.origin is None:
@@ -176,8 +178,8 @@ class SlackNotifier:
             case ReminderSent(call_id=call_id, about=about):
                 remind = self._remind_review if about == "review" else self._remind
                 await remind(d, call_id)
-            case Paused(by=by) | Resumed(by=by):
-                await self._post(d, text=messages.control(event.type, by, None))
+            case Paused(by=by, reason=reason) | Resumed(by=by, reason=reason):
+                await self._post(d, text=messages.control(event.type, by, reason))
             case Stopped(by=by, reason=reason):
                 await self._cancel_open(d, event)
                 await self._post(d, text=messages.control("stopped", by, reason))
@@ -185,10 +187,11 @@ class SlackNotifier:
                 del thread  # nothing to show for the other events
 
     async def working(self, thread: Thread, busy: bool) -> None:
-        """An ⏳ on the thread's first message while a worker takes steps in it. Cosmetic: a
+        """A status line under the thread (or, where Slack refuses those, an ⏳ on its first
+        message) while a worker takes steps in it. Cosmetic: a
         failure is logged and tried again on the next delivery, never stops the run."""
-        if thread.origin is None:
-            return
+        if thread.origin is None or await self._status.show(thread, busy):
+            return  # the status line says it (bot/slack/status.py); else the reaction
         wanted = "on" if busy else "off"
         if (await self._ledger.flag(thread.id, "working") or "off") == wanted:
             return

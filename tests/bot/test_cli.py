@@ -69,7 +69,8 @@ async def test_threads_list_and_show_print_the_timeline(redis_server: str, redis
 
     missing = await hitl("threads", "show", "t000", environ=cli_env(redis_server))
     _, err = await missing.communicate()
-    assert missing.returncode == 1 and "no thread 't000'" in err.decode()
+    # An expected failure: one line, exit 2 (it was exit 1 before issue 13).
+    assert missing.returncode == 2 and err.decode() == "hitl: no thread 't000'\n"
 
 
 async def test_worker_needs_no_signing_secret(redis_server: str) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from agents.runtime.audit import AuditLog, is_audited
 from agents.runtime.events import Error
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Status, Thread
@@ -120,6 +122,7 @@ class Cycles:
             lost=sum(t is None for t in threads.values()),  # the request left no thread at all
         )
         tally.update(stray_side_effects=len(set(rows) - wanted))
+        tally.update(await audit_gaps(redis, [t for t in threads.values() if t is not None]))
         # Where the stuck runs stopped, e.g. stuck_waiting_approval=3: the report says why.
         tally.update(
             f"stuck_{t.status}" for t in threads.values() if t and t.status is not Status.DONE
@@ -147,6 +150,18 @@ class Cycles:
         return all(results(slack, r, n) for n, r in self.roots.items())
 
 
+async def audit_gaps(redis: Redis, threads: list[Thread]) -> dict[str, int]:
+    """Audited events of `threads` missing from the audit log, or in it more than once."""
+    ids = {t.id for t in threads}
+    entries = [entry async for entry in AuditLog(redis).entries()]
+    logged = Counter((e["thread_id"], e["index"]) for e in entries if e["thread_id"] in ids)
+    wanted = {(t.id, i) for t in threads for i, e in enumerate(t.events) if is_audited(e)}
+    return {
+        "audit_missing": len(wanted - set(logged)),
+        "audit_duplicates": sum(n - 1 for n in logged.values()),
+    }
+
+
 def assert_clean(tally: Tally) -> None:
     """The zeros and equalities every chaos test promises."""
     runs = tally["runs"]
@@ -157,6 +172,7 @@ def assert_clean(tally: Tally) -> None:
     assert tally["duplicate_messages"] == 0 and tally["stale_cards"] == 0, tally.line()
     assert tally["stuck_runs"] == 0 and tally["lost"] == 0, tally.line()
     assert tally["stray_side_effects"] == 0, tally.line()
+    assert tally["audit_missing"] == 0 and tally["audit_duplicates"] == 0, tally.line()
 
 
 class WorkerPool:

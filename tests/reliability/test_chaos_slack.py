@@ -40,9 +40,17 @@ METHODS = [
     "chat.postEphemeral",
     "reactions.add",
     "reactions.remove",
+    "assistant.threads.setStatus",
     "views.open",
 ]
 FAULTS = ["500", "500_after", "429", "stall"]
+STATUS_METHODS = (
+    "chat.postMessage",
+    "reactions.add",
+    "reactions.remove",
+    "assistant.threads.setStatus",
+)
+"""Methods whose first call comes before the card: their fault is injected at launch."""
 STALL = 6.0
 """A stalled call answers after this long; the bot gives up after `hitl_slack_timeout` (1 s)."""
 WITHIN = 4.5
@@ -137,7 +145,10 @@ async def test_one_slack_fault_in_an_approval_cycle_loses_and_repeats_nothing(
     bot = await make_bot(**SETTINGS)
     cycles = Cycles()
     async with in_process_worker(bot):
-        if method in ("chat.postMessage", "reactions.add", "reactions.remove"):
+        if method.startswith("reactions."):
+            # The ⏳ is shown only where Slack refuses status lines.
+            slack.refuse("assistant.threads.setStatus", "not_allowed")
+        if method in STATUS_METHODS:
             inject(slack, method, fault)  # the first such call of the cycle: the card's post
         await cycles.launch(slack, [0])
         root = cycles.roots[0]

@@ -9,6 +9,10 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from agents.runtime import keys
+from agents.runtime.audit import AuditLog, is_audited
+from agents.runtime.jobs import Advance
+from agents.runtime.store import ThreadStore, thread_id_for
+from agents.runtime.thread import SlackOrigin
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MALLORY, BotProcess
 from tests.support import approval_message, cli_env, deployments, hitl, mention
@@ -69,3 +73,31 @@ async def test_an_approval_cycle_is_exported_and_tampering_is_detected(
     code, out, err = await _run(redis_server, "audit", "verify")
     assert code == 1
     assert f"entry {decision['seq']} ({decision['id']}" in err and "was changed" in err
+
+
+async def test_events_saved_while_the_audit_append_failed_are_appended_by_the_repair_job(
+    slack: SlackEmulator, bot: BotProcess, redis: Redis
+) -> None:
+    """A worker that dies (or loses Redis) between saving a thread and appending its events to
+    the audit log leaves the thread with work to do, so the reconciler sends it an `Advance`
+    job; that job appends what the log misses, even when the thread's last save has happened."""
+    await redis.set(keys.audit(), "not a stream")  # every append fails with WRONGTYPE
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    await slack.click(
+        user=BOB, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
+    )
+    await bot.settle()
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
+    await redis.delete(keys.audit())
+
+    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
+    await bot.services.queue.enqueue(Advance(thread_id=thread_id))
+    await bot.settle()
+
+    entries = [e async for e in AuditLog(redis).entries()]
+    thread = await ThreadStore(redis).load(thread_id)
+    assert thread is not None
+    audited = [i for i, event in enumerate(thread.events) if is_audited(event)]
+    assert [e["index"] for e in entries if e["thread_id"] == thread_id] == audited
+    assert (await AuditLog(redis).verify()).problem is None

@@ -55,6 +55,8 @@ async def test_metrics_show_waiting_requests_steps_resumes_and_the_stream(
 async def test_the_thread_shows_an_hourglass_only_while_steps_run(
     slack: SlackEmulator, bot: BotProcess
 ) -> None:
+    # Where Slack refuses status lines (tests/scenarios/test_commands.py), the ⏳ says it.
+    slack.refuse("assistant.threads.setStatus", "not_allowed")
     root = await mention(slack, "deploy web 2.0.1 to staging")
     await bot.settle()
 
@@ -62,7 +64,11 @@ async def test_the_thread_shows_an_hourglass_only_while_steps_run(
     assert [c.args["timestamp"] for c in added] == [root]
     assert [c.args["name"] for c in removed] == ["hourglass_flowing_sand"]
     # Added before the bot's first reply, removed after its last.
-    methods = [c.method for c in slack.calls if c.method != "auth.test"]
+    methods = [
+        c.method
+        for c in slack.calls
+        if c.method not in ("auth.test", "assistant.threads.setStatus")
+    ]
     assert methods[0] == "reactions.add" and methods[-1] == "reactions.remove"
     assert slack.find_message(DEPLOYS, root).reactions == {"hourglass_flowing_sand": []}
 

@@ -126,7 +126,7 @@ def worker_at(bot: BotProcess, clock: SimulatedClock) -> Worker:
     deps = StepDeps(
         model=OfflineModel(AGENTS),
         adapters=services.adapters.tools,
-        policy=policy_for(settings),
+        policy=policy_for(settings, AGENTS),
         clock=clock,
         scheduler=deadlines,
     )

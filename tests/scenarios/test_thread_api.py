@@ -31,6 +31,7 @@ from tests.support import (
 )
 
 TOKEN = "test-api-token"
+OPS = "ops-secret-0123456789abcdef"
 
 
 def api(bot: BotProcess, token: str | None = TOKEN) -> httpx.AsyncClient:
@@ -54,7 +55,8 @@ async def test_the_api_needs_its_token(make_bot: MakeBot) -> None:
 async def test_a_ci_webhook_launches_a_run_and_answers_its_approval(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis
 ) -> None:
-    bot = await make_bot(hitl_api_token=TOKEN)
+    # The token that launches may not approve too, so the approval comes through another one.
+    bot = await make_bot(hitl_api_token=TOKEN, hitl_api_tokens=f"ops={OPS}:respond+read")
     async with api(bot) as client:
         launched = await client.post(
             "/threads",
@@ -65,7 +67,7 @@ async def test_a_ci_webhook_launches_a_run_and_answers_its_approval(
         await bot.settle()
 
         (root,) = [m for m in slack.messages if m.thread_ts is None]
-        assert f"<@{ALICE}> (via the API): deploy api 1.4.2 to production" in root.text
+        assert f"<@{ALICE}> (via API token default): deploy api 1.4.2" in root.text
         assert approval_message(slack, DEPLOYS, root.ts)
         detail = (await client.get(f"/threads/{thread_id}")).json()
         assert detail["status"] == "waiting_approval"
@@ -78,9 +80,10 @@ async def test_a_ci_webhook_launches_a_run_and_answers_its_approval(
         await bot.settle()
         assert await deployments(redis) == []
 
-        answered = await client.post(
-            f"/threads/{thread_id}/respond", json={"user": BOB, "approved": True}
-        )
+        async with api(bot, token=OPS) as ops:
+            answered = await ops.post(
+                f"/threads/{thread_id}/respond", json={"user": BOB, "approved": True}
+            )
         assert answered.status_code == 202
         await bot.settle()
         assert await deployments(redis) == [("api", "1.4.2", "production")]

@@ -64,6 +64,8 @@ async def test_hitl_sandbox_without_redis_server_says_so_and_stops_cleanly(
 ) -> None:
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))}
+    # Its state file goes here, not where a developer's own sandbox keeps one.
+    environ["HITL_SANDBOX_STATE"] = str(tmp_path / "sandbox.json")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
