@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.runtime.connect import close_redis, redis_from_url
 from agents.runtime.events import (
     ApprovalDecision,
+    BreakGlassReviewed,
     Error,
     EscalationTaken,
     Event,
@@ -139,15 +140,20 @@ def _describe(event: Event) -> tuple[str, str]:  # noqa: C901 - one arm per even
             detail = (f"via {via} for {user}" if via else f"by {user}") + f" · hash {h[:12]}"
             detail += f" · reason: {r}" if r else ""
             detail += f" · edited to {json.dumps(e)}" if e else ""
+            if event.break_glass:
+                return "BREAK-GLASS approved", detail
             return ("approved" if approved else "rejected"), detail
+        case BreakGlassReviewed(call_id=call_id, user=user):
+            return "break-glass reviewed", f"request {call_id} by {user}"
         case HumanResponse(user=user, text=text, via=via):
             return "answered", (f"via {via} for {user}" if via else f"by {user}") + f": {text}"
         case EscalationTaken(user=user):
             return "escalation taken", f"by {user}"
         case RequestExpired(call_id=call_id):
             return "expired", f"request {call_id}; nothing ran"
-        case ReminderSent(call_id=call_id):
-            return "reminder sent", f"request {call_id}"
+        case ReminderSent(call_id=call_id, about=about):
+            review = " (break-glass review)" if about == "review" else ""
+            return "reminder sent", f"request {call_id}{review}"
         case Error(message=message, scope=scope):
             return "error", message + (" (Slack delivery)" if scope == "delivery" else "")
         case Paused(by=by, reason=reason) | Resumed(by=by, reason=reason):
@@ -237,6 +243,11 @@ async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
     if thread is None:
         raise CommandFailed(f"no thread {args.thread_id!r}")
     print(summary_line(thread))
+    for decision in thread.unreviewed():
+        print(
+            f"  UNREVIEWED BREAK-GLASS: request {decision.call_id} approved by its requester "
+            f"{decision.user} ({decision.reason}); nobody has acknowledged it yet"
+        )
     for event in thread.events:
         print("  " + event_line(event))
 

@@ -51,6 +51,7 @@ GENESIS = "0" * 64
 AUDITED = frozenset(
     {
         "approval_decision",
+        "break_glass_reviewed",
         "human_response",
         "escalation_taken",
         "tool_result",
@@ -138,6 +139,9 @@ def entry_for(thread: Thread, index: int) -> dict[str, Any]:
         asked = thread.call(event.call_id)
         if asked is not None:
             entry["seconds_to_decision"] = round((event.at - asked.at).total_seconds(), 3)
+    if isinstance(event, ApprovalDecision) and event.break_glass:
+        # Loud in the log too: a SIEM rule can match on these without reading the event.
+        entry["break_glass"] = {"reason": event.reason}
     return entry
 
 

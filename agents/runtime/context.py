@@ -17,6 +17,7 @@ import yaml
 from agents.runtime.agent import Agent
 from agents.runtime.events import (
     ApprovalDecision,
+    BreakGlassReviewed,
     Error,
     EscalationTaken,
     Event,
@@ -58,7 +59,14 @@ def render_event(event: Event) -> str:
             return _tag("escalation_taken", {"by": user})
         case RequestExpired():
             return _tag("request_expired", {"result": "nobody decided in time; nothing ran"})
-        case ReminderSent() | Paused() | Resumed() | Stopped() | Error(scope="delivery"):
+        case (
+            ReminderSent()
+            | Paused()
+            | Resumed()
+            | Stopped()
+            | BreakGlassReviewed()
+            | Error(scope="delivery")
+        ):
             # About the run and its people, not for the model (a stopped run asks it nothing;
             # a message Slack refused is the operators' problem).
             return ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from redis.asyncio import Redis
@@ -54,7 +54,9 @@ return needed
 BATCH = 100
 
 
-def _deadline(thread_id: str, request: ToolCall, event: Literal["remind", "expire"]) -> Deadline:
+def _deadline(
+    thread_id: str, request: ToolCall, event: Literal["remind", "expire", "review"]
+) -> Deadline:
     return Deadline(
         thread_id=thread_id, call_id=request.call_id, intent=request.intent, event=event
     )
@@ -80,6 +82,24 @@ class Deadlines:
         """Drop the reminder and expiry of a request that was settled."""
         jobs = [_deadline(thread_id, request, e) for e in ("remind", "expire")]
         await self._redis.zrem(keys.deadlines(), *(job.model_dump_json() for job in jobs))
+
+    async def schedule_review(self, thread_id: str, request: ToolCall, *, after: datetime) -> None:
+        """Plan the reminder to acknowledge the break-glass approval of `request`: its rule's
+        timeout after `after` (idempotent; planning it again moves it)."""
+        assert request.terms is not None
+        timeout = max(request.terms.deadline - request.at, timedelta(seconds=1))
+        await self._plan(thread_id, [(_deadline(thread_id, request, "review"), after + timeout)])
+
+    async def cancel_review(self, thread_id: str, request: ToolCall) -> None:
+        """The break-glass approval of `request` was acknowledged: no more reminders."""
+        job = _deadline(thread_id, request, "review")
+        await self._redis.zrem(keys.deadlines(), job.model_dump_json())
+
+    async def unreviewed(self) -> int:
+        """Break-glass approvals not yet acknowledged: each has one review reminder planned
+        until it is (re-planned after each reminder)."""
+        members: Any = await self._redis.zrange(keys.deadlines(), 0, -1)
+        return sum(1 for member in members if b'"event":"review"' in member)
 
     async def waiting(self) -> Counter[str]:
         """Open human requests by kind: each has exactly one expiry planned until it settles."""

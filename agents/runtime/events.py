@@ -45,6 +45,8 @@ class Terms(BaseModel):
     quorum: int = Field(default=1, ge=1)
     deadline: datetime
     remind_at: datetime | None = None
+    break_glass: bool = False
+    """The policy rule lets the requester approve their own call with a reason (break-glass)."""
 
     @property
     def editable(self) -> bool:
@@ -138,6 +140,19 @@ class ApprovalDecision(_Event):
     """The job that carried this input (its stream entry id): a redelivery is recognised."""
     via: str | None = None
     """Who relayed the decision for `user` when not Slack itself (`API token ci`)."""
+    break_glass: bool = False
+    """The requester approved their own call (`reason` says why); it settles the request at
+    once and someone else must acknowledge it (`BreakGlassReviewed`)."""
+
+
+class BreakGlassReviewed(_Event):
+    """Someone other than the requester and the beneficiary acknowledged the break-glass
+    approval of request `call_id`. A note: it never moves the run."""
+
+    type: Literal["break_glass_reviewed"] = "break_glass_reviewed"
+    call_id: str
+    user: str
+    job: str | None = None
 
 
 class HumanResponse(_Event):
@@ -171,6 +186,8 @@ class RequestExpired(_Event):
 class ReminderSent(_Event):
     type: Literal["reminder_sent"] = "reminder_sent"
     call_id: str
+    about: Literal["request", "review"] = "request"
+    """`review`: a break-glass approval of `call_id` is still not acknowledged."""
 
 
 class Paused(_Event):
@@ -211,6 +228,7 @@ Event = Annotated[
     | ToolCall
     | ToolResult
     | ApprovalDecision
+    | BreakGlassReviewed
     | HumanResponse
     | EscalationTaken
     | RequestExpired

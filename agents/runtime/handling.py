@@ -19,6 +19,7 @@ from agents.runtime.events import (
     ESCALATION,
     INPUT,
     ApprovalDecision,
+    BreakGlassReviewed,
     EscalationTaken,
     Event,
     HumanResponse,
@@ -32,6 +33,7 @@ from agents.runtime.events import (
     call_hash,
 )
 from agents.runtime.jobs import (
+    Acknowledge,
     Advance,
     Control,
     Deadline,
@@ -95,8 +97,8 @@ class Runtime:
         match job:
             case Launch():
                 await self._launch(job)
-            case Decide():
-                await self._apply(job, job.user, lambda t: self._decision(t, job), key)
+            case Decide() | Acknowledge():
+                await self._apply(job, job.user, lambda t: self._approval_input(t, job), key)
             case Respond():
                 await self._apply(job, job.user, lambda t: self._answer(t, job), key)
             case Take():
@@ -138,7 +140,7 @@ class Runtime:
 
     async def _apply(
         self,
-        job: Decide | Respond | Take | Reply | Deadline | Control | Scheduled,
+        job: Decide | Acknowledge | Respond | Take | Reply | Deadline | Control | Scheduled,
         user: str | None,
         verdict: Callable[[Thread], Awaitable[Verdict]],
         key: str | None,
@@ -161,7 +163,7 @@ class Runtime:
                     tell = _tell(result, user, result.call_id or getattr(job, "call_id", None))
                     await self._outbox.tell(thread, tell, key=key)
                 result = None
-            elif isinstance(result, ApprovalDecision | HumanResponse):
+            elif isinstance(result, ApprovalDecision | HumanResponse | BreakGlassReviewed):
                 result = result.model_copy(update={"job": key})
             if result is None:
                 await self.advance(thread_id)
@@ -171,6 +173,7 @@ class Runtime:
             except ConflictError:
                 continue
             await self._cancel_deadlines(thread, saved)
+            await self._plan_review(saved, result)
             if user is not None:
                 self._metrics.resumed(result)  # a person's answer or decision
             await self.advance(thread_id)
@@ -189,6 +192,12 @@ class Runtime:
     async def _allowed(self, request: ToolCall) -> frozenset[str] | None:
         deciders = request.terms.deciders if request.terms else ()
         return await self._directory.members(deciders) if deciders else None
+
+    async def _approval_input(self, thread: Thread, job: Decide | Acknowledge) -> Verdict:
+        """A decision on an approval request, or the acknowledgement of its break-glass."""
+        if isinstance(job, Acknowledge):
+            return await self._acknowledge(thread, job)
+        return await self._decision(thread, job)
 
     async def _decision(self, thread: Thread, job: Decide) -> Verdict:
         request = self._open(thread, job.call_id, APPROVAL)
@@ -213,11 +222,14 @@ class Runtime:
             reason=job.reason,
             edited_action=job.edited_action,
             via=job.via,
+            break_glass=job.break_glass,
         )
 
     async def _may_decide(self, thread: Thread, request: ToolCall, job: Decide) -> Refusal | None:
         """Why `job.user` may not settle the request this way (None if they may). Nobody
         approves what they would gain from: the call as asked, or as they edited it."""
+        if job.break_glass:
+            return _may_break_glass(thread, request, job)
         allowed = await self._allowed(request)
         # The requester of this request, not of the thread: a later mention may be someone else's.
         requester = thread.requester_of(request.call_id)
@@ -276,6 +288,41 @@ class Runtime:
         if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
             return "the edited call needs different approvers; reject it and ask again"
         return ""
+
+    async def _acknowledge(self, thread: Thread, job: Acknowledge) -> Verdict:
+        """Someone other than the requester and the beneficiary acknowledges a break-glass
+        approval: a decider (anyone, if the request names none). Once: a second click, by
+        anyone, adds nothing."""
+        request = thread.call(job.call_id)
+        if request is None or thread.break_glass(job.call_id) is None:
+            return Refusal("stale")
+        reviewer = thread.reviewed_by(job.call_id)
+        if reviewer is not None:
+            return None if reviewer == job.user else Refusal("settled", detail=REVIEWED)
+        requester = thread.requester_of(job.call_id)
+        gainers = self._beneficiaries(thread, request.action)
+        allowed = await self._allowed(request)
+        if not may_approve(job.user, requester=requester, allowed=allowed, beneficiaries=gainers):
+            return Refusal("not_allowed", detail=NOT_REVIEWER)
+        return BreakGlassReviewed(call_id=job.call_id, user=job.user)
+
+    async def _plan_review(self, thread: Thread, saved: Event) -> None:
+        """A break-glass approval waits for its acknowledgement: plan the reminder (its rule's
+        timeout later, again after each reminder) until someone acknowledges it."""
+        call = thread.call(saved.call_id) if isinstance(saved, ApprovalDecision) else None
+        match saved:
+            case ApprovalDecision(break_glass=True) if call is not None and call.terms:
+                await self._deadlines.schedule_review(thread.id, call, after=saved.at)
+            case ReminderSent(about="review", call_id=call_id):
+                reminded = thread.call(call_id)
+                if reminded is not None and reminded.terms is not None:
+                    await self._deadlines.schedule_review(thread.id, reminded, after=saved.at)
+            case BreakGlassReviewed(call_id=call_id):
+                reviewed = thread.call(call_id)
+                if reviewed is not None:
+                    await self._deadlines.cancel_review(thread.id, reviewed)
+            case _:
+                pass
 
     async def _answer(self, thread: Thread, job: Respond) -> Verdict:
         request = self._open(thread, job.call_id, INPUT)
@@ -346,6 +393,9 @@ class Runtime:
         )
 
     async def _deadline(self, thread: Thread, job: Deadline) -> Verdict:
+        if job.event == "review":
+            unreviewed = thread.break_glass(job.call_id) and not thread.reviewed_by(job.call_id)
+            return ReminderSent(call_id=job.call_id, about="review") if unreviewed else None
         request = thread.open_request()
         if request is None or request.call_id != job.call_id:
             return None
@@ -404,6 +454,30 @@ class Runtime:
         for event in new_events:
             if isinstance(event, ToolCall) and event.terms is not None:
                 await self._deadlines.schedule(event, thread_id, event.terms)
+
+
+NOT_BREAK_GLASS = "break_glass:not_allowed"
+NOT_REQUESTER = "break_glass:not_requester"
+NO_REASON = "break_glass:no_reason"
+NOT_IN_SLACK = "break_glass:not_in_slack"
+NOT_REVIEWER = "break_glass:not_reviewer"
+REVIEWED = "break_glass:reviewed"
+"""Refusal details of break-glass; bot/slack/messages.py says each in words."""
+
+
+def _may_break_glass(thread: Thread, request: ToolCall, job: Decide) -> Refusal | None:
+    """Break-glass: only where the request's terms allow it, only by the requester of this
+    very request (not a beneficiary who did not ask), only in Slack (a person, not a relay),
+    for the call as asked, and only with a reason."""
+    if request.terms is None or not request.terms.break_glass or job.edited_action is not None:
+        return Refusal("not_allowed", detail=NOT_BREAK_GLASS)
+    if job.via is not None:
+        return Refusal("not_allowed", detail=NOT_IN_SLACK)
+    if job.user != thread.requester_of(request.call_id):
+        return Refusal("not_allowed", detail=NOT_REQUESTER)
+    if not job.approved or not (job.reason or "").strip():
+        return Refusal("not_allowed", detail=NO_REASON)
+    return None
 
 
 def _tell(refusal: Refusal, user: str, call_id: str | None) -> Tell:

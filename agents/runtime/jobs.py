@@ -45,6 +45,17 @@ class Decide(_Job):
     edited_action: dict[str, Any] | None = None
     via: str | None = None
     """Who relayed the decision for `user` when not Slack itself (`API token ci`)."""
+    break_glass: bool = False
+    """The requester approves their own call with `reason`, where policy allows it."""
+
+
+class Acknowledge(_Job):
+    """A person clicked "Acknowledge" on the break-glass notice of request `call_id`."""
+
+    kind: Literal["acknowledge"] = "acknowledge"
+    thread_id: str
+    call_id: str
+    user: str
 
 
 class Respond(_Job):
@@ -69,13 +80,14 @@ class Take(_Job):
 
 
 class Deadline(_Job):
-    """Request `call_id` is due for a reminder, or has expired."""
+    """Request `call_id` is due for a reminder, or has expired; `review`: its break-glass
+    approval is due for a reminder to acknowledge it."""
 
     kind: Literal["deadline"] = "deadline"
     thread_id: str
     call_id: str
     intent: str
-    event: Literal["remind", "expire"]
+    event: Literal["remind", "expire", "review"]
 
 
 class Control(_Job):
@@ -119,7 +131,16 @@ class Advance(_Job):
 
 
 Job = Annotated[
-    Launch | Decide | Respond | Take | Deadline | Reply | Scheduled | Control | Advance,
+    Launch
+    | Decide
+    | Acknowledge
+    | Respond
+    | Take
+    | Deadline
+    | Reply
+    | Scheduled
+    | Control
+    | Advance,
     Field(discriminator="kind"),
 ]
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)

@@ -66,6 +66,11 @@ class Metrics:
             "Threads the reconciler found stuck and sent a job for (this process)",
             registry=r,
         )
+        self.unreviewed = Gauge(
+            "hitl_break_glass_unreviewed",
+            "Break-glass approvals nobody has acknowledged yet",
+            registry=r,
+        )
         self.stuck = Gauge(
             "hitl_stuck_threads",
             "Threads the last reconciler pass found running or undelivered with no job in flight",
@@ -87,7 +92,9 @@ class Metrics:
 
     async def render(self, redis: Redis) -> bytes:
         """The text exposition, with the shared gauges read from Redis now."""
-        waiting = await Deadlines(redis).waiting()
+        deadlines = Deadlines(redis)
+        waiting = await deadlines.waiting()
+        self.unreviewed.set(await deadlines.unreviewed())
         for intent in sorted(HUMAN_INTENTS):
             self.waiting.labels(intent).set(waiting.get(intent, 0))
         groups = await redis.xinfo_groups(keys.jobs()) if await redis.exists(keys.jobs()) else []

@@ -17,6 +17,7 @@ A policy file (`HITL_POLICY_FILE`, YAML) adds rules; the first rule matching a c
         approvers: [S0SRE, U0LEAD]   # user and user-group IDs; default HITL_APPROVERS
         quorum: 2                    # distinct approvers needed
         timeout: 1800                # seconds; default HITL_APPROVAL_TIMEOUT
+        break_glass: true            # the requester may approve it alone, with a reason
       - tool: deploy
         when: {service: docs}
         gated: false
@@ -58,6 +59,7 @@ class Rule(BaseModel):
     approvers: tuple[str, ...] | None = None
     quorum: int = Field(default=1, ge=1)
     timeout: int | None = Field(default=None, gt=0)
+    break_glass: bool = False
 
     def matches(self, call: dict[str, Any]) -> bool:
         """Whether the rule applies to `call` (`{"intent": ..., **arguments}`)."""
@@ -232,6 +234,7 @@ class Policy:
             quorum=rule.quorum if rule else 1,
             deadline=now + timedelta(seconds=timeout),
             remind_at=now + timedelta(seconds=timeout * REMIND_AT),
+            break_glass=rule.break_glass if rule else False,
         )
 
     def _owner(self, action: Tool) -> str | None:

@@ -17,11 +17,13 @@ from agents.runtime.events import (
     HUMAN_INTENTS,
     INPUT,
     ApprovalDecision,
+    BreakGlassReviewed,
     Error,
     EscalationTaken,
     Event,
     HumanResponse,
     Paused,
+    ReminderSent,
     RequestExpired,
     Resumed,
     Stopped,
@@ -53,9 +55,12 @@ _CONTROL = (Paused, Resumed, Stopped)
 
 def is_note(event: Event) -> bool:
     """Events about the run that do not move it: pausing and resuming, a message Slack
-    refused. Where the run is and its error streak look past them."""
-    return isinstance(event, Paused | Resumed) or (
-        isinstance(event, Error) and event.scope == "delivery"
+    refused, a break-glass review and its reminders (they may come after the run is done).
+    Where the run is and its error streak look past them."""
+    return (
+        isinstance(event, Paused | Resumed | BreakGlassReviewed)
+        or (isinstance(event, Error) and event.scope == "delivery")
+        or (isinstance(event, ReminderSent) and event.about == "review")
     )
 
 
@@ -69,6 +74,8 @@ class Outcome:
     reason: str | None = None
     via: str | None = None
     """Who relayed the decision for `by` (`API token ci`), when not Slack itself."""
+    break_glass: bool = False
+    """`by` is the requester, who approved their own call with `reason` (break-glass)."""
 
 
 class SlackOrigin(BaseModel):
@@ -158,6 +165,9 @@ class Thread(BaseModel):
                     return Outcome("expired", None, at)
                 case ApprovalDecision(approved=False, user=user, at=at, reason=reason, via=via):
                     return Outcome("rejected", user, at, reason, via)
+                case ApprovalDecision(break_glass=True, user=user, at=at, reason=reason):
+                    # Break-glass settles the request at once, whatever the quorum.
+                    return Outcome("approved", user, at, reason, break_glass=True)
                 case ApprovalDecision(approved=True, user=user, at=at, via=via):
                     approvers.add(user)
                     if len(approvers) >= quorum:
@@ -172,6 +182,32 @@ class Thread(BaseModel):
         """The call to run for an approved request: as asked, or as an approver edited it."""
         edited = [a.edited_action for a in self.approvals(request.call_id) if a.edited_action]
         return edited[-1] if edited else request.action
+
+    def break_glass(self, call_id: str) -> ApprovalDecision | None:
+        """The break-glass approval of request `call_id`, if its requester broke glass."""
+        return next(
+            (
+                e
+                for e in self.about(call_id)
+                if isinstance(e, ApprovalDecision) and e.approved and e.break_glass
+            ),
+            None,
+        )
+
+    def reviewed_by(self, call_id: str) -> str | None:
+        """Who acknowledged the break-glass approval of request `call_id`, if anyone has."""
+        reviews = [e for e in self.about(call_id) if isinstance(e, BreakGlassReviewed)]
+        return reviews[0].user if reviews else None
+
+    def unreviewed(self) -> list[ApprovalDecision]:
+        """Break-glass approvals nobody has acknowledged yet."""
+        return [
+            e
+            for e in self.events
+            if isinstance(e, ApprovalDecision)
+            and e.break_glass
+            and self.reviewed_by(e.call_id) is None
+        ]
 
     def taken_by(self, call_id: str) -> str | None:
         """Who took escalation `call_id`, if anyone has."""

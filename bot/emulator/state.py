@@ -242,9 +242,12 @@ class Workspace:
         raise LookupError(f"no view {view_id or external_id!r}")
 
     def channel_id(self, channel: str) -> str | None:
-        """Resolve an id, `#name` or `name` to a known channel id (DM ids `D…` are always known)."""
+        """Resolve an id, `#name` or `name` to a known channel id (DM ids `D…` are always known).
+        A user's ID names the bot's DM with them, as chat.postMessage takes it."""
         if channel in self.channels:
             return channel
+        if channel in self.users:
+            return self.channel_id(dm_with(channel))
         name = channel.removeprefix("#")
         for cid, cname in self.channels.items():
             if cname == name:
@@ -329,3 +332,8 @@ class Workspace:
         out |= {"app_id": me.app_id, "external_id": v.external_id}
         out |= {"app_installed_team_id": me.team_id, "bot_id": me.bot_id}
         return out
+
+
+def dm_with(user: str) -> str:
+    """The ID of the bot's direct-message channel with `user`."""
+    return f"D{user}"

@@ -36,8 +36,11 @@ def build_bolt_app(
     app.action(blocks.EDIT_ACTION)(handlers.on_edit)
     app.action(re.compile(f"^{blocks.ANSWER_ACTION}:"))(handlers.on_answer)
     app.action(blocks.TAKE_ACTION)(handlers.on_take)
+    app.action(blocks.BREAK_GLASS_ACTION)(handlers.on_break_glass)
+    app.action(blocks.ACKNOWLEDGE_ACTION)(handlers.on_acknowledge)
     app.view(blocks.REJECT_VIEW)(handlers.on_reject_reason)
     app.view(blocks.EDIT_VIEW)(handlers.on_edit_submitted)
+    app.view(blocks.BREAK_GLASS_VIEW)(handlers.on_break_glass_reason)
     if slash is not None:
         app.command(commands.COMMAND)(slash.on_command)
         app.shortcut(commands.SHORTCUT)(slash.on_shortcut)

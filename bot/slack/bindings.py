@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.runtime import keys
 from agents.runtime.outbox import DeliveryLedger
 from agents.runtime.store import ThreadStore
-from bot.slack.notifier import request_index, request_tag, tag_of
+from bot.slack.notifier import request_index, request_tag, review_flag, tag_of
 from bot.slack.payloads import Click, RequestRef, Submission, request_ref
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,13 @@ class Bindings:
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             log.info("could not look up the clicked message: %r", exc)
             return False
+
+    async def on_notice(self, click: Click, ref: RequestRef) -> bool:
+        """True if `click` was on the break-glass notice the bot posted for request `ref`."""
+        if click.ephemeral or click.message_ts is None:
+            return False
+        where = await self._ledger.flag(ref.thread_id, review_flag(ref.call_id))
+        return where == f"{click.channel} {click.message_ts}"
 
     async def _posted_for(self, click: Click, ref: RequestRef, client: AsyncWebClient) -> bool:
         """Whether Slack says the clicked message is the bot's post of request `ref`."""

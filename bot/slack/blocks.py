@@ -41,6 +41,9 @@ REJECT_ACTION = "hitl_reject"
 EDIT_ACTION = "hitl_edit"
 ANSWER_ACTION = "hitl_answer"
 TAKE_ACTION = "hitl_take"
+BREAK_GLASS_ACTION = "hitl_break_glass"
+ACKNOWLEDGE_ACTION = "hitl_acknowledge"
+BREAK_GLASS_VIEW = "hitl_break_glass_reason"
 REJECT_VIEW = "hitl_reject_reason"
 EDIT_VIEW = "hitl_edit"
 REASON_BLOCK = "reason"
@@ -169,6 +172,8 @@ def approval(thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
             ),
         )
     ]
+    if call.terms.break_glass:
+        buttons.append(_break_glass_button(value, summary))
     if call.terms.editable:
         buttons.append(ButtonElement(text=messages.EDIT, action_id=EDIT_ACTION, value=value))
     buttons.append(
@@ -444,3 +449,84 @@ def plain(text: str, rendered: Blocks | None) -> Blocks:
             elements = [{k: v for k, v in e.items() if k != "confirm"} for e in block["elements"]]
             actions.append({**block, "elements": elements})
     return [section, *actions]
+
+
+# Break-glass
+
+
+def _break_glass_button(value: str, summary: str) -> ButtonElement:
+    return ButtonElement(
+        text=messages.BREAK_GLASS,
+        action_id=BREAK_GLASS_ACTION,
+        value=value,
+        style="danger",
+        confirm=ConfirmObject(
+            title=messages.BREAK_GLASS_CONFIRM_TITLE,
+            text=messages.confirm_break_glass(summary),
+            confirm=messages.BREAK_GLASS,
+            deny=messages.CANCEL,
+            style="danger",
+        ),
+    )
+
+
+def break_glass_modal(
+    ref: RequestRef,
+    call: ToolCall,
+    tool: type[BaseModel] | None = None,
+    *,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """Break glass asks the requester why; the reason is required (a few words at least) and
+    goes to the approvers. Bound like the Reject form (`external_id`)."""
+    summary = described(call, tool).summary
+    return View(
+        type="modal",
+        callback_id=BREAK_GLASS_VIEW,
+        external_id=external_id,
+        private_metadata=ref.encode(),
+        title=messages.BREAK_GLASS_TITLE,
+        submit=messages.BREAK_GLASS_SUBMIT,
+        close=messages.CANCEL,
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=messages.strong(summary, limits.SECTION_TEXT))
+            ),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label=messages.BREAK_GLASS_REASON_LABEL,
+                hint=messages.BREAK_GLASS_REASON_HINT,
+                element=PlainTextInputElement(
+                    action_id=REASON_BLOCK,
+                    multiline=True,
+                    min_length=messages.BREAK_GLASS_MIN_REASON,
+                    max_length=500,
+                ),
+            ),
+        ],
+    ).to_dict()
+
+
+def break_glass_notice(
+    thread: Thread, call: ToolCall, tool: type[BaseModel] | None = None
+) -> tuple[str, Blocks]:
+    """The notice of a break-glass approval of `call`, as it stands now: the fallback text and
+    blocks, with the Acknowledge button until someone reviews it."""
+    decision = thread.break_glass(call.call_id)
+    assert decision is not None and call.terms is not None
+    summary = described(call, tool).summary
+    deciders = call.terms.deciders
+    text = messages.break_glass_notice(decision.user, deciders, summary, decision.reason or "")
+    rendered: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    reviewer = thread.reviewed_by(call.call_id)
+    if reviewer is not None:
+        rendered.append(_context(messages.break_glass_reviewed(reviewer)))
+    else:
+        button = ButtonElement(
+            text=messages.ACKNOWLEDGE,
+            action_id=ACKNOWLEDGE_ACTION,
+            value=ref_for(thread.id, call).encode(),
+            style="primary",
+        )
+        rendered.append(ActionsBlock(block_id=f"review:{call.call_id}", elements=[button]))
+    return text, _dicts(rendered)

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.runtime import keys, validation
 from agents.runtime.agent import Agent
 from agents.runtime.events import ToolCall
-from agents.runtime.jobs import Decide, Job, JobQueue, Launch, Reply, Respond, Take
+from agents.runtime.jobs import Acknowledge, Decide, Job, JobQueue, Launch, Reply, Respond, Take
 from agents.runtime.policy import Policy
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
@@ -126,6 +126,53 @@ class Handlers:
         await ack()
         await _tell(client, click, refusal)
 
+    async def on_break_glass(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Only the requester may break glass, where policy allows it: they get the reason
+        form; anyone else is told privately who can approve instead."""
+        await ack()
+        click, ref, refusal = await self._clicked(body, client)
+        found = await self._request(ref)
+        if click is None or ref is None or found is None:
+            await _tell(client, click, refusal or messages.UNKNOWN_THREAD)
+            return
+        thread, call = found
+        if call.terms is None or not call.terms.break_glass:
+            await _tell(client, click, messages.BREAK_GLASS_REFUSALS["break_glass:not_allowed"])
+            return
+        requester = thread.requester_of(call.call_id)
+        if click.user != requester:
+            why = messages.break_glass_not_yours(requester, call.terms.deciders)
+            await _tell(client, click, why)
+            return
+        agent = self._agents.get(thread.agent)
+        tool = agent.tool(call.action_intent) if agent else None
+        form = await self._bindings.opening(
+            ref, user=click.user, callback_id=blocks.BREAK_GLASS_VIEW
+        )
+        await _open_modal(
+            client, click, blocks.break_glass_modal(ref, call, tool, external_id=form)
+        )
+
+    async def on_acknowledge(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A click on a break-glass notice's Acknowledge: the runtime judges who may."""
+        click = payloads.click(body)
+        ref = payloads.request_ref(click.value) if click else None
+        refusal: str | None = None
+        if click is not None and (ref is None or not await self._store.exists(ref.thread_id)):
+            refusal = messages.UNKNOWN_THREAD
+        elif click is not None and ref is not None:
+            if await self._bindings.on_notice(click, ref):
+                job = Acknowledge(thread_id=ref.thread_id, call_id=ref.call_id, user=click.user)
+                await self._queue.enqueue(job)
+            else:
+                refusal = messages.CARD_OUT_OF_DATE
+        await ack()
+        await _tell(client, click, refusal)
+
     async def on_unknown_action(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -146,6 +193,22 @@ class Handlers:
             )
             return
         await self._queue.enqueue(_decide(ref, form.user, approved=False, reason=reason))
+        await self._bindings.used(form)
+        await ack()
+
+    async def on_break_glass_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        form, ref = await self._submitted(body)
+        reason = " ".join((form.values.get(blocks.REASON_BLOCK) or "").split()) if form else ""
+        if form is None or ref is None:
+            await _refuse_form(ack, form, messages.FORM_NOT_OURS)
+            return
+        if len(reason) < messages.BREAK_GLASS_MIN_REASON:
+            errors = {blocks.REASON_BLOCK: messages.BREAK_GLASS_REASON_REQUIRED}
+            await ack(response_action="errors", errors=errors)
+            return
+        await self._queue.enqueue(
+            _decide(ref, form.user, approved=True, reason=reason, break_glass=True)
+        )
         await self._bindings.used(form)
         await ack()
 
@@ -284,6 +347,7 @@ def _decide(
     approved: bool,
     reason: str | None = None,
     edited_action: dict[str, Any] | None = None,
+    break_glass: bool = False,
 ) -> Decide:
     return Decide(
         thread_id=ref.thread_id,
@@ -293,6 +357,7 @@ def _decide(
         user=user,
         reason=reason,
         edited_action=edited_action,
+        break_glass=break_glass,
     )
 
 

@@ -242,6 +242,11 @@ def _outcome(result: Outcome) -> str:
     when = slack_date(result.at)
     reason = escape(result.reason) if result.reason else None
     match result.kind:
+        case "approved" if result.break_glass:
+            return (
+                f"🚨 Approved with break-glass {_by(result)} (the requester) on {when}: "
+                f"{reason or NO_TEXT}"
+            )
         case "approved":
             return f"✅ Approved {_by(result)} on {when}"
         case "rejected":
@@ -336,6 +341,10 @@ def refusal(
     """Why a person's click, form or reply was not taken; a refused decider is told who can
     decide instead (`deciders`: the request's users and user groups, the refused person left
     out; `kind`: approval, question or escalation)."""
+    if detail in BREAK_GLASS_REFUSALS:
+        return BREAK_GLASS_REFUSALS[detail]
+    if reason in FIXED_REFUSALS:
+        return FIXED_REFUSALS[reason]
     match reason:
         case "settled":
             return refusal_settled(settled)
@@ -347,14 +356,16 @@ def refusal(
             return launched_via(detail)
         case "pending":
             return pending(deciders, kind)
-        case "already_approved":
-            return ALREADY_APPROVED
         case "invalid_edit":
             return invalid_edit(detail)
-        case "stale":
-            return STALE
-        case "paused":
-            return PAUSED
+    raise AssertionError(f"no text for refusal {reason!r}")
+
+
+FIXED_REFUSALS: dict[str, str] = {
+    "already_approved": ALREADY_APPROVED,
+    "stale": STALE,
+    "paused": PAUSED,
+}
 
 
 def launched_via(relay: str) -> str:
@@ -418,3 +429,92 @@ def cannot_post_in(channel: str, error: str) -> str:
     else:
         fix = f"invite me to <#{channel}> (`/invite @hitl` there)"
     return f":warning: I couldn't post this escalation in <#{channel}>: {fix}. It is here instead."
+
+
+# Break-glass: the requester approves their own call with a reason; the deciders hear at once
+# and one of them must acknowledge it.
+
+BREAK_GLASS = "Break glass"
+BREAK_GLASS_TITLE = "Break glass"
+BREAK_GLASS_CONFIRM_TITLE = "Break glass?"
+BREAK_GLASS_SUBMIT = "Run it now"
+BREAK_GLASS_REASON_LABEL = "Why can't this wait for an approver?"
+BREAK_GLASS_REASON_HINT = (
+    "Required. The approvers are told at once, with this reason, and one of them must review it."
+)
+BREAK_GLASS_MIN_REASON = 10
+"""Characters a break-glass reason needs at least (a few words), checked by Slack and by us."""
+BREAK_GLASS_REASON_REQUIRED = (
+    f"Say in a few words (at least {BREAK_GLASS_MIN_REASON} characters) why this can't wait."
+)
+ACKNOWLEDGE = "Acknowledge"
+BREAK_GLASS_REFUSALS = {
+    "break_glass:not_allowed": (
+        "Break-glass isn't allowed for this request by policy, so nothing ran. It needs an "
+        "approver's decision."
+    ),
+    "break_glass:not_requester": (
+        "Only the person who asked for this request can break glass on it, so nothing ran."
+    ),
+    "break_glass:no_reason": "Break-glass needs a reason, so nothing ran.",
+    "break_glass:not_in_slack": (
+        "Break-glass is only taken from the requester in Slack, never through the API or CLI."
+    ),
+    "break_glass:not_reviewer": (
+        "You can't acknowledge this break-glass: the requester and whoever gains from the call "
+        "can't review it; one of the approvers must."
+    ),
+    "break_glass:reviewed": "This break-glass has already been acknowledged.",
+}
+
+
+def confirm_break_glass(summary: str) -> str:
+    """The Break glass button's confirm dialog: what it does, plainly."""
+    text = (
+        f"You approve your own request without an approver: {summary} runs at once. The "
+        "approvers are notified now, with your reason, and one of them must review it."
+    )
+    return cut(text, CONFIRM_TEXT)
+
+
+def break_glass_not_yours(requester: str, deciders: Iterable[str]) -> str:
+    """Said privately to anyone but the requester who clicks Break glass."""
+    named = list(deciders)
+    instead = mentions(named) if named else "anyone but the requester"
+    return (
+        f"Only the requester, {who(requester)}, can break glass on this request. "
+        f"It can be approved by {instead}."
+    )
+
+
+def break_glass_notice(user: str, deciders: Iterable[str], summary: str, reason: str) -> str:
+    """The thread notice (mrkdwn): who broke glass on what, why, and who must review it."""
+    named = list(deciders)
+    reviewers = mentions(named) if named else "Anyone but the requester"
+    return cut(
+        f"🚨 {reviewers}: {who(user)} broke glass and approved their own request: {summary}. "
+        f"It runs now. Reason: {escape(reason)}. One of you must acknowledge it below.",
+        SECTION_TEXT,
+    )
+
+
+def break_glass_dm(user: str, summary: str, reason: str) -> str:
+    """The DM to each named approver."""
+    return cut(
+        f"🚨 {who(user)} broke glass and approved their own request: {summary}. "
+        f"Reason: {escape(reason)}. Please review it and click Acknowledge in the thread.",
+        MESSAGE_TEXT,
+    )
+
+
+def break_glass_reviewed(user: str) -> str:
+    return f"✅ Reviewed by {who(user)}"
+
+
+def break_glass_review_reminder(deciders: Iterable[str]) -> str:
+    named = list(deciders)
+    reviewers = mentions(named) if named else "Anyone but the requester"
+    return (
+        f"⏳ {reviewers}: a break-glass approval in this thread still has not been "
+        "acknowledged. Please review it."
+    )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,6 +43,7 @@ from agents.runtime.events import (
     HUMAN_INTENTS,
     INPUT,
     ApprovalDecision,
+    BreakGlassReviewed,
     EscalationTaken,
     Event,
     HumanResponse,
@@ -80,6 +82,11 @@ class SlackRefused(Exception):
     def __init__(self, method: str, error: str, channel: str) -> None:
         super().__init__(f"Slack refused {method} in {channel}: {error}")
         self.method, self.error, self.channel = method, error, channel
+
+
+def review_flag(call_id: str) -> str:
+    """The ledger flag holding "channel ts" of request `call_id`'s break-glass notice."""
+    return f"review:{call_id}"
 
 
 def request_index(thread: Thread, call_id: str) -> int | None:
@@ -161,13 +168,16 @@ class SlackNotifier:
             case ToolCall(intent=intent) if intent == FINAL:
                 for piece in messages.final_chunks(event.final.message):
                     await self._post(d, text=piece)
+            case ApprovalDecision(break_glass=True) | BreakGlassReviewed():
+                await self._show_break_glass(d, event)
             case ApprovalDecision() | HumanResponse() | RequestExpired():
                 await self._refresh(d, event.call_id)
             case EscalationTaken(call_id=call_id, user=user):
                 await self._refresh(d, call_id)
                 await self._post(d, text=messages.on_it(user))
-            case ReminderSent(call_id=call_id):
-                await self._remind(d, call_id)
+            case ReminderSent(call_id=call_id, about=about):
+                remind = self._remind_review if about == "review" else self._remind
+                await remind(d, call_id)
             case Paused(by=by, reason=reason) | Resumed(by=by, reason=reason):
                 await self._post(d, text=messages.control(event.type, by, reason))
             case Stopped(by=by, reason=reason):
@@ -336,6 +346,62 @@ class SlackNotifier:
             call.terms.deciders if call.intent != INPUT else (thread.requester_of(call.call_id),)
         )
         await self._post(d, text=messages.reminder(deciders, call.terms, kind))
+
+    # Break-glass
+
+    async def _show_break_glass(
+        self, d: _Delivery, event: ApprovalDecision | BreakGlassReviewed
+    ) -> None:
+        if isinstance(event, BreakGlassReviewed):
+            await self._show_review(d, event.call_id)
+            return
+        await self._refresh(d, event.call_id)
+        await self._break_glass(d, event.call_id)
+
+    async def _break_glass(self, d: _Delivery, call_id: str) -> None:
+        """Tell the deciders at once: a notice in the thread mentioning them, with the
+        Acknowledge button, and a DM to each named user."""
+        thread, call = d.thread, d.thread.call(call_id)
+        decision = thread.break_glass(call_id)
+        if call is None or call.terms is None or decision is None or thread.origin is None:
+            return
+        tool = self._tool(thread, call)
+        # As the notice stood when posted: a review made since shows by the review's update.
+        before = thread.model_copy(update={"events": thread.events[: d.index + 1]})
+        text, rendered = blocks.break_glass_notice(before, call, tool)
+        ts = await self._post(d, text=text, blocks=rendered)
+        await self._ledger.set_flag(
+            thread.id, review_flag(call_id), f"{thread.origin.channel} {ts}"
+        )
+        summary = blocks.described(call, tool).summary
+        dm = messages.break_glass_dm(decision.user, summary, decision.reason or "")
+        for user in call.terms.deciders:
+            if user.startswith(("U", "W")):
+                try:
+                    await self._post(d, text=dm, channel=user)
+                except SlackRefused as exc:  # one DM refused must not keep the others back
+                    d.refused.append(f"{exc}; {user} was not sent the break-glass DM")
+
+    async def _show_review(self, d: _Delivery, call_id: str) -> None:
+        """Show on the break-glass notice who acknowledged it (no more button)."""
+        thread, call = d.thread, d.thread.call(call_id)
+        where = await self._ledger.flag(thread.id, review_flag(call_id))
+        if call is None or where is None or thread.break_glass(call_id) is None:
+            return
+        channel, ts = where.split(" ", 1)
+        text, rendered = blocks.break_glass_notice(thread, call, self._tool(thread, call))
+        await self._api(
+            self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
+        )
+
+    async def _remind_review(self, d: _Delivery, call_id: str) -> None:
+        call = d.thread.call(call_id)
+        if call is not None and call.terms is not None and d.thread.reviewed_by(call_id) is None:
+            await self._post(d, text=messages.break_glass_review_reminder(call.terms.deciders))
+
+    def _tool(self, thread: Thread, call: ToolCall) -> type[BaseModel] | None:
+        agent = self._agents.get(thread.agent)
+        return agent.tool(call.action_intent) if agent else None
 
     async def tell(self, thread: Thread, tell: Tell) -> list[str]:
         """The ephemeral that tells a person why their click, form or reply was not taken,
