@@ -30,7 +30,15 @@ def test_scopes_are_exactly_those_of_the_events_and_methods_used() -> None:
     m = manifest()
     events = m["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(events) == sorted(SCOPE_FOR_EVENT)
-    needed = {SCOPE_FOR_EVENT[e] for e in events} | {
+    needed = {SCOPE_FOR_EVENT[e] for e in events if SCOPE_FOR_EVENT[e] is not None} | {
         s for s in SCOPE_FOR_METHOD.values() if s is not None
     }
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == sorted(needed)
+
+
+def test_the_home_tab_and_direct_messages_are_enabled() -> None:
+    m = manifest()
+    assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert m["features"]["app_home"]["messages_tab_enabled"] is True
+    assert "app_home_opened" in m["settings"]["event_subscriptions"]["bot_events"]
+    assert "im:write" in m["oauth_config"]["scopes"]["bot"]

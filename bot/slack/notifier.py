@@ -57,6 +57,7 @@ from agents.runtime.thread import Outcome, Thread
 from agents.runtime.types import DeliveryDeferred, Tell
 from bot.slack import blocks, messages
 from bot.slack.blocks import plain as plain_blocks
+from bot.slack.home import HomeTab
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,11 @@ class SlackNotifier:
         escalation_channel: str | None,
         claim_seconds: float = 22.0,
         agents: Mapping[str, Agent] | None = None,
+        home: HomeTab | None = None,
     ) -> None:
         self._client = client
+        # The approvals inbox: its index follows the cards delivered here (bot/slack/home.py).
+        self._home = home
         # Their tool models render an approval's call from its arguments (blocks.described).
         self._agents = agents or {}
         self._ledger = ledger
@@ -149,7 +153,28 @@ class SlackNotifier:
             await self._show(delivery, thread.events[index])
         except SlackRefused as exc:  # no fallback left: the audit says what was not shown
             delivery.refused.append(f"{exc}; nothing else could be shown")
+        await self._inbox(delivery, thread.events[index])
         return delivery.refused
+
+    async def _inbox(self, d: _Delivery, event: Event) -> None:
+        """Keep the approvals inbox in step with what was just shown: list an approval request
+        once its card is out, unlist it once its end is shown, and publish the Home of each
+        person it concerns again (a refused Home is noted for the audit)."""
+        if self._home is None:
+            return
+        thread = d.thread
+        call = _approval_concerned(thread, d.index, event)
+        if call is None:
+            return
+        if thread.outcome(call) is None:
+            await self._home.index.opened(thread, call)
+        else:
+            await self._home.index.settled(thread.id, call.call_id)
+        for user in await self._home.viewers(self._client, thread, call):
+            try:
+                await self._api(self._home.publish, client=self._client, user=user)
+            except SlackRefused as exc:
+                d.refused.append(f"Slack refused views.publish for {user}: {exc.error}")
 
     async def _show(self, d: _Delivery, event: Event) -> None:
         thread = d.thread
@@ -556,6 +581,21 @@ class SlackNotifier:
             self._team_url = str(response["url"])
         ts = thread.origin.thread_ts.replace(".", "")
         return f"{self._team_url.rstrip('/')}/archives/{thread.origin.channel}/p{ts}"
+
+
+def _approval_concerned(thread: Thread, index: int, event: Event) -> ToolCall | None:
+    """The approval request event `index` opens, votes on or ends, if any."""
+    match event:
+        case ToolCall(intent=intent) if intent == APPROVAL:
+            return event
+        case ApprovalDecision(call_id=call_id) | RequestExpired(call_id=call_id):
+            call = thread.call(call_id)
+        case Stopped():
+            before = thread.model_copy(update={"events": thread.events[:index]})
+            call = before.open_request()
+        case _:
+            call = None
+    return call if call is not None and call.intent == APPROVAL else None
 
 
 def _error(exc: SlackApiError) -> str | None:
