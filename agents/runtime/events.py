@@ -45,6 +45,9 @@ class Terms(BaseModel):
     quorum: int = Field(default=1, ge=1)
     deadline: datetime
     remind_at: datetime | None = None
+    notify: Literal["thread", "dm", "both"] | None = None
+    """Where named deciders are told (a policy rule's `notify`); None: by DM too for named
+    users, in the thread only for user groups."""
 
     @property
     def editable(self) -> bool:

@@ -17,6 +17,7 @@ A policy file (`HITL_POLICY_FILE`, YAML) adds rules; the first rule matching a c
         approvers: [S0SRE, U0LEAD]   # user and user-group IDs; default HITL_APPROVERS
         quorum: 2                    # distinct approvers needed
         timeout: 1800                # seconds; default HITL_APPROVAL_TIMEOUT
+        notify: both                 # thread | dm | both: named deciders get the card by DM
       - tool: deploy
         when: {service: docs}
         gated: false
@@ -31,7 +32,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -51,6 +52,8 @@ class Rule(BaseModel):
     approvers: tuple[str, ...] | None = None
     quorum: int = Field(default=1, ge=1)
     timeout: int | None = Field(default=None, gt=0)
+    notify: Literal["thread", "dm", "both"] | None = None
+    """Whether named deciders also get the card by DM; default both (groups: thread only)."""
 
     def matches(self, call: dict[str, Any]) -> bool:
         """Whether the rule applies to `call` (`{"intent": ..., **arguments}`)."""
@@ -146,6 +149,7 @@ class Policy:
             quorum=rule.quorum if rule else 1,
             deadline=now + timedelta(seconds=timeout),
             remind_at=now + timedelta(seconds=timeout * REMIND_AT),
+            notify=rule.notify if rule else None,
         )
 
     def _owner(self, action: Tool) -> str | None:

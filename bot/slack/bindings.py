@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.runtime import keys
 from agents.runtime.outbox import DeliveryLedger
 from agents.runtime.store import ThreadStore
+from bot.slack import dms
 from bot.slack.home import offered
 from bot.slack.notifier import request_index, request_tag, tag_of
 from bot.slack.payloads import Click, RequestRef, Submission, request_ref
@@ -64,6 +65,9 @@ class Bindings:
             return await offered(self._redis, user=click.user, view_id=click.view_id, ref=ref)
         if click.ephemeral or click.message_ts is None:
             return False  # the bot never shows a request in an ephemeral message
+        dm = await self._ledger.flag(ref.thread_id, dms.flag(ref.call_id, click.user))
+        if dm is not None and dm == f"{click.channel} {click.message_ts}":
+            return True  # the copy of the card sent to this decider by DM
         where = await self._ledger.request_message(ref.thread_id, ref.call_id)
         if where is not None:
             return where == (click.channel, click.message_ts)

@@ -55,7 +55,7 @@ from agents.runtime.events import (
 from agents.runtime.outbox import DeliveryLedger, DeliveryRecord
 from agents.runtime.thread import Outcome, Thread
 from agents.runtime.types import DeliveryDeferred, Tell
-from bot.slack import blocks, messages
+from bot.slack import blocks, dms, messages
 from bot.slack.blocks import plain as plain_blocks
 from bot.slack.home import HomeTab
 
@@ -154,6 +154,7 @@ class SlackNotifier:
         except SlackRefused as exc:  # no fallback left: the audit says what was not shown
             delivery.refused.append(f"{exc}; nothing else could be shown")
         await self._inbox(delivery, thread.events[index])
+        await self._tell_requester(delivery, thread.events[index])
         return delivery.refused
 
     async def _inbox(self, d: _Delivery, event: Event) -> None:
@@ -244,6 +245,8 @@ class SlackNotifier:
         else:
             ts = await self._post(d, text=text, blocks=rendered)
         await self._ledger.set_request_message(thread.id, call.call_id, channel, ts)
+        if call.intent == APPROVAL and call.terms is not None and thread.outcome(call) is None:
+            await self._dm_deciders(d, call, text, rendered)
         for piece in blocks.overflow(call):  # what the card had to cut, in full
             await self._post(d, text=piece)
 
@@ -256,6 +259,7 @@ class SlackNotifier:
             return
         text, rendered = await self._render(thread, call)
         channel, ts = where
+        await self._refresh_dms(thread, call, text, rendered)
         if thread.outcome(call) is not None:
             # A copy we cannot find or update (no history scope, deleted) must not keep the
             # card itself from showing the outcome.
@@ -281,6 +285,84 @@ class SlackNotifier:
                 )
             else:
                 raise
+
+    async def _dm_deciders(
+        self, d: _Delivery, call: ToolCall, text: str, rendered: list[dict[str, Any]]
+    ) -> None:
+        """The card, by DM, to each named decider (bot/slack/dms.py); a DM Slack refuses is
+        said in the thread and recorded, and the run goes on."""
+        assert call.terms is not None
+        for user in dms.recipients(call.terms):
+            try:
+                opened = await self._api(self._client.conversations_open, users=user)
+                channel = str(opened["channel"]["id"])
+                ts = await self._post(d, text=text, blocks=rendered, channel=channel)
+            except SlackRefused as exc:
+                d.refused.append(f"{exc}; {user} was not sent the request by DM")
+                await self._post(d, text=dms.could_not_dm(user, exc.error))
+                continue
+            await self._ledger.set_flag(
+                d.thread.id, dms.flag(call.call_id, user), f"{channel} {ts}"
+            )
+
+    async def _refresh_dms(
+        self, thread: Thread, call: ToolCall, text: str, rendered: list[dict[str, Any]]
+    ) -> None:
+        """Show the request as it stands now on each decider's DM copy too."""
+        if call.terms is None:
+            return
+        for user in dms.recipients(call.terms):
+            where = await self._ledger.flag(thread.id, dms.flag(call.call_id, user))
+            if where is None:
+                continue
+            channel, ts = where.split(" ", 1)
+            with contextlib.suppress(SlackRefused):  # a DM deleted: the thread card still shows it
+                await self._api(
+                    self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
+                )
+
+    async def _tell_requester(self, d: _Delivery, event: Event) -> None:
+        """A requester who asked through the API or CLI (the thread's first message is the
+        bot's, not theirs) is told by DM how their approval request ended."""
+        thread = d.thread
+        call = _approval_concerned(thread, d.index, event)
+        if call is None or isinstance(event, ToolCall) or thread.origin is None:
+            return
+        before = thread.model_copy(update={"events": thread.events[: d.index]})
+        upto = thread.model_copy(update={"events": thread.events[: d.index + 1]})
+        result = upto.outcome(call)
+        requester = thread.requester_of(call.call_id)
+        if result is None or before.outcome(call) is not None or not dms.is_user(requester):
+            return
+        if not await self._asked_by_bot(thread):
+            return
+        agent = self._agents.get(thread.agent)
+        summary = blocks.described(call, agent.tool(call.action_intent) if agent else None)
+        text = dms.outcome_for_requester(summary.summary, messages.outcome(result))
+        try:
+            opened = await self._api(self._client.conversations_open, users=requester)
+            await self._post(d, text=text, channel=str(opened["channel"]["id"]))
+        except SlackRefused as exc:
+            d.refused.append(f"{exc}; {requester} was not told the outcome by DM")
+
+    async def _asked_by_bot(self, thread: Thread) -> bool:
+        """Whether the thread's first message is the bot's own post of a request made
+        through the API or CLI (bot/operations.py `launch`)."""
+        assert thread.origin is not None
+        flag = await self._ledger.flag(thread.id, "asked_by_bot")
+        if flag is None:
+            page = await self._api(
+                self._client.conversations_history,
+                channel=thread.origin.channel,
+                oldest=thread.origin.thread_ts,
+                latest=thread.origin.thread_ts,
+                inclusive=True,
+                limit=1,
+            )
+            root: dict[str, Any] = next(iter(page.get("messages") or []), {})
+            flag = "1" if root.get("bot_id") else "0"
+            await self._ledger.set_flag(thread.id, "asked_by_bot", flag)
+        return flag == "1"
 
     async def _settle_copies(
         self,
