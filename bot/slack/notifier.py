@@ -14,7 +14,10 @@ and a line for the audit returned to the outbox.
 
 Past 500 lines because posting at most once, finding a post that went through and settling
 late copies of a card all read the same delivery tags; splitting them apart would spread one
-protocol over several modules.
+protocol over several modules. The copies of a card sent by DM (bot/slack/dms.py) and the
+approvals inbox (bot/slack/home.py) are delivered here for the same reason: each is one more
+post or update made once through the same ledger and claims; their rules live in those
+modules.
 """
 
 from __future__ import annotations
