@@ -262,7 +262,6 @@ class SlackNotifier:
             return
         text, rendered = await self._render(thread, call)
         channel, ts = where
-        await self._refresh_dms(thread, call, text, rendered)
         if thread.outcome(call) is not None:
             # A copy we cannot find or update (no history scope, deleted) must not keep the
             # card itself from showing the outcome.
@@ -288,6 +287,8 @@ class SlackNotifier:
                 )
             else:
                 raise
+        # After the card: a Slack fault meant for the card's update must not land on a copy.
+        await self._refresh_dms(thread, call, text, rendered)
 
     async def _dm_deciders(
         self, d: _Delivery, call: ToolCall, text: str, rendered: list[dict[str, Any]]
