@@ -46,6 +46,7 @@ from bot.slack.app import build_bolt_app
 from bot.slack.commands import Commands
 from bot.slack.directory import SlackDirectory
 from bot.slack.handlers import Handlers
+from bot.slack.home import HomeTab
 from bot.slack.notifier import SlackNotifier
 from tools.types import ToolFamily
 
@@ -218,6 +219,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             # A dead worker's post could land until its call would have timed out.
             claim_seconds=settings.hitl_slack_timeout + 1,
             agents={a.name: a for a in agents},
+            home=HomeTab(redis, store=store, agents={a.name: a for a in agents}),
         ),
         deadlines=deadlines,
         metrics=metrics,

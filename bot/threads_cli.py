@@ -100,6 +100,10 @@ def add_parser(sub: Any) -> None:
     )
 
 
+CLI = "the hitl CLI"
+"""How a launch or an answer given with `hitl threads` is recorded: the launch's requester is
+told the outcome by DM, and what the CLI launched the CLI cannot approve."""
+
 LIST_HEADER = (
     f"{'THREAD':<14}  {'AGENT':<8} {'STATUS':<18} {'REQUESTER':<12} {'LAST ACTIVITY':<19}  WHERE"
 )
@@ -256,7 +260,7 @@ async def _operate(args: argparse.Namespace, ops: ThreadOps) -> Accepted:
     match args.verb:
         case "launch":
             request = LaunchRequest(text=args.text, channel=args.channel, user=args.user)
-            return await ops.launch(request)
+            return await ops.launch(request, via=CLI)
         case "pause" | "resume" | "stop":
             control = ControlRequest(by=args.by, reason=args.reason)
             return await ops.control(args.thread_id, args.verb, control)
@@ -267,4 +271,4 @@ async def _operate(args: argparse.Namespace, ops: ThreadOps) -> Accepted:
                 reason=args.reject,
                 text=args.text,
             )
-            return await ops.respond(args.thread_id, answer)
+            return await ops.respond(args.thread_id, answer, via=CLI)

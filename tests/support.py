@@ -35,6 +35,8 @@ SCOPE_FOR_METHOD = {
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
     "views.open": None,  # interactivity, no scope
+    "views.publish": None,  # the Home tab, no scope
+    "conversations.open": "im:write",  # a DM to a decider or a requester
     # Looking for a post that may have gone through before re-posting it (the outbox).
     "conversations.replies": "channels:history",
     "conversations.history": "channels:history",
@@ -48,6 +50,7 @@ SCOPE_FOR_EVENT = {
     "app_mention": "app_mentions:read",
     "message.channels": "channels:history",
     "message.groups": "groups:history",
+    "app_home_opened": None,  # no scope
 }
 
 # A grantee and the resource owners of the access agent's scenarios.

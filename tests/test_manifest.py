@@ -32,7 +32,7 @@ def test_scopes_are_exactly_those_of_the_events_and_methods_used() -> None:
     events = m["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(events) == sorted(SCOPE_FOR_EVENT)
     features = [f for f in SCOPE_FOR_FEATURE if m["features"].get(f)]
-    needed = {SCOPE_FOR_EVENT[e] for e in events} | {
+    needed = {SCOPE_FOR_EVENT[e] for e in events if SCOPE_FOR_EVENT[e] is not None} | {
         s for s in SCOPE_FOR_METHOD.values() if s is not None
     }
     needed |= {SCOPE_FOR_FEATURE[f] for f in features}
@@ -48,3 +48,11 @@ def test_hitl_and_the_shortcut_are_declared_as_the_app_registers_them() -> None:
     assert shortcut == shortcut | {"type": "message", "callback_id": commands.SHORTCUT}
     assert shortcut["name"] and shortcut["description"]
     assert "commands" in manifest()["oauth_config"]["scopes"]["bot"]
+
+
+def test_the_home_tab_and_direct_messages_are_enabled() -> None:
+    m = manifest()
+    assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert m["features"]["app_home"]["messages_tab_enabled"] is True
+    assert "app_home_opened" in m["settings"]["event_subscriptions"]["bot_events"]
+    assert "im:write" in m["oauth_config"]["scopes"]["bot"]

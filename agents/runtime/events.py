@@ -47,6 +47,9 @@ class Terms(BaseModel):
     remind_at: datetime | None = None
     break_glass: bool = False
     """The policy rule lets the requester approve their own call with a reason (break-glass)."""
+    notify: Literal["thread", "dm", "both"] | None = None
+    """Where named deciders are told (a policy rule's `notify`); None: by DM too for named
+    users, in the thread only for user groups."""
 
     @property
     def editable(self) -> bool:

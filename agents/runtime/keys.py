@@ -133,3 +133,29 @@ def audit_cursor(thread_id: str) -> str:
     retried or repeated save never appends an event twice. In the audit slot, not the
     thread's, because it is set in the same atomic step as the append."""
     return f"{PREFIX}:{{audit}}:cursor:{thread_id}"
+
+
+# The approvals inbox (App Home). The index is derived from the outbox: the notifier adds a
+# request when its card is delivered and drops it when its settling event is, so it can only
+# lag the threads (a Home view re-checks each thread before listing it), never lose one.
+REQUESTS_TTL = THREAD_TTL
+RECENT_REQUESTS = 200
+"""How many recent requests (open or settled) "Your requests" and "Recent decisions" read."""
+HOME_VIEW_TTL = THREAD_TTL
+
+
+def open_requests() -> str:
+    """Sorted set of open approval requests (`thread_id call_id`) by deadline."""
+    return f"{PREFIX}:requests:open"
+
+
+def recent_requests() -> str:
+    """Sorted set of the newest approval requests (`thread_id call_id`) by when they were asked,
+    trimmed to RECENT_REQUESTS."""
+    return f"{PREFIX}:requests:recent"
+
+
+def home_view(user: str) -> str:
+    """The Home view the bot last published for `user`: its view id and the requests it shows,
+    so a Home click counts only on a view the bot published for that person."""
+    return f"{PREFIX}:home:{user}"

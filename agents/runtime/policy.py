@@ -18,6 +18,7 @@ A policy file (`HITL_POLICY_FILE`, YAML) adds rules; the first rule matching a c
         quorum: 2                    # distinct approvers needed
         timeout: 1800                # seconds; default HITL_APPROVAL_TIMEOUT
         break_glass: true            # the requester may approve it alone, with a reason
+        notify: both                 # thread | dm | both: named deciders get the card by DM
       - tool: deploy
         when: {service: docs}
         gated: false
@@ -39,7 +40,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
@@ -60,6 +61,8 @@ class Rule(BaseModel):
     quorum: int = Field(default=1, ge=1)
     timeout: int | None = Field(default=None, gt=0)
     break_glass: bool = False
+    notify: Literal["thread", "dm", "both"] | None = None
+    """Whether named deciders also get the card by DM; default both (groups: thread only)."""
 
     def matches(self, call: dict[str, Any]) -> bool:
         """Whether the rule applies to `call` (`{"intent": ..., **arguments}`)."""
@@ -235,6 +238,7 @@ class Policy:
             deadline=now + timedelta(seconds=timeout),
             remind_at=now + timedelta(seconds=timeout * REMIND_AT),
             break_glass=rule.break_glass if rule else False,
+            notify=rule.notify if rule else None,
         )
 
     def _owner(self, action: Tool) -> str | None:

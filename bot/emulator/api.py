@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.emulator import commands, faults, history, views
+from bot.emulator import commands, faults, history, home, views
 from bot.emulator.checks import message_problems
 from bot.emulator.state import ApiCall, ApiError, Ephemeral, Message, Violation, Workspace
 
@@ -79,7 +79,10 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def _channel(ws: Workspace, args: dict[str, Any]) -> str:
-    channel = ws.channel_id(str(args.get("channel", "")))
+    given = str(args.get("channel", ""))
+    if given in ws.users or given == ws.identity.bot_user_id:  # a user id: the app's DM
+        return home.dm_user(ws, given)
+    channel = ws.channel_id(given)
     if channel is None:
         raise ApiError("channel_not_found")
     return channel
@@ -240,6 +243,8 @@ METHODS: dict[str, Handler] = {
     "views.open": views.views_open,
     "views.update": views.views_update,
     "views.push": views.views_push,
+    "views.publish": home.views_publish,
+    "conversations.open": home.conversations_open,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
     "reactions.add": reactions_add,

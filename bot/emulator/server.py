@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.emulator import api, commands, ui, views
+from bot.emulator import api, commands, home, ui, views
 from bot.emulator.payloads import (
     block_actions,
     event_callback,
@@ -510,6 +510,39 @@ class SlackEmulator:
     def status(self, channel: str, thread_ts: str) -> str:
         """The app's status line in a thread ("" when none is shown)."""
         return self.workspace.statuses.get(commands.status_key(channel, thread_ts), "")
+
+    def home(self, user: str) -> View:
+        """The Home view the app last published for `user`; LookupError if none."""
+        found = self.workspace.homes.get(user)
+        if found is None:
+            raise LookupError(f"the app published no Home view for {user}")
+        return found
+
+    def dm(self, user: str) -> list[Message]:
+        """The messages of the app's DM with `user`, oldest first."""
+        return [m for m in self.workspace.messages if m.channel == home.dm_channel(user)]
+
+    async def open_home(self, user: str) -> httpx.Response:
+        """`user` opens the app's Home tab: Slack sends `app_home_opened`."""
+        body = json.dumps(home.home_opened(self.workspace, user))
+        return await self.deliver_event(body)
+
+    async def click_home(
+        self, *, user: str, block_id: str, action_id: str, view: View | None = None
+    ) -> httpx.Response:
+        """Click button `action_id` of block `block_id` in `user`'s Home view (or in `view`,
+        say a copy taken before the app published it again); LookupError if there is none."""
+        ws = self.workspace
+        shown = view if view is not None else self.home(user)
+        payload = home.home_click(
+            ws,
+            user=user,
+            view=shown,
+            block_id=block_id,
+            action_id=action_id,
+            trigger_id=ws.issue_trigger(user),
+        )
+        return await self.deliver(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
 
     async def submit_view(
         self, *, user: str, view: View, values: dict[str, dict[str, Any]] | None = None

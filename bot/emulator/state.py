@@ -199,6 +199,8 @@ class Workspace:
         self.messages: list[Message] = []
         self.ephemerals: list[Ephemeral] = []
         self.views: list[View] = []
+        # Each user's App Home view (bot/emulator/home.py); never one of the modals above.
+        self.homes: dict[str, View] = {}
         self.violations: list[Violation] = []
         self.triggers: dict[str, Trigger] = {}
         self.responders: dict[str, Responder] = {}  # response_url key -> its target

@@ -178,6 +178,7 @@ def ui_state(emu: Emulator) -> dict[str, Any]:
         "messages": [asdict(m) | {"edited": m.edited} for m in emu.messages],
         "ephemerals": [asdict(e) for e in emu.ephemerals],
         "views": [_view(v) for v in emu.open_views()],
+        "homes": {user: _view(v) for user, v in emu.workspace.homes.items()},
         "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
         "statuses": [
             {"channel": k.split(" ")[0], "thread_ts": k.split(" ")[1], "status": v}

@@ -10,7 +10,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, commands
+from bot.slack import blocks, commands, home_view
 from bot.slack.commands import Commands
 from bot.slack.handlers import Handlers
 
@@ -31,6 +31,8 @@ def build_bolt_app(
     app.error(on_error)
     app.event("app_mention")(handlers.on_mention)
     app.event("message")(handlers.on_message)
+    app.event("app_home_opened")(handlers.on_home_opened)
+    app.action(home_view.OPEN_ACTION)(handlers.on_home_link)
     app.action(blocks.APPROVE_ACTION)(handlers.on_approve)
     app.action(blocks.REJECT_ACTION)(handlers.on_reject)
     app.action(blocks.EDIT_ACTION)(handlers.on_edit)

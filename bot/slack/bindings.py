@@ -30,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.runtime import keys
 from agents.runtime.outbox import DeliveryLedger
 from agents.runtime.store import ThreadStore
+from bot.slack import dms
+from bot.slack.home import offered
 from bot.slack.notifier import request_index, request_tag, review_flag, tag_of
 from bot.slack.payloads import Click, RequestRef, Submission, request_ref
 
@@ -57,9 +59,15 @@ class Bindings:
         self._store = ThreadStore(redis)
 
     async def on_card(self, click: Click, ref: RequestRef, client: AsyncWebClient) -> bool:
-        """True if `click` was on the message that shows request `ref` now."""
+        """True if `click` was on the message that shows request `ref` now, or in the Home
+        view the bot published for the clicker offering it."""
+        if click.view_id is not None:
+            return await offered(self._redis, user=click.user, view_id=click.view_id, ref=ref)
         if click.ephemeral or click.message_ts is None:
             return False  # the bot never shows a request in an ephemeral message
+        dm = await self._ledger.flag(ref.thread_id, dms.flag(ref.call_id, click.user))
+        if dm is not None and dm == f"{click.channel} {click.message_ts}":
+            return True  # the copy of the card sent to this decider by DM
         where = await self._ledger.request_message(ref.thread_id, ref.call_id)
         if where is not None:
             return where == (click.channel, click.message_ts)

@@ -27,6 +27,7 @@ from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
 from bot.slack import blocks, messages, payloads
 from bot.slack.bindings import Bindings
+from bot.slack.home import HomeTab, publish_home
 from bot.slack.payloads import Click, MessageEvent, RequestRef, Submission
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Handlers:
         # Lets the Edit form show a policy limit as a field error; the runtime checks anyway.
         self._policy = policy
         self._bindings = Bindings(redis)
+        self._home = HomeTab(redis, store=store, agents=agents)
 
     # Events
 
@@ -67,6 +69,19 @@ class Handlers:
         job = await self._reply_job(event, context.get("bot_user_id")) if event else None
         if event is not None and job is not None:
             await self._enqueue_event(job, body, event, request)
+        await ack()
+
+    async def on_home_opened(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Someone opened the app's Home tab: show them what waits for them."""
+        await ack()
+        opened = payloads.home_opened(body)
+        if opened is not None:
+            await publish_home(self._home, client, opened)
+
+    async def on_home_link(self, ack: AsyncAck) -> None:
+        """The Home tab's Open button is a link; Slack still sends its click."""
         await ack()
 
     async def on_other_event(self, ack: AsyncAck) -> None:
@@ -385,6 +400,9 @@ async def _tell(client: AsyncWebClient, click: Click | None, text: str | None) -
     if click is None or text is None:
         return
     try:
+        if click.view_id is not None:  # the Home tab has no channel: tell them in the app's DM
+            await client.chat_postMessage(channel=click.user, text=text)
+            return
         await client.chat_postEphemeral(channel=click.channel, user=click.user, text=text)
     except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
         # e.g. a forged click from a user that does not exist; the click changed nothing

@@ -14,7 +14,10 @@ and a line for the audit returned to the outbox.
 
 Past 500 lines because posting at most once, finding a post that went through and settling
 late copies of a card all read the same delivery tags; splitting them apart would spread one
-protocol over several modules.
+protocol over several modules. The copies of a card sent by DM (bot/slack/dms.py) and the
+approvals inbox (bot/slack/home.py) are delivered here for the same reason: each is one more
+post or update made once through the same ledger and claims; their rules live in those
+modules.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ from agents.runtime.events import (
 from agents.runtime.outbox import DeliveryLedger, DeliveryRecord
 from agents.runtime.thread import Outcome, Thread
 from agents.runtime.types import DeliveryDeferred, Tell
-from bot.slack import blocks, messages
+from bot.slack import blocks, dms, messages
 from bot.slack.blocks import plain as plain_blocks
+from bot.slack.home import HomeTab
 from bot.slack.status import LiveStatus
 
 log = logging.getLogger(__name__)
@@ -138,8 +142,11 @@ class SlackNotifier:
         escalation_channel: str | None,
         claim_seconds: float = 22.0,
         agents: Mapping[str, Agent] | None = None,
+        home: HomeTab | None = None,
     ) -> None:
         self._client = client
+        # The approvals inbox: its index follows the cards delivered here (bot/slack/home.py).
+        self._home = home
         # Their tool models render an approval's call from its arguments (blocks.described).
         self._agents = agents or {}
         self._ledger = ledger
@@ -158,7 +165,29 @@ class SlackNotifier:
             await self._show(delivery, thread.events[index])
         except SlackRefused as exc:  # no fallback left: the audit says what was not shown
             delivery.refused.append(f"{exc}; nothing else could be shown")
+        await self._inbox(delivery, thread.events[index])
+        await self._tell_requester(delivery, thread.events[index])
         return delivery.refused
+
+    async def _inbox(self, d: _Delivery, event: Event) -> None:
+        """Keep the approvals inbox in step with what was just shown: list an approval request
+        once its card is out, unlist it once its end is shown, and publish the Home of each
+        person it concerns again (a refused Home is noted for the audit)."""
+        if self._home is None:
+            return
+        thread = d.thread
+        call = _approval_concerned(thread, d.index, event)
+        if call is None:
+            return
+        if thread.outcome(call) is None:
+            await self._home.index.opened(thread, call)
+        else:
+            await self._home.index.settled(thread.id, call.call_id)
+        for user in await self._home.viewers(self._client, thread, call):
+            try:
+                await self._api(self._home.publish, client=self._client, user=user)
+            except SlackRefused as exc:
+                d.refused.append(f"Slack refused views.publish for {user}: {exc.error}")
 
     async def _show(self, d: _Delivery, event: Event) -> None:
         thread = d.thread
@@ -232,6 +261,8 @@ class SlackNotifier:
         else:
             ts = await self._post(d, text=text, blocks=rendered)
         await self._ledger.set_request_message(thread.id, call.call_id, channel, ts)
+        if call.intent == APPROVAL and call.terms is not None and thread.outcome(call) is None:
+            await self._dm_deciders(d, call, text, rendered)
         for piece in blocks.overflow(call):  # what the card had to cut, in full
             await self._post(d, text=piece)
 
@@ -269,6 +300,72 @@ class SlackNotifier:
                 )
             else:
                 raise
+        # After the card: a Slack fault meant for the card's update must not land on a copy.
+        await self._refresh_dms(thread, call, text, rendered)
+
+    async def _dm_deciders(
+        self, d: _Delivery, call: ToolCall, text: str, rendered: list[dict[str, Any]]
+    ) -> None:
+        """The card, by DM, to each named decider (bot/slack/dms.py); a DM Slack refuses is
+        said in the thread and recorded, and the run goes on."""
+        assert call.terms is not None
+        for user in dms.recipients(call.terms):
+            try:
+                channel = await self._dm_channel(user)
+                ts = await self._post(d, text=text, blocks=rendered, channel=channel)
+            except SlackRefused as exc:
+                d.refused.append(f"{exc}; {user} was not sent the request by DM")
+                await self._post(d, text=dms.could_not_dm(user, exc.error))
+                continue
+            await self._ledger.set_flag(
+                d.thread.id, dms.flag(call.call_id, user), f"{channel} {ts}"
+            )
+
+    async def _dm_channel(self, user: str) -> str:
+        """The bot's DM channel with `user` (`conversations.open`), so a lost post can be looked
+        for in that channel's history like any other."""
+        opened = await self._api(self._client.conversations_open, users=user)
+        return str(opened["channel"]["id"])
+
+    async def _refresh_dms(
+        self, thread: Thread, call: ToolCall, text: str, rendered: list[dict[str, Any]]
+    ) -> None:
+        """Show the request as it stands now on each decider's DM copy too."""
+        if call.terms is None:
+            return
+        for user in dms.recipients(call.terms):
+            where = await self._ledger.flag(thread.id, dms.flag(call.call_id, user))
+            if where is None:
+                continue
+            channel, ts = where.split(" ", 1)
+            with contextlib.suppress(SlackRefused):  # a DM deleted: the thread card still shows it
+                await self._api(
+                    self._client.chat_update, channel=channel, ts=ts, text=text, blocks=rendered
+                )
+
+    async def _tell_requester(self, d: _Delivery, event: Event) -> None:
+        """A requester who asked through the API or CLI (the thread's first message is the
+        bot's, not theirs) is told by DM how their approval request ended."""
+        thread = d.thread
+        call = _approval_concerned(thread, d.index, event)
+        if call is None or isinstance(event, ToolCall) or thread.origin is None:
+            return
+        before = thread.model_copy(update={"events": thread.events[: d.index]})
+        upto = thread.model_copy(update={"events": thread.events[: d.index + 1]})
+        result = upto.outcome(call)
+        requester = thread.requester_of(call.call_id)
+        if result is None or before.outcome(call) is not None or not dms.is_user(requester):
+            return
+        if thread.relayed_by(call.call_id) is None:
+            return  # they asked in Slack themselves, and see the thread
+        agent = self._agents.get(thread.agent)
+        summary = blocks.described(call, agent.tool(call.action_intent) if agent else None)
+        text = dms.outcome_for_requester(summary.summary, messages.outcome(result))
+        try:
+            opened = await self._api(self._client.conversations_open, users=requester)
+            await self._post(d, text=text, channel=str(opened["channel"]["id"]))
+        except SlackRefused as exc:
+            d.refused.append(f"{exc}; {requester} was not told the outcome by DM")
 
     async def _settle_copies(
         self,
@@ -378,7 +475,7 @@ class SlackNotifier:
         for user in call.terms.deciders:
             if user.startswith(("U", "W")):
                 try:
-                    await self._post(d, text=dm, channel=user)
+                    await self._post(d, text=dm, channel=await self._dm_channel(user))
                 except SlackRefused as exc:  # one DM refused must not keep the others back
                     d.refused.append(f"{exc}; {user} was not sent the break-glass DM")
 
@@ -630,6 +727,21 @@ class SlackNotifier:
             self._team_url = str(response["url"])
         ts = thread.origin.thread_ts.replace(".", "")
         return f"{self._team_url.rstrip('/')}/archives/{thread.origin.channel}/p{ts}"
+
+
+def _approval_concerned(thread: Thread, index: int, event: Event) -> ToolCall | None:
+    """The approval request event `index` opens, votes on or ends, if any."""
+    match event:
+        case ToolCall(intent=intent) if intent == APPROVAL:
+            return event
+        case ApprovalDecision(call_id=call_id) | RequestExpired(call_id=call_id):
+            call = thread.call(call_id)
+        case Stopped():
+            before = thread.model_copy(update={"events": thread.events[:index]})
+            call = before.open_request()
+        case _:
+            call = None
+    return call if call is not None and call.intent == APPROVAL else None
 
 
 def _error(exc: SlackApiError) -> str | None:

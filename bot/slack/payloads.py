@@ -99,6 +99,9 @@ class Click(BaseModel):
     value: str | None
     trigger_id: str | None = None
     ephemeral: bool = False
+    view_id: str | None = None
+    """Set for a click in a view the app published (the Home tab): which view; `channel` is
+    then empty and `message_ts` None."""
 
 
 class Submission(BaseModel):
@@ -124,6 +127,8 @@ def click(body: dict[str, Any]) -> Click | None:
     try:
         action = body["actions"][0]
         container = body.get("container") or {}
+        if container.get("type") == "view":
+            return _view_click(body, action, container)
         return Click(
             user=body["user"]["id"],
             # The container is the message clicked; a click is bound to it, so it wins.
@@ -134,8 +139,32 @@ def click(body: dict[str, Any]) -> Click | None:
             trigger_id=body.get("trigger_id"),
             ephemeral=container.get("is_ephemeral") is True,
         )
-    except (KeyError, IndexError, TypeError, AttributeError, ValidationError):
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         return None
+
+
+def _view_click(body: dict[str, Any], action: dict[str, Any], container: dict[str, Any]) -> Click:
+    """A click in the Home tab: bound to the view it was in."""
+    view = body.get("view") or {}
+    if view.get("type") != "home" or view.get("id") != container.get("view_id"):
+        raise ValueError("a click in a view that is not a Home tab")
+    return Click(
+        user=body["user"]["id"],
+        channel="",
+        message_ts=None,
+        action_id=action["action_id"],
+        value=action.get("value"),
+        trigger_id=body.get("trigger_id"),
+        view_id=str(container["view_id"]),
+    )
+
+
+def home_opened(body: dict[str, Any]) -> str | None:
+    """The user who opened the app's Home tab (not its Messages or About tab), if that is
+    what an `app_home_opened` event says."""
+    event = body.get("event") or {}
+    user = event.get("user")
+    return user if event.get("tab") == "home" and isinstance(user, str) and user else None
 
 
 def request_ref(value: str | None) -> RequestRef | None:

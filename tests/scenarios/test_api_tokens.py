@@ -49,7 +49,7 @@ async def test_a_launch_token_cannot_approve_the_deploy_it_launched(
 ) -> None:
     bot = await make_bot(hitl_api_tokens=TOKENS)
     thread_id = await launch_production(bot)
-    (root,) = [m for m in slack.messages if m.thread_ts is None]
+    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     assert approval_message(slack, DEPLOYS, root.ts)
 
     async with api(bot, CI) as ci:
@@ -88,7 +88,7 @@ async def test_a_decision_through_the_api_shows_the_token_that_relayed_it(
 ) -> None:
     bot = await make_bot(hitl_api_tokens=TOKENS)
     thread_id = await launch_production(bot)
-    (root,) = [m for m in slack.messages if m.thread_ts is None]
+    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     card_ts = approval_message(slack, DEPLOYS, root.ts).ts
     async with api(bot, OPS) as ops:
         await ops.post(f"/threads/{thread_id}/respond", json={"user": BOB, "approved": True})

@@ -66,7 +66,7 @@ async def test_a_ci_webhook_launches_a_run_and_answers_its_approval(
         thread_id = launched.json()["thread_id"]
         await bot.settle()
 
-        (root,) = [m for m in slack.messages if m.thread_ts is None]
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
         assert f"<@{ALICE}> (via API token default): deploy api 1.4.2" in root.text
         assert approval_message(slack, DEPLOYS, root.ts)
         detail = (await client.get(f"/threads/{thread_id}")).json()
