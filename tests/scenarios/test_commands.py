@@ -76,7 +76,7 @@ async def test_hitl_deploy_posts_the_request_and_reaches_the_approval_card(
         user=ALICE, channel=DEPLOYS, text="deploy api 1.4.2 to production"
     )
     assert response.status_code == 200
-    (posted,) = [m for m in slack.messages if m.thread_ts is None]
+    (posted,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     assert posted.text == "<@U0ALICE> asked: deploy api 1.4.2 to production"
     assert "Started in <#C0DEPLOYS>" in slack.ephemerals[-1].text
     await bot.settle()

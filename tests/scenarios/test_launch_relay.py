@@ -50,7 +50,7 @@ async def test_the_launching_token_cannot_approve_as_anyone_but_another_token_ca
 ) -> None:
     bot = await make_bot(hitl_api_tokens=TOKENS)
     thread_id = await launch(bot, BOTH)
-    (root,) = [m for m in slack.messages if m.thread_ts is None]
+    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     assert "via API token both" in root.text
     card = approval_message(slack, DEPLOYS, root.ts)
     assert f"Requested by <@{ALICE}> via API token both" in shown_text(card)
@@ -102,7 +102,7 @@ async def test_a_person_in_slack_approves_a_request_launched_through_the_api(
 ) -> None:
     bot = await make_bot(hitl_api_token=LEGACY)
     await launch(bot, LEGACY)
-    (root,) = [m for m in slack.messages if m.thread_ts is None]
+    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     card = approval_message(slack, DEPLOYS, root.ts)
     await slack.click(user=BOB, message=card, action_id="hitl_approve")
     await bot.settle()

@@ -20,8 +20,8 @@ from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Thread
 from bot.emulator.server import SlackEmulator
 from bot.serving import free_port
-from tests.conftest import ALICE, BOB, DEPLOYS, MakeBot
-from tests.support import bot_replies, cli_env, hitl, mention
+from tests.conftest import ALICE, BOB, BOT_TOKEN, DEPLOYS, MakeBot
+from tests.support import approval_message, bot_replies, cli_env, deployments, hitl, mention
 
 
 def no_env(state_file: Path, **extra: str) -> dict[str, str]:
@@ -144,7 +144,7 @@ async def test_respond_reports_the_refusal_and_exits_1(
 
     code, out, err = await answered("--as", BOB, "--approve")
     assert code == 0, err
-    assert "approved" in out and f"by {BOB}" in out
+    assert "approved" in out and f"via the hitl CLI for {BOB}" in out
 
     code, _, err = await run(
         "threads", "respond", thread_id, "--as", BOB, "--approve", environ=environ
@@ -243,3 +243,40 @@ async def test_api_lists_by_status_newest_first(make_bot: MakeBot, redis: Redis)
         assert [t["id"] for t in everything] == [ids[2], ids[1], ids[0]]
         bad = await client.get("/threads", params={"status": "bogus"})
         assert bad.status_code == 400 and "waiting" in bad.json()["error"]
+
+
+async def test_what_the_cli_launched_the_cli_cannot_approve_and_its_requester_gets_a_dm(
+    slack: SlackEmulator, make_bot: MakeBot, redis_server: str
+) -> None:
+    """An operator can launch "as alice" and answer "as bob": the launch and the answer both
+    come through the CLI, so the CLI's approval is refused; bob approves in Slack, and alice,
+    who never saw the thread being started, is told the outcome by DM."""
+    bot = await make_bot()
+    environ = cli_env(redis_server, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=slack.api_url)
+    code, out, err = await run(
+        "threads", "launch", "--channel", DEPLOYS, "--as", ALICE,
+        "deploy api 1.4.2 to production", environ=environ,
+    )  # fmt: skip
+    assert code == 0, err
+    await bot.settle()
+    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    assert "(via the hitl CLI)" in root.text
+
+    thread_id = out.split("thread ")[1].split(";")[0]
+    proc = await hitl("threads", "respond", thread_id, "--as", BOB, "--approve",
+                      environ=environ)  # fmt: skip
+    async with asyncio.timeout(45):
+        while proc.returncode is None:
+            await bot.settle()
+            await asyncio.sleep(0.1)
+    _, err_bytes = await proc.communicate()
+    assert proc.returncode == 1, (out, err_bytes)
+    assert "the hitl CLI asked for this, so it cannot approve it" in err_bytes.decode()
+
+    await slack.click(
+        user=BOB, message=approval_message(slack, DEPLOYS, root.ts), action_id="hitl_approve"
+    )
+    await bot.settle()
+    assert await deployments(bot.services.redis) == [("api", "1.4.2", "production")]
+    told = [m for m in slack.messages if m.channel == f"D{ALICE}"]
+    assert len(told) == 1 and "Approved" in told[0].text
