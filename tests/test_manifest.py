@@ -36,6 +36,9 @@ def test_scopes_are_exactly_those_of_the_events_and_methods_used() -> None:
         s for s in SCOPE_FOR_METHOD.values() if s is not None
     }
     needed |= {SCOPE_FOR_FEATURE[f] for f in features}
+    # The bot posts in DMs too, and looks for a lost DM post (conversations.history) before
+    # posting it again: in a DM that reads with im:history, not channels:history.
+    needed |= {"im:history"} if "im:write" in needed else set()
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == sorted(needed)
 
 
