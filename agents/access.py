@@ -5,7 +5,8 @@ Its offline planner (LLM_PROVIDER=offline) understands (the README documents it)
   give|grant <user> <read|write|admin> access to <resource> [for <N> hours|days|weeks]
       [because <justification>]                 asks for what is missing
   revoke <user> access to <resource>
-A user is a Slack mention (`<@U…>`, also `<@U…|name>`) or `@name`; requests are read through
+A user is a Slack mention (`<@U…>`, also `<@U…|name>`) or "me"; a name typed as text is refused
+with a hint (who gains must be certain). Requests are read through
 `agents.runtime.phrasing` (politeness, emoji and the bot's mention do not matter).
 """
 
@@ -65,11 +66,20 @@ def hours_in(text: str) -> int | None:
     return count * _HOURS[found["unit"][0].lower()]
 
 
-def _user(found: re.Match[str], requester: str) -> str:
-    # A Slack mention gives the user ID; `@name` stays as written (there is no user directory
-    # to resolve it through here), and is shown as written.
+def _user(found: re.Match[str], requester: str) -> str | None:
+    """The Slack user ID named: a mention (what Slack sends when you pick someone after `@`), or
+    "me"; None for a name typed as text, which the planner asks to be a mention."""
     name = (found["name"] or "").lower()
-    return found["uid"] or (requester if name in _MYSELF else name)
+    return found["uid"] or (requester if name in _MYSELF else None)
+
+
+def not_a_mention(name: str) -> str:
+    """Why a name typed as text is not taken: who it is must be certain."""
+    return (
+        f"I can't tell for certain who “{name}” is. Mention the person instead: type @ and pick "
+        "them from the list, e.g. `give @dana read access to billing-db for 4 hours because "
+        "on call`."
+    )
 
 
 def _who(user: str) -> str:
@@ -105,11 +115,15 @@ def _plan_request(thread: Thread) -> str:
     text, requester = request_text(thread), latest_request(thread).user
     if found := _REVOKE.match(text):
         user = _user(found, requester)
+        if user is None:
+            return done(not_a_mention(found["name"]))
         return call("revoke_access", user=user, resource=found["resource"].lower())
     found = _GRANT.match(text)
     if found is None:
         return done(HELP)
     user, level = _user(found, requester), found["level"].lower()
+    if user is None:
+        return done(not_a_mention(found["name"]))
     resource = found["resource"].lower()
     rest = found["rest"]
     why_match = _WHY.search(rest)

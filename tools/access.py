@@ -29,7 +29,9 @@ from tools.types import (
 )
 
 RESOURCE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-USER_PATTERN = r"^(U[A-Z0-9]{2,20}|[a-z0-9][a-z0-9._-]{0,40})$"
+USER_PATTERN = r"^[UW][A-Z0-9]{2,20}$"
+"""A Slack user ID: a plain name could not be matched to the person who may not approve their
+own grant (separation of duties compares IDs), so a name is refused, not guessed."""
 MAX_HOURS = 30 * 24
 
 

@@ -82,7 +82,8 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "could you give @dana write access to billing-db for 4 hours because on call",
         "access",
-        {"intent": "request_approval", "action": {"user": "dana", "level": "write"}},
+        # A name Slack did not turn into a mention is not guessed at: who gains must be certain.
+        {"intent": "done_for_now", "message": "~Mention the person instead"},
     ),
     (
         "please grant me read access to billing-db for a day because debugging",

@@ -227,3 +227,32 @@ async def test_an_owner_cannot_edit_a_grant_into_one_for_themselves_and_approve_
     await bot.settle()
     assert await access(redis).grants() == []
     assert slack.ephemerals[-1].user == DANA and GAIN in slack.ephemerals[-1].text
+
+
+async def test_a_grantee_named_as_text_is_never_taken_so_the_owner_cannot_grant_herself(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    """`@dana` typed as text (Slack turns a picked person into `<@U…>`) names nobody for
+    certain: taken as the grantee "dana", Dana (U0DANA), who owns the resource, would not be
+    recognised as its beneficiary and could approve her own admin grant."""
+    dana_joins(slack)
+    bot = await make_bot(hitl_resource_owners={"billing-db": DANA})
+    root = await mention(slack, "give @dana admin access to billing-db for 4 hours because test")
+    await bot.settle()
+    (reply,) = bot_replies(slack, DEPLOYS, root)
+    assert "Mention the person instead" in reply.text and not has_buttons(reply)
+
+    # Nor can an edit rename a grantee to a name: the form refuses it.
+    root = await mention(
+        slack, f"give <@{BOB}> read access to billing-db for 4 hours because on call"
+    )
+    await bot.settle()
+    await slack.click(
+        user=DANA, message=approval_message(slack, DEPLOYS, root), action_id="hitl_edit"
+    )
+    await slack.wait_for(lambda: bool(slack.open_views(DANA)))
+    (modal,) = slack.open_views(DANA)
+    await slack.submit_view(user=DANA, view=modal, values={"user": {"user": "dana"}})
+    assert not modal.closed and "user" in modal.errors
+    assert await bot.settle() == 0
+    assert await access(redis).grants() == []
