@@ -103,15 +103,16 @@ async def ours(url: str, cycles: int) -> list[float]:
     store = ThreadStore(redis)
     deadlines = Deadlines(redis)
     metrics = Metrics()
+    agents = load_agents(BUILT_IN)
     runtime = Runtime(
         store=store,
-        agents=load_agents(BUILT_IN),
+        agents=agents,
         deps=StepDeps(
             model=_Model(clock),
             adapters=AdapterSet.of(
                 DEPLOYER.bind(SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)))
             ),
-            policy=policy_for(settings),
+            policy=policy_for(settings, agents),
             scheduler=deadlines,
         ),
         outbox=Outbox(

@@ -59,7 +59,7 @@ async def _launch(slack: SlackEmulator, count: int, *, first: int) -> None:
         await asyncio.gather(
             *(
                 slack.post_message(
-                    user=ALICE, channel=DEPLOYS, text=f"{mention} deploy api 1.{i}.0 to production"
+                    user=ALICE, channel=DEPLOYS, text=f"{mention} deploy svc{i} 1.4.2 to production"
                 )
                 for i in range(first + start, first + min(start + 50, count))
             )

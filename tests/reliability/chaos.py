@@ -1,4 +1,4 @@
-"""Shared pieces of the chaos suites: approval cycles ("deploy api 1.4.N to production",
+"""Shared pieces of the chaos suites: approval cycles ("deploy svcN 1.4.2 to production",
 approved by BOB), `hitl worker` subprocesses that can be killed and replaced, and the audit
 that turns what Slack shows and Redis holds into the counts every chaos test reports.
 
@@ -49,16 +49,20 @@ BOT_FAST = {name.lower(): value for name, value in FAST.items()}
 """The same settings for the in-process bot (`make_bot`), which serves Slack's HTTP side."""
 
 
+# One service per cycle, at a version the (simulated) deployer lists: the agent checks that a
+# production version exists before it asks anyone to approve it.
+
+
 def cycle_request(n: int) -> str:
-    return f"deploy api 1.4.{n} to production"
+    return f"deploy svc{n} 1.4.2 to production"
 
 
 def cycle_result(n: int) -> str:
-    return f"Deployed api 1.4.{n} to production"
+    return f"Deployed svc{n} 1.4.2 to production"
 
 
 def cycle_deploy(n: int) -> tuple[str, str, str]:
-    return ("api", f"1.4.{n}", "production")
+    return (f"svc{n}", "1.4.2", "production")
 
 
 def cards(slack: SlackEmulator, root: str) -> list[Message]:
@@ -129,7 +133,7 @@ class Cycles:
         )
 
     async def launch(self, slack: SlackEmulator, ns: Iterable[int]) -> None:
-        """Alice asks for deploy 1.4.n, for each n."""
+        """Alice asks for cycle n (`cycle_request`), for each n."""
         for n in ns:
             self.roots[n] = await mention(slack, cycle_request(n))
 

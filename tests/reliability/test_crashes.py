@@ -109,7 +109,7 @@ async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
             redis_url=f"redis://127.0.0.1:{port}/0", hitl_simulated_deploy_seconds=0.2
         )
         worker = asyncio.create_task(bot.services.worker.run())  # not burst: it must reconnect
-        roots = [await mention(slack, f"deploy api 4.0.{i} to production") for i in range(waiting)]
+        roots = [await mention(slack, f"deploy svc{i} 1.4.2 to production") for i in range(waiting)]
         await slack.wait_for(
             lambda: all(
                 any("hitl_approve" in str(m.blocks) for m in bot_replies(slack, DEPLOYS, r))
@@ -130,7 +130,7 @@ async def test_redis_killed_and_restarted_under_load_loses_and_repeats_nothing(
             await slack.click(user=BOB, message=a, action_id="hitl_approve") for a in approvals
         ]
         redis = Redis(port=port)
-        expected = {("api", f"4.0.{i}", "production") for i in range(waiting)}
+        expected = {(f"svc{i}", "1.4.2", "production") for i in range(waiting)}
         expected |= {("web", f"5.0.{i}", "staging") for i in range(queued)}
         for _ in range(600):
             if len(await deployed(redis)) >= len(expected):

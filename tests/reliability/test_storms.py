@@ -97,7 +97,7 @@ async def test_click_storms_on_ten_approvals_at_once_make_one_decision_each(
         slack.add_user(user, user.lower())
     bots = [await make_bot(approvers=frozenset(approvers)) for _ in range(3)]
     runs = 10
-    roots = [await mention(slack, f"deploy svc{i} 2.0.{i} to production") for i in range(runs)]
+    roots = [await mention(slack, f"deploy svc{i} 1.4.2 to production") for i in range(runs)]
     await bots[0].settle()
     approvals = [approval_message(slack, DEPLOYS, root) for root in roots]
 
