@@ -1,0 +1,42 @@
+"""Issue 13's Slack-native flows in the sandbox's web UI: the Home tab inbox, approving from a
+DM, `/hitl` typed in the composer and the "Ask hitl about this" message shortcut."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from bot.runners import Sandbox
+from tests.browser.test_sandbox_flows import open_thread, press, send, switch_user
+
+pytestmark = pytest.mark.slow  # a real browser over the whole sandbox stack
+
+DOCS_HOME_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-home.png"
+REQUEST = "deploy api 1.4.2 to production"
+
+
+async def test_inbox_bob_approves_from_his_home_tab(page: Page, sandbox: Sandbox) -> None:
+    await send(page, f"@bot {REQUEST}")
+    thread = await open_thread(page, REQUEST)
+    await expect(thread.get_by_role("button", name="Approve")).to_be_visible()
+
+    await switch_user(page, "bob")
+    await page.locator("#nav-home").click()
+    home = page.locator("#home-view")
+    await expect(home.get_by_role("heading", name="Waiting for you")).to_be_visible()
+    await expect(home).to_contain_text("Deploy api 1.4.2 to production")
+    await expect(home).to_contain_text("Asked by @alice")
+    if os.environ.get("HITL_UPDATE_SCREENSHOT"):
+        await page.screenshot(path=DOCS_HOME_SCREENSHOT)
+
+    await press(home.get_by_role("button", name="Approve"))
+    await expect(home).to_contain_text("Nothing is waiting for you.")
+    await expect(home).to_contain_text("approved by @bob")  # under "Recent decisions"
+
+    await page.locator("#channels [data-channel-select=C0DEPLOYS]").click()
+    thread = await open_thread(page, REQUEST)
+    await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
+    await expect(thread.locator(".msg", has_text="Approved by").first).to_contain_text("@bob")
