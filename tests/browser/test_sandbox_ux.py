@@ -10,7 +10,13 @@ import pytest
 from playwright.async_api import Page, expect
 
 from bot.runners import Sandbox
-from tests.browser.test_sandbox_flows import open_thread, press, send, switch_user
+from tests.browser.test_sandbox_flows import (
+    block_buttons,
+    open_thread,
+    press,
+    send,
+    switch_user,
+)
 
 pytestmark = pytest.mark.slow  # a real browser over the whole sandbox stack
 
@@ -40,3 +46,28 @@ async def test_inbox_bob_approves_from_his_home_tab(page: Page, sandbox: Sandbox
     thread = await open_thread(page, REQUEST)
     await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
     await expect(thread.locator(".msg", has_text="Approved by").first).to_contain_text("@bob")
+
+
+async def test_dm_approval_carol_approves_from_her_dm_card(page: Page) -> None:
+    await send(page, f"@bot {REQUEST}")
+    thread = await open_thread(page, REQUEST)
+    channel_card = thread.locator(".msg", has_text="Deploy api 1.4.2 to production").last
+    await expect(channel_card.get_by_role("button", name="Approve")).to_be_visible()
+
+    await switch_user(page, "carol")
+    await page.locator("#nav-dm").click()
+    await expect(page.locator("#chan-title")).to_have_text("@ hitl")
+    dm_card = page.locator("#messages .msg", has=page.get_by_role("button", name="Approve"))
+    await expect(dm_card).to_contain_text("Deploy api 1.4.2 to production")
+    await press(dm_card.get_by_role("button", name="Approve"))
+
+    dm_decided = page.locator("#messages .msg", has_text="Approved by").first
+    await expect(dm_decided).to_contain_text("@carol")
+    await expect(block_buttons(dm_decided)).to_have_count(0)
+    await page.locator("#channels [data-channel-select=C0DEPLOYS]").click()
+    thread = await open_thread(page, REQUEST)
+    decided = thread.locator(".msg", has_text="Approved by").first
+    await expect(decided).to_contain_text("@carol")
+    await expect(block_buttons(decided)).to_have_count(0)
+    await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
+
