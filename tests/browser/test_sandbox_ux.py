@@ -71,3 +71,18 @@ async def test_dm_approval_carol_approves_from_her_dm_card(page: Page) -> None:
     await expect(block_buttons(decided)).to_have_count(0)
     await expect(thread).to_contain_text("Deployed api 1.4.2 to production")
 
+
+async def test_hitl_command_starts_a_request_and_lists_the_inbox(page: Page) -> None:
+    await send(page, f"/hitl {REQUEST}")
+    thread = await open_thread(page, f"asked: {REQUEST}")
+    await expect(thread.locator(".msg").first).to_contain_text("@alice")
+    await expect(thread.get_by_role("button", name="Approve")).to_be_visible()
+
+    await switch_user(page, "bob")
+    await send(page, "/hitl inbox")
+    listed = page.locator("#messages .msg.ephemeral", has_text="Waiting for your decision")
+    await expect(listed).to_contain_text("Deploy api 1.4.2 to production")
+    await expect(listed).to_contain_text("Only visible to you")
+    await switch_user(page, "alice")
+    await expect(listed).to_have_count(0)
+
