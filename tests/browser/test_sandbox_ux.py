@@ -86,3 +86,21 @@ async def test_hitl_command_starts_a_request_and_lists_the_inbox(page: Page) -> 
     await switch_user(page, "alice")
     await expect(listed).to_have_count(0)
 
+
+async def test_shortcut_on_a_message_starts_a_thread_under_it(page: Page) -> None:
+    await send(page, "the checkout error rate doubled after the last release")
+    message = page.locator("#messages .msg", has_text="checkout error rate").last
+    await message.hover()  # ⋯ shows on the message under the pointer, as in Slack
+    await message.get_by_role("button", name="More actions").click()
+    await page.get_by_role("menuitem", name="Ask hitl about this").click()
+
+    modal = page.get_by_role("dialog", name="Ask hitl")
+    await modal.get_by_label("What should I do about this message?").fill(
+        "deploy web 2.0.1 to staging"
+    )
+    await modal.get_by_role("button", name="Ask").click()
+    await expect(modal).to_have_count(0)
+
+    thread = await open_thread(page, "checkout error rate")
+    await expect(thread).to_contain_text("asked about this message: deploy web 2.0.1 to staging")
+    await expect(thread).to_contain_text("Deployed web 2.0.1 to staging")
