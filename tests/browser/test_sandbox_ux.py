@@ -104,3 +104,20 @@ async def test_shortcut_on_a_message_starts_a_thread_under_it(page: Page) -> Non
     thread = await open_thread(page, "checkout error rate")
     await expect(thread).to_contain_text("asked about this message: deploy web 2.0.1 to staging")
     await expect(thread).to_contain_text("Deployed web 2.0.1 to staging")
+
+
+async def test_reject_from_home_opens_the_reason_modal(page: Page) -> None:
+    await send(page, f"@bot {REQUEST}")
+    thread = await open_thread(page, REQUEST)
+    await expect(thread.get_by_role("button", name="Reject")).to_be_visible()  # it waits
+    await switch_user(page, "bob")
+    await page.locator("#nav-home").click()
+    home = page.locator("#home-view")
+    await home.get_by_role("button", name="Reject").click()
+
+    modal = page.get_by_role("dialog", name="Reject")
+    await modal.get_by_label("Why are you rejecting it?").fill("the canary is red")
+    await modal.get_by_role("button", name="Reject").click()
+    await expect(modal).to_have_count(0)
+    await expect(home).to_contain_text("Nothing is waiting for you.")
+    await expect(home).to_contain_text("rejected by @bob")
