@@ -64,6 +64,12 @@ async def test_dm_approval_carol_approves_from_her_dm_card(page: Page) -> None:
     dm_decided = page.locator("#messages .msg", has_text="Approved by").first
     await expect(dm_decided).to_contain_text("@carol")
     await expect(block_buttons(dm_decided)).to_have_count(0)
+    # Each person sees their own DM: bob's copy of the card (he may decide too) is settled.
+    await switch_user(page, "bob")
+    await expect(page.locator("#nav-dm")).to_have_class("chan active")
+    await expect(dm_decided).to_contain_text("@carol")
+    assert await page.locator("#messages .msg").count() == 1
+    await switch_user(page, "carol")
     await page.locator("#channels [data-channel-select=C0DEPLOYS]").click()
     thread = await open_thread(page, REQUEST)
     decided = thread.locator(".msg", has_text="Approved by").first
