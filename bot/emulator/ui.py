@@ -64,15 +64,23 @@ class Emulator(Protocol):
     async def shortcut(
         self, *, user: str, message: Message, callback_id: str
     ) -> httpx.Response: ...
+    async def open_home(self, user: str) -> httpx.Response: ...
+    async def click_home(
+        self, *, user: str, block_id: str, action_id: str, view: View | None = None
+    ) -> httpx.Response: ...
 
 
 _AT_NAME = re.compile(r"(?<!\w)@([A-Za-z0-9._-]+)")
+MESSAGE_SHORTCUTS = [{"name": "Ask hitl about this", "callback_id": "ask_hitl"}]
+"""What the page's ⋯ menu offers on a message: the app's message shortcuts as manifest.yml
+declares them (the emulator reads no manifest; a test checks the two agree)."""
 
 
 def routes(emu: Emulator) -> list[Route]:
     """`/` (the page), `/ui/state`, and what a person does: `/ui/send`, `/ui/click` (buttons
-    and selects), `/ui/submit` and `/ui/close` (modals), `/ui/command` (a slash command) and
-    `/ui/shortcut` (a message shortcut), for `emu`."""
+    and selects, in messages or in the Home tab), `/ui/submit` and `/ui/close` (modals),
+    `/ui/command` (a slash command), `/ui/shortcut` (a message shortcut) and `/ui/home`
+    (opening the app's Home tab), for `emu`."""
 
     async def index(_: Request) -> HTMLResponse:
         page = (
@@ -119,6 +127,11 @@ async def _send(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
 
 async def _click(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     user, action_id = str(body["user"]), str(body["action_id"])
+    if body.get("home"):  # a button in the user's Home tab: Slack names its block, not a message
+        clicked = await emu.click_home(
+            user=user, block_id=str(body["block_id"]), action_id=action_id
+        )
+        return {"status": clicked.status_code}
     target = _clickable(emu, user, str(body["channel"]), str(body["ts"]))
     if body.get("value") is None:
         response = await emu.click(user=user, message=target, action_id=action_id)
@@ -152,6 +165,11 @@ async def _shortcut(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": response.status_code}
 
 
+async def _home(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+    response = await emu.open_home(str(body["user"]))
+    return {"status": response.status_code}
+
+
 async def _close(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     view = emu.workspace.find_view(view_id=str(body["view_id"]))
     response = await emu.close_view(user=str(body["user"]), view=view)
@@ -165,6 +183,7 @@ ACTIONS: dict[str, Action] = {
     "close": _close,
     "command": _command,
     "shortcut": _shortcut,
+    "home": _home,
 }
 
 
@@ -178,6 +197,7 @@ def ui_state(emu: Emulator) -> dict[str, Any]:
         "messages": [asdict(m) | {"edited": m.edited} for m in emu.messages],
         "ephemerals": [asdict(e) for e in emu.ephemerals],
         "views": [_view(v) for v in emu.open_views()],
+        "shortcuts": MESSAGE_SHORTCUTS,
         "homes": {user: _view(v) for user, v in emu.workspace.homes.items()},
         "violations": [asdict(v) | {"args": _short(v.args)} for v in emu.violations],
         "statuses": [

@@ -260,3 +260,20 @@ async def test_violations_are_shown(page: Page, emulator: SlackEmulator) -> None
     banner = page.locator("#violations")
     await expect(banner).to_contain_text("1 Slack violation")
     await expect(banner).to_contain_text("chat.postMessage missing_text")
+
+
+async def test_status_line_shows_under_the_thread_while_set(
+    page: Page, emulator: SlackEmulator
+) -> None:
+    client = AsyncWebClient(token=emulator.identity.bot_token, base_url=emulator.api_url)
+    root = emulator.messages[0]
+    await page.locator("#messages .msg", has_text="Release train").locator(".thread-link").click()
+    line = page.locator("#thread-messages .status-line")
+    await expect(line).to_have_count(0)
+
+    await client.assistant_threads_setStatus(
+        channel_id=CHANNEL, thread_ts=root.ts, status="is deploying api 1.4.2…"
+    )
+    await expect(line).to_have_text(f"{emulator.identity.bot_name} is deploying api 1.4.2…")
+    await client.assistant_threads_setStatus(channel_id=CHANNEL, thread_ts=root.ts, status="")
+    await expect(line).to_have_count(0)
