@@ -22,6 +22,7 @@ from agents.runtime.planning import (
     answers,
     call,
     done,
+    humane_time,
     latest_request,
     rejected_action,
     request_text,
@@ -93,7 +94,7 @@ def plan_access(thread: Thread) -> str:
         case ToolResult(intent="grant_access", output=out):
             return done(
                 f"✅ Granted {_who(str(out.get('user')))} {out.get('level')} access to "
-                f"{out.get('resource')} until {str(out.get('expires_at'))[:16]} UTC; it will be "
+                f"{out.get('resource')} until {humane_time(out.get('expires_at'))}; it will be "
                 "revoked automatically then."
             )
         case ToolResult(intent="revoke_access", output=out):

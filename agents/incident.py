@@ -21,6 +21,7 @@ from agents.runtime.planning import (
     call,
     clean,
     done,
+    humane_time,
     latest_request,
     request_text,
     result,
@@ -154,7 +155,7 @@ def _first_step(thread: Thread) -> str:
         lines.append(
             f"Recent deploys of {service}: "
             + "; ".join(
-                f"{d.get('version')} to {d.get('environment')} at {str(d.get('at'))[:16]}"
+                f"{d.get('version')} to {d.get('environment')} at {humane_time(d.get('at'))}"
                 for d in ours[:3]
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.runtime.events import (
@@ -24,6 +25,18 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 def call(intent: str, **arguments: Any) -> str:
     return json.dumps({"intent": intent, **arguments})
+
+
+def humane_time(value: object) -> str:
+    """A tool's ISO timestamp as people read it ("Mon 30 Nov 09:26 UTC"); the text as it is
+    when it is not one. (A final message is escaped, so it cannot carry a Slack date token.)"""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%a %d %b %H:%M UTC")
 
 
 def done(message: str) -> str:

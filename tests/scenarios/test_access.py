@@ -3,7 +3,8 @@ the resource's owner approves, the grant runs once and is revoked when it expire
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
@@ -64,7 +65,12 @@ async def test_missing_details_are_asked_the_owner_approves_and_expiry_revokes(
         "read",
         "active",
     )
-    assert "Granted" in bot_replies(slack, DEPLOYS, root)[-1].text
+    granted = bot_replies(slack, DEPLOYS, root)[-1].text
+    assert "Granted" in granted
+    # The expiry as people read it ("until Tue 02 Dec 11:50 UTC"), not an ISO timestamp.
+    expires = datetime.fromisoformat(str(grant["expires_at"])).astimezone(UTC)
+    assert f"until {expires:%a %d %b %H:%M} UTC" in granted
+    assert not re.search(r"\d{4}-\d\d-\d\dT", granted)
 
     # Nothing is due before the grant expires; after, the revocation runs exactly once.
     assert await Deadlines(redis).fire_due(utcnow() + timedelta(days=1)) == 0
