@@ -152,7 +152,7 @@ async def _resume(bot: Services, thread_ids: list[str], workers: int, slack_api_
         # Each worker blocks in XREADGROUP when idle (Redis lists consumers only once they
         # have read something, so XINFO CONSUMERS cannot tell).
         clients = await redis.client_list()
-        return sum(c.get("cmd") == "xreadgroup" for c in clients) == workers
+        return sum(c.get("cmd") == "xreadgroup" for c in clients) >= workers
 
     async def all_handled() -> bool:
         # Every deploy ran and every job was acked (acked after its Slack posts are done).

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,9 @@ class StateFile:
 
     def _write(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_suffix(
+            f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        )  # writers never share one
         with tmp.open("w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -6,44 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Page, expect
 
 from bot.adapters import simulated_store
 from bot.runners import Sandbox
+from tests.browser.ui import block_buttons, open_thread, press, send, switch_user
 from tools.deploy import DEPLOY_TOOLS, SimulatedDeployer
 
 pytestmark = pytest.mark.slow  # a real browser over the whole sandbox stack
 
-USERS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL", "mallory": "U0MALLORY"}
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "sandbox-approval.png"
-
-
-async def send(page: Page, text: str, *, composer: str = "#compose") -> None:
-    await page.fill(composer, text)
-    await page.press(composer, "Enter")
-
-
-async def switch_user(page: Page, name: str) -> None:
-    await page.select_option("#who", value=USERS[name])
-
-
-async def press(button: Locator) -> None:
-    """Click like a person: answer the button's confirm dialog with its confirm button."""
-    await button.click()
-    page = button.page
-    if await page.locator("#confirm-root [role=alertdialog]").count():
-        await page.locator("[data-confirm-ok]").click()
-
-
-def block_buttons(message: Locator) -> Locator:
-    """The Block Kit buttons of a message (not the client's own ⋯ menu button)."""
-    return message.locator(".block").get_by_role("button")
-
-
-async def open_thread(page: Page, root_text: str) -> Locator:
-    root = page.locator("#messages .msg", has_text=root_text).last
-    await root.locator(".thread-link").click()
-    return page.locator("#thread-messages")
 
 
 async def test_approval_flow_what_alice_and_bob_see(

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from bot.runners import Sandbox
-from tests.browser.test_sandbox_flows import (
+from tests.browser.ui import (
     block_buttons,
     open_thread,
     press,

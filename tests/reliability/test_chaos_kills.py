@@ -34,9 +34,9 @@ from tests.reliability.chaos import (
 from tests.reliability.support import Tally
 from tests.support import mention
 
-RUNS = 100
-MAX_RUNS = 160
-MIN_KILLS = 50
+RUNS = 60
+MAX_RUNS = 100
+MIN_KILLS = 30
 """Cycles run until at least this many workers were killed (more than RUNS if need be)."""
 AT_ONCE = 6
 """Cycles in progress at once: enough that every kill lands in the middle of several."""

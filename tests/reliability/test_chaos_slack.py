@@ -25,6 +25,7 @@ from tests.reliability.chaos import (
     assert_clean,
     card_shown,
     cycle_deploy,
+    cycle_result,
     delivery_errors,
     in_process_worker,
     open_card,
@@ -266,10 +267,12 @@ async def test_a_600_character_approval_summary_is_delivered_and_approvable(
     slack: SlackEmulator, make_bot: MakeBot, redis: Redis, tally: Tally
 ) -> None:
     summary = ("Ship api 1.4.0 to production to fix the checkout retries. " * 11)[:600]
-    action = {"intent": "deploy", "service": "api", "version": "1.4.0", "environment": "production"}
+    service, version, environment = cycle_deploy(0)
+    action = {"intent": "deploy", "service": service, "version": version}
+    action |= {"environment": environment}
     model = ScriptedModel(
         {"intent": "request_approval", "action": action, "summary": summary},
-        {"intent": "done_for_now", "message": "Deployed api 1.4.0 to production."},
+        {"intent": "done_for_now", "message": f"{cycle_result(0)}."},
     )
     bot = await make_bot(model=model, **SETTINGS)
     cycles = Cycles()
