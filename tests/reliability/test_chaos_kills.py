@@ -112,7 +112,7 @@ async def approve_when_shown(slack: SlackEmulator, cycles: Cycles, n: int, kille
 
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-async def test_kill_9_at_random_moments_of_100_approval_cycles_strands_and_repeats_nothing(
+async def test_kill_9_at_random_moments_of_60_approval_cycles_strands_and_repeats_nothing(
     slack: SlackEmulator,
     make_bot: MakeBot,
     redis: Redis,
