@@ -323,14 +323,38 @@ def reject_modal(
     """Reject asks why: the reason is required and reaches the agent. It names the call as
     code renders it. `external_id` names the view, so its submission can be matched to the
     one the bot opened."""
-    summary = described(call, tool).summary
-    return View(
-        type="modal",
+    return _reason_modal(
+        ref,
+        described(call, tool).summary,
         callback_id=REJECT_VIEW,
-        external_id=external_id,
-        private_metadata=ref.encode(),
         title=messages.REJECT_TITLE,
         submit=messages.REJECT,
+        label=messages.REASON_LABEL,
+        hint=messages.REASON_HINT,
+        external_id=external_id,
+    )
+
+
+def _reason_modal(
+    ref: RequestRef,
+    summary: str,
+    *,
+    callback_id: str,
+    title: str,
+    submit: str,
+    label: str,
+    hint: str,
+    external_id: str | None,
+    min_length: int | None = None,
+) -> dict[str, Any]:
+    """A form naming the call and asking for a required reason (Reject, Break glass)."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        external_id=external_id,
+        private_metadata=ref.encode(),
+        title=title,
+        submit=submit,
         close=messages.CANCEL,
         blocks=[
             SectionBlock(
@@ -338,10 +362,13 @@ def reject_modal(
             ),
             InputBlock(
                 block_id=REASON_BLOCK,
-                label=messages.REASON_LABEL,
-                hint=messages.REASON_HINT,
+                label=label,
+                hint=hint,
                 element=PlainTextInputElement(
-                    action_id=REASON_BLOCK, multiline=True, max_length=500
+                    action_id=REASON_BLOCK,
+                    multiline=True,
+                    min_length=min_length,
+                    max_length=500,
                 ),
             ),
         ],
@@ -479,32 +506,17 @@ def break_glass_modal(
 ) -> dict[str, Any]:
     """Break glass asks the requester why; the reason is required (a few words at least) and
     goes to the approvers. Bound like the Reject form (`external_id`)."""
-    summary = described(call, tool).summary
-    return View(
-        type="modal",
+    return _reason_modal(
+        ref,
+        described(call, tool).summary,
         callback_id=BREAK_GLASS_VIEW,
-        external_id=external_id,
-        private_metadata=ref.encode(),
         title=messages.BREAK_GLASS_TITLE,
         submit=messages.BREAK_GLASS_SUBMIT,
-        close=messages.CANCEL,
-        blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(text=messages.strong(summary, limits.SECTION_TEXT))
-            ),
-            InputBlock(
-                block_id=REASON_BLOCK,
-                label=messages.BREAK_GLASS_REASON_LABEL,
-                hint=messages.BREAK_GLASS_REASON_HINT,
-                element=PlainTextInputElement(
-                    action_id=REASON_BLOCK,
-                    multiline=True,
-                    min_length=messages.BREAK_GLASS_MIN_REASON,
-                    max_length=500,
-                ),
-            ),
-        ],
-    ).to_dict()
+        label=messages.BREAK_GLASS_REASON_LABEL,
+        hint=messages.BREAK_GLASS_REASON_HINT,
+        external_id=external_id,
+        min_length=messages.BREAK_GLASS_MIN_REASON,
+    )
 
 
 def break_glass_notice(
