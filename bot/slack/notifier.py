@@ -362,8 +362,7 @@ class SlackNotifier:
         summary = blocks.described(call, agent.tool(call.action_intent) if agent else None)
         text = dms.outcome_for_requester(summary.summary, messages.outcome(result))
         try:
-            opened = await self._api(self._client.conversations_open, users=requester)
-            await self._post(d, text=text, channel=str(opened["channel"]["id"]))
+            await self._post(d, text=text, channel=await self._dm_channel(requester))
         except SlackRefused as exc:
             d.refused.append(f"{exc}; {requester} was not told the outcome by DM")
 
