@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.requests import NewRequest
+from agents.requests import NewRequest, RequestView
 from bot.api_auth import ApiToken, Scope, identify
 from bot.operations import (
     STATUS_FILTERS,
@@ -185,6 +185,66 @@ class RequestsAPI:
         return _json(shown.model_dump(mode="json"), 202)
 
 
+def _request_paths(
+    body: Callable[[type[BaseModel]], dict[str, Any]],
+    answer: Callable[[type[BaseModel] | None, str, str], dict[str, Any]],
+    errors: dict[str, Any],
+) -> dict[str, Any]:
+    """The requests API's paths (every one needs the `request` scope)."""
+    request_id = {
+        "name": "request_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    wait = {
+        "name": "wait",
+        "in": "query",
+        "required": False,
+        "description": "long-poll: answer once the request changes, or after this many seconds",
+        "schema": {"type": "number", "minimum": 0, "maximum": 60},
+    }
+    status = {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(STATUSES)},
+    }
+    return {
+        "/api/requests": {
+            "post": {
+                "summary": "Ask a person in Slack to approve an action or answer a question",
+                "requestBody": body(NewRequest),
+                "responses": answer(RequestView, "201", "asked")
+                | answer(RequestView, "200", "the request this idempotency key made before")
+                | errors
+                | {"502": {"description": "Slack refused"}},
+            },
+            "get": {
+                "summary": "List requests",
+                "parameters": [status],
+                "responses": answer(RequestView, "200 list", "requests") | errors,
+            },
+        },
+        "/api/requests/{request_id}": {
+            "get": {
+                "summary": "A request and its decision",
+                "parameters": [request_id, wait],
+                "responses": answer(RequestView, "200", "the request") | errors,
+            }
+        },
+        "/api/requests/{request_id}/cancel": {
+            "post": {
+                "summary": "Cancel a waiting request (a worker applies it)",
+                "parameters": [request_id],
+                "responses": answer(RequestView, "202", "the request, as it was; cancel queued")
+                | errors
+                | {"409": {"description": "already settled"}},
+            }
+        },
+    }
+
+
 class BadBody(ValueError):
     pass
 
@@ -252,6 +312,8 @@ def openapi_schema() -> dict[str, Any]:
         ThreadSummary,
         ThreadDetail,
         Accepted,
+        NewRequest,
+        RequestView,
     ]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
 
@@ -261,8 +323,9 @@ def openapi_schema() -> dict[str, Any]:
 
     def answer(model: type[BaseModel] | None, status: str, description: str) -> dict[str, Any]:
         schema: dict[str, Any] = {"$ref": REF.format(model=model.__name__)} if model else {}
-        if status == "200" and model is ThreadSummary:
+        if (status == "200" and model is ThreadSummary) or status == "200 list":
             schema = {"type": "array", "items": schema}
+            status = "200"
         return {
             status: {
                 "description": description,
@@ -288,7 +351,7 @@ def openapi_schema() -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "slack-hitl thread API", "version": "1"},
+        "info": {"title": "slack-hitl thread and requests API", "version": "1"},
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -327,6 +390,7 @@ def openapi_schema() -> dict[str, Any]:
             "/api/threads/{thread_id}/pause": {"post": {"summary": "Pause", **control}},
             "/api/threads/{thread_id}/resume": {"post": {"summary": "Resume", **control}},
             "/api/threads/{thread_id}/stop": {"post": {"summary": "Stop for good", **control}},
+            **_request_paths(body, answer, errors),
             "/api/threads/{thread_id}/respond": {
                 "post": {
                     "summary": "Approve, reject or answer the open request as a Slack user",

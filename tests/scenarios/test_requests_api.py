@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.routing import Route
 from agents.runtime import keys
 from agents.runtime.deadlines import Deadlines
 from agents.runtime.events import utcnow
+from bot.api import openapi_schema
 from bot.emulator.server import SlackEmulator
 from bot.serving import RunningServer, start_server
 from tests.conftest import ALICE, BOB, DEPLOYS, BotProcess, MakeBot
@@ -219,3 +221,142 @@ async def test_a_failing_receiver_is_retried_then_recorded_failed(
     async with httpx.AsyncClient(base_url=bot.server.url) as plain:
         metrics = (await plain.get("/metrics")).text
     assert 'hitl_callback_deliveries_total{outcome="failed"} 1.0' in metrics
+
+
+async def test_the_same_idempotency_key_is_the_same_request(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        first = await client.post("/requests", json=approval(idempotency_key="deploy-77"))
+        again = await client.post("/requests", json=approval(idempotency_key="deploy-77"))
+        other = await client.post("/requests", json=approval(idempotency_key="deploy-78"))
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert again.json()["id"] == first.json()["id"] != other.json()["id"]
+    await bot.settle()
+    roots = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    assert len(roots) == 2
+
+
+async def test_cancel_stops_the_request_and_its_card(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        request_id = (await client.post("/requests", json=approval())).json()["id"]
+        await bot.settle()
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        card = approval_message(slack, DEPLOYS, root.ts)
+        assert (await client.post(f"/requests/{request_id}/cancel")).status_code == 202
+        await bot.settle()
+        cancelled = (await client.get(f"/requests/{request_id}")).json()
+        assert cancelled["status"] == "cancelled" and cancelled["decisions"] == []
+        assert not has_buttons(slack.find_message(DEPLOYS, card.ts))
+        again = await client.post(f"/requests/{request_id}/cancel")
+        assert again.status_code == 409 and "cancelled" in again.json()["error"]
+        listed = (await client.get("/requests?status=cancelled")).json()
+        assert [r["id"] for r in listed] == [request_id]
+        assert (await client.get("/requests?status=waiting")).json() == []
+
+
+async def test_an_input_request_is_answered_in_the_thread(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    body = {
+        "kind": "input",
+        "channel": DEPLOYS,
+        "requested_by": ALICE,
+        "question": "Which region first?",
+        "options": ["eu-west", "us-east"],
+    }
+    async with api(bot) as client:
+        created = await client.post("/requests", json=body)
+        assert created.status_code == 201, created.text
+        request_id = created.json()["id"]
+        await bot.settle()
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        question = bot_replies(slack, DEPLOYS, root.ts)[-1]
+        assert "Which region first?" in shown_text(question)
+        await slack.click(user=ALICE, message=question, action_id="hitl_answer:1")
+        await bot.settle()
+        answered = (await client.get(f"/requests/{request_id}")).json()
+    assert answered["kind"] == "input" and answered["status"] == "answered"
+    assert answered["answer"] == "us-east" and answered["arguments"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, None),
+        ({"kind": "approval", "channel": DEPLOYS, "summary": "x"}, 422, ""),
+        ({**approval(), "channel": "#deploys"}, 422, "channel"),
+        ({**approval(), "quorum": "2"}, 422, "quorum"),
+        ({**approval(), "timeout_seconds": 5}, 422, "timeout_seconds"),
+        ({"kind": "input", "channel": DEPLOYS}, 422, ""),
+        ({**approval(), "surprise": 1}, 422, "surprise"),
+        ({**approval(), "callback_url": "ftp://example.com/x"}, 422, "callback_url"),
+        ({**approval(), "callback_url": "https://evil.example/x"}, 422, "callback_url"),
+    ],
+)
+async def test_bad_bodies_are_refused_with_the_field_named(
+    make_bot: MakeBot, body: bytes | dict[str, Any], status: int, field: str | None
+) -> None:
+    bot = await make_bot(
+        hitl_api_token=TOKEN,
+        hitl_callback_secret=SECRET,
+        hitl_callback_hosts=frozenset({"127.0.0.1"}),
+    )
+    async with api(bot) as client:
+        if isinstance(body, bytes):
+            answer = await client.post("/requests", content=body)
+        else:
+            answer = await client.post("/requests", json=body)
+    assert answer.status_code == status, answer.text
+    if field is not None:
+        assert field in [d["field"] for d in answer.json()["details"]]
+
+
+async def test_unknown_ids_bad_waits_and_missing_scopes(make_bot: MakeBot) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN, hitl_api_tokens=f"ci={CI}:launch+read")
+    async with api(bot) as client:
+        assert (await client.get("/requests/tnope")).status_code == 404
+        assert (await client.post("/requests/tnope/cancel")).status_code == 404
+        request_id = (await client.post("/requests", json=approval())).json()["id"]
+        for wait in ("61", "-1", "soon", "nan"):
+            answer = await client.get(f"/requests/{request_id}?wait={wait}")
+            assert answer.status_code == 400 and "wait" in answer.json()["error"]
+        assert (await client.get("/requests?status=maybe")).status_code == 400
+    async with api(bot, CI) as ci:
+        refused = await ci.post("/requests", json=approval())
+    assert refused.status_code == 403 and refused.json()["missing_scope"] == "request"
+
+
+async def test_a_callback_needs_the_signing_secret_and_the_schema_lists_the_api(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        answer = await client.post("/requests", json=approval(callback_url="http://127.0.0.1/x"))
+    assert answer.status_code == 422
+    assert answer.json()["details"][0]["field"] == "callback_url"
+    assert "HITL_CALLBACK_SECRET" in answer.json()["details"][0]["problem"]
+
+    schema = openapi_schema()
+    validate(schema)
+    assert {
+        "/api/requests",
+        "/api/requests/{request_id}",
+        "/api/requests/{request_id}/cancel",
+    } <= set(schema["paths"])
+    view = schema["components"]["schemas"]["RequestView"]
+    assert set(view["required"]) == {
+        "id",
+        "kind",
+        "status",
+        "decisions",
+        "answer",
+        "arguments",
+        "receipt",
+        "url",
+    }
