@@ -89,7 +89,8 @@ class NewRequest(BaseModel):
                 arguments=self.action.arguments,
                 beneficiary_user=self.beneficiary,
             )
-            dumped = action.model_dump(mode="json")
+            # Unset fields stay out, so the edit form offers only what the caller gave.
+            dumped = action.model_dump(mode="json", exclude_none=True)
             return {"intent": APPROVAL, "action": dumped, "summary": self.summary}
         return {"intent": INPUT, "question": self.question, "options": self.options}
 

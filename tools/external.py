@@ -5,10 +5,11 @@ and acts on it."""
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.types import (
     AdapterKey,
@@ -38,6 +39,22 @@ class ExternalAction(ToolModel):
     beneficiary_user: str | None = Field(
         default=None, pattern=r"^[UW][A-Z0-9]+$", description="Who gains from it, if anyone."
     )
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        """An approver's edit arrives as text (the edit form shows the arguments as Python
+        writes a dict): read it as JSON, or as a Python literal (never evaluated as code)."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise ValueError("write the arguments as a JSON object") from None
 
     def summary(self) -> str:
         return f"Run {self.name}"

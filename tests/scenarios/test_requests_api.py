@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from agents.runtime.events import utcnow
 from bot.api import openapi_schema
 from bot.emulator.server import SlackEmulator
 from bot.serving import RunningServer, start_server
-from tests.conftest import ALICE, BOB, DEPLOYS, BotProcess, MakeBot
+from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
 from tests.support import approval_message, bot_replies, has_buttons, reject, shown_text
 from tools.webhook import verify
 
@@ -360,3 +361,45 @@ async def test_a_callback_needs_the_signing_secret_and_the_schema_lists_the_api(
         "receipt",
         "url",
     }
+
+
+async def test_an_approver_edit_is_what_the_caller_gets(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        request_id = (await client.post("/requests", json=approval())).json()["id"]
+        await bot.settle()
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        await slack.click(
+            user=BOB, message=approval_message(slack, DEPLOYS, root.ts), action_id="hitl_edit"
+        )
+        await slack.wait_for(lambda: bool(slack.open_views(BOB)))
+        (modal,) = slack.open_views(BOB)
+        edit = {"arguments": {"arguments": '{"env": "staging", "keys": 7}'}}
+        await slack.submit_view(user=BOB, view=modal, values=edit)
+        assert modal.closed, modal.errors
+        await bot.settle()
+        approved = (await client.get(f"/requests/{request_id}")).json()
+    assert approved["status"] == "approved"
+    assert approved["arguments"] == {"env": "staging", "keys": 7}
+
+
+async def test_the_request_names_its_own_approvers_and_expires_on_its_own_timeout(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        body = approval(approvers=[CAROL], timeout_seconds=120)
+        request_id = (await client.post("/requests", json=body)).json()["id"]
+        await bot.settle()
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        card = approval_message(slack, DEPLOYS, root.ts)
+        await slack.click(user=BOB, message=card, action_id="hitl_approve")
+        await bot.settle()
+        assert slack.ephemerals[-1].user == BOB
+        assert (await client.get(f"/requests/{request_id}")).json()["status"] == "waiting"
+        await Deadlines(redis).fire_due(utcnow() + timedelta(seconds=121))
+        await bot.settle()
+        expired = (await client.get(f"/requests/{request_id}")).json()
+    assert expired["status"] == "expired" and expired["decisions"] == []
