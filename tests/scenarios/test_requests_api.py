@@ -403,3 +403,21 @@ async def test_the_request_names_its_own_approvers_and_expires_on_its_own_timeou
         await bot.settle()
         expired = (await client.get(f"/requests/{request_id}")).json()
     assert expired["status"] == "expired" and expired["decisions"] == []
+
+
+async def test_who_gains_from_the_action_cannot_approve_it(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        request_id = (await client.post("/requests", json=approval(beneficiary=BOB))).json()["id"]
+        await bot.settle()
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        card = approval_message(slack, DEPLOYS, root.ts)
+        await slack.click(user=BOB, message=card, action_id="hitl_approve")
+        await bot.settle()
+        assert slack.ephemerals[-1].user == BOB
+        assert (await client.get(f"/requests/{request_id}")).json()["status"] == "waiting"
+        await slack.click(user=CAROL, message=card, action_id="hitl_approve")
+        await bot.settle()
+        assert (await client.get(f"/requests/{request_id}")).json()["status"] == "approved"
