@@ -126,15 +126,11 @@ class RequestOps:
 
     async def list(self, *, status: str | None = None) -> list[RequestView]:
         """Every request kept, newest first; only those in `status` when given."""
-        found: list[RequestView] = []
-        for thread_id in await self._store.thread_ids():
-            thread = await self._store.load(thread_id)
-            if thread is None or thread.agent != NAME:
-                continue
-            shown = view(thread)
-            if shown is not None and status in (None, shown.status):
-                found.append(await self._shown(thread))
-        return found
+        threads = [await self._store.load(i) for i in await self._store.thread_ids()]
+        asked = [t for t in threads if t is not None and t.agent == NAME]
+        asked.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        found = [await self._shown(t) for t in asked]
+        return [r for r in found if status in (None, r.status)]
 
     async def cancel(self, request_id: str, *, via: str) -> RequestView:
         """Stop the request (as `hitl threads stop` does); a settled one is a Conflict."""

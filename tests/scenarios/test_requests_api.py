@@ -237,6 +237,9 @@ async def test_the_same_idempotency_key_is_the_same_request(
     await bot.settle()
     roots = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
     assert len(roots) == 2
+    async with api(bot) as client:
+        listed = (await client.get("/requests?status=waiting")).json()
+    assert [r["id"] for r in listed] == [other.json()["id"], first.json()["id"]]
 
 
 async def test_cancel_stops_the_request_and_its_card(
