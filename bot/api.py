@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.requests import NewRequest, RequestView
 from bot.api_auth import ApiToken, Scope, identify
 from bot.operations import (
     STATUS_FILTERS,
@@ -30,6 +31,7 @@ from bot.operations import (
     ThreadOps,
     ThreadSummary,
 )
+from bot.requests_api import STATUSES, InvalidField, RequestOps
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +43,14 @@ MAX_BODY = 64 * 1024
 """Bytes; a longer body is refused before it is parsed (JSON nesting is capped by the parser)."""
 
 
-def api_routes(ops: ThreadOps, *, tokens: tuple[ApiToken, ...]) -> list[Route]:
+def api_routes(
+    ops: ThreadOps, *, tokens: tuple[ApiToken, ...], requests: RequestOps | None = None
+) -> list[Route]:
     api = ThreadAPI(ops, tokens=tokens)
     guarded = api.guarded
+    asks = [] if requests is None else request_routes(RequestsAPI(requests), guarded)
     return [
+        *asks,
         Route("/api/openapi.json", api.openapi, methods=["GET"]),
         Route("/api/threads", guarded(api.list_threads, "read"), methods=["GET"]),
         Route("/api/threads", guarded(api.launch, "launch"), methods=["POST"]),
@@ -77,6 +83,9 @@ class ThreadAPI:
                 return await handler(request, token)
             except (NotFound, Conflict, SlackError, BadBody, ValidationError) as exc:
                 return _refusal(exc)
+            except InvalidField as exc:
+                details = [{"field": exc.field, "problem": exc.problem}]
+                return JSONResponse({"error": "invalid request", "details": details}, 422)
             except (RedisError, OSError, TimeoutError) as exc:
                 # The class name only: redis-py's messages carry hosts and ports.
                 log.warning("thread API: Redis unavailable (%s)", type(exc).__name__)
@@ -128,6 +137,112 @@ class ThreadAPI:
 
     async def openapi(self, _: Request) -> Response:
         return _json(openapi_schema())
+
+
+def request_routes(
+    api: RequestsAPI, guarded: Callable[[TokenHandler, Scope], Handler]
+) -> list[Route]:
+    """The human-contact requests API: every operation needs the `request` scope."""
+    return [
+        Route("/api/requests", guarded(api.create, "request"), methods=["POST"]),
+        Route("/api/requests", guarded(api.list_requests, "request"), methods=["GET"]),
+        Route("/api/requests/{request_id}", guarded(api.get_request, "request"), methods=["GET"]),
+        Route(
+            "/api/requests/{request_id}/cancel", guarded(api.cancel, "request"), methods=["POST"]
+        ),
+    ]
+
+
+class RequestsAPI:
+    def __init__(self, ops: RequestOps) -> None:
+        self._ops = ops
+
+    async def create(self, request: Request, token: ApiToken) -> Response:
+        # The token is recorded with the request, so it cannot also approve it.
+        shown, created = await self._ops.create(await _body(request, NewRequest), via=token.via)
+        return _json(shown.model_dump(mode="json"), 201 if created else 200)
+
+    async def get_request(self, request: Request, _: ApiToken) -> Response:
+        wait = request.query_params.get("wait", "0")
+        try:
+            seconds = float(wait)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 60:
+            return _error(400, "`wait` is a number of seconds from 0 to 60")
+        shown = await self._ops.get(request.path_params["request_id"], wait=seconds)
+        return _json(shown.model_dump(mode="json"))
+
+    async def list_requests(self, request: Request, _: ApiToken) -> Response:
+        status = request.query_params.get("status")
+        if status is not None and status not in STATUSES:
+            return _error(400, f"`status` is one of {', '.join(STATUSES)}")
+        found = await self._ops.list(status=status)
+        return _json([r.model_dump(mode="json") for r in found])
+
+    async def cancel(self, request: Request, token: ApiToken) -> Response:
+        shown = await self._ops.cancel(request.path_params["request_id"], via=token.via)
+        return _json(shown.model_dump(mode="json"), 202)
+
+
+def _request_paths(
+    body: Callable[[type[BaseModel]], dict[str, Any]],
+    answer: Callable[[type[BaseModel] | None, str, str], dict[str, Any]],
+    errors: dict[str, Any],
+) -> dict[str, Any]:
+    """The requests API's paths (every one needs the `request` scope)."""
+    request_id = {
+        "name": "request_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    wait = {
+        "name": "wait",
+        "in": "query",
+        "required": False,
+        "description": "long-poll: answer once the request changes, or after this many seconds",
+        "schema": {"type": "number", "minimum": 0, "maximum": 60},
+    }
+    status = {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(STATUSES)},
+    }
+    return {
+        "/api/requests": {
+            "post": {
+                "summary": "Ask a person in Slack to approve an action or answer a question",
+                "requestBody": body(NewRequest),
+                "responses": answer(RequestView, "201", "asked")
+                | answer(RequestView, "200", "the request this idempotency key made before")
+                | errors
+                | {"502": {"description": "Slack refused"}},
+            },
+            "get": {
+                "summary": "List requests",
+                "parameters": [status],
+                "responses": answer(RequestView, "200 list", "requests") | errors,
+            },
+        },
+        "/api/requests/{request_id}": {
+            "get": {
+                "summary": "A request and its decision",
+                "parameters": [request_id, wait],
+                "responses": answer(RequestView, "200", "the request") | errors,
+            }
+        },
+        "/api/requests/{request_id}/cancel": {
+            "post": {
+                "summary": "Cancel a waiting request (a worker applies it)",
+                "parameters": [request_id],
+                "responses": answer(RequestView, "202", "the request, as it was; cancel queued")
+                | errors
+                | {"409": {"description": "already settled"}},
+            }
+        },
+    }
 
 
 class BadBody(ValueError):
@@ -197,6 +312,8 @@ def openapi_schema() -> dict[str, Any]:
         ThreadSummary,
         ThreadDetail,
         Accepted,
+        NewRequest,
+        RequestView,
     ]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
 
@@ -206,8 +323,9 @@ def openapi_schema() -> dict[str, Any]:
 
     def answer(model: type[BaseModel] | None, status: str, description: str) -> dict[str, Any]:
         schema: dict[str, Any] = {"$ref": REF.format(model=model.__name__)} if model else {}
-        if status == "200" and model is ThreadSummary:
+        if (status == "200" and model is ThreadSummary) or status == "200 list":
             schema = {"type": "array", "items": schema}
+            status = "200"
         return {
             status: {
                 "description": description,
@@ -233,7 +351,7 @@ def openapi_schema() -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "slack-hitl thread API", "version": "1"},
+        "info": {"title": "slack-hitl thread and requests API", "version": "1"},
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -272,6 +390,7 @@ def openapi_schema() -> dict[str, Any]:
             "/api/threads/{thread_id}/pause": {"post": {"summary": "Pause", **control}},
             "/api/threads/{thread_id}/resume": {"post": {"summary": "Resume", **control}},
             "/api/threads/{thread_id}/stop": {"post": {"summary": "Stop for good", **control}},
+            **_request_paths(body, answer, errors),
             "/api/threads/{thread_id}/respond": {
                 "post": {
                     "summary": "Approve, reject or answer the open request as a Slack user",

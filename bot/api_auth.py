@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-Scope = Literal["launch", "respond", "read", "control", "admin"]
+Scope = Literal["launch", "respond", "read", "control", "request", "admin"]
 """launch: POST /api/threads · respond: answer a request on behalf of a Slack user · read: GET
-threads · control: pause, resume, stop · admin: all of them."""
+threads · control: pause, resume, stop · request: the human-contact requests API (ask, read and
+cancel requests under /api/requests) · admin: all of them."""
 
 SCOPES: frozenset[str] = frozenset(get_args(Scope))
 DEFAULT_NAME = "default"

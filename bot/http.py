@@ -23,6 +23,7 @@ from agents.runtime.worker_health import WorkerHealth
 from bot.api import api_routes
 from bot.api_auth import ApiToken
 from bot.operations import ThreadOps
+from bot.requests_api import RequestOps
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def build_http_app(
     ops: ThreadOps,
     api_tokens: tuple[ApiToken, ...],
     metrics: Metrics,
+    requests: RequestOps | None = None,
 ) -> Starlette:
     slack = AsyncSlackRequestHandler(bolt)
     verifier = SignatureVerifier(signing_secret)
@@ -90,7 +92,7 @@ def build_http_app(
             Route("/slack/events", events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_route(metrics, redis), methods=["GET"]),
-            *api_routes(ops, tokens=api_tokens),
+            *api_routes(ops, tokens=api_tokens, requests=requests),
         ]
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 from agents.models.llm_anthropic import AnthropicModel
 from agents.models.llm_openai import OpenAIModel
 from agents.models.offline import OfflineModel
+from agents.requests import AGENT as REQUESTS
 from agents.runtime.agent import Agent
 from agents.runtime.connect import close_redis, redis_from_url
 from agents.runtime.deadlines import Deadlines
@@ -39,8 +41,10 @@ from agents.runtime.types import Model
 from agents.runtime.worker import Worker, WorkerLimits
 from bot.adapters import AdapterConfigError, Adapters, build_adapters
 from bot.agent_loading import AgentLoadError, load_agents
+from bot.callbacks import CallbackNotifier
 from bot.http import build_http_app
 from bot.operations import ThreadOps
+from bot.requests_api import Permalinks, RequestOps
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
 from bot.slack.commands import Commands
@@ -117,6 +121,8 @@ class Services:
     adapters: Adapters | None = None
     model: Model | None = None
     """The model passed to build_services, if any (a second set of services shares it)."""
+    callbacks: httpx.AsyncClient | None = None
+    """The shared client of the requests API's decision webhooks (closed here)."""
 
     @cached_property
     def bolt(self) -> AsyncApp:
@@ -148,6 +154,14 @@ class Services:
             signing_secret=str(self.settings.slack_signing_secret),
             redis=self.redis,
             ops=ThreadOps(store=self.store, queue=self.queue, client=self.client),
+            requests=RequestOps(
+                store=self.store,
+                queue=self.queue,
+                client=self.client,
+                redis=self.redis,
+                callback_hosts=self.settings.hitl_callback_hosts,
+                signed=bool(self.settings.hitl_callback_secret),
+            ),
             api_tokens=self.settings.api_tokens(),
             metrics=self.metrics,
         )
@@ -158,6 +172,8 @@ class Services:
             await self.owned_model.aclose()
         if self.adapters is not None:
             await self.adapters.aclose()
+        if self.callbacks is not None:
+            await self.callbacks.aclose()
         await close_redis(self.redis)
 
 
@@ -189,10 +205,12 @@ def consumer_name() -> str:
 
 
 def build_services(settings: Settings, *, model: Model | None = None) -> Services:
-    agents = agents_for(settings)
+    routed = agents_for(settings)
+    # The requests API's code-only agent runs beside them; no mention is routed to it.
+    agents = [*routed, REQUESTS]
     owned_model: Model | None = None
     if model is None:
-        model = owned_model = model_for(settings, agents)
+        model = owned_model = model_for(settings, routed)
     redis = redis_from_url(settings.redis_url)
     store = ThreadStore(redis, audit_retention_days=settings.hitl_audit_retention_days)
     queue = JobQueue(redis, consumer=consumer_name())
@@ -209,17 +227,27 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     deadlines = Deadlines(redis)
     metrics = Metrics()
     ledger = DeliveryLedger(redis)
+    callbacks = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    slack_notifier = SlackNotifier(
+        client,
+        ledger,
+        escalation_channel=settings.hitl_escalation_channel,
+        # A dead worker's post could land until its call would have timed out.
+        claim_seconds=settings.hitl_slack_timeout + 1,
+        agents={a.name: a for a in agents},
+        home=HomeTab(redis, store=store, agents={a.name: a for a in agents}),
+    )
     outbox = Outbox(
         store=store,
         ledger=ledger,
-        notifier=SlackNotifier(
-            client,
-            ledger,
-            escalation_channel=settings.hitl_escalation_channel,
-            # A dead worker's post could land until its call would have timed out.
-            claim_seconds=settings.hitl_slack_timeout + 1,
-            agents={a.name: a for a in agents},
-            home=HomeTab(redis, store=store, agents={a.name: a for a in agents}),
+        notifier=CallbackNotifier(
+            slack_notifier,
+            redis=redis,
+            http=callbacks,
+            secret=settings.hitl_callback_secret,
+            attempts=settings.hitl_callback_attempts,
+            links=Permalinks(client, ledger),
+            metrics=metrics,
         ),
         deadlines=deadlines,
         metrics=metrics,
@@ -249,7 +277,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         deadlines=deadlines,
         metrics=metrics,
         # Offline: the planner's keywords route; with an LLM, a classification call does.
-        router=Router(agents, model=None if settings.llm_provider == "offline" else model),
+        router=Router(routed, model=None if settings.llm_provider == "offline" else model),
     )
     return Services(
         settings=settings,
@@ -276,4 +304,5 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         adapters=adapters,
         metrics=metrics,
         model=None if owned_model is not None else model,
+        callbacks=callbacks,
     )

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     hitl_access_webhook_secret: str | None = None
     hitl_incidents_webhook_url: str | None = None
     hitl_incidents_webhook_secret: str | None = None
+    # The requests API's decision webhooks (bot/callbacks.py).
+    hitl_callback_secret: str | None = Field(default=None, repr=False)
+    """Signs decision webhooks; a request with a `callback_url` needs it."""
+    hitl_callback_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    """If set, the only hosts a `callback_url` may name (`hooks.example.com,127.0.0.1`)."""
+    hitl_callback_attempts: int = Field(default=6, ge=1, le=20)
+    """Tries of one decision webhook (1 s, 2 s, 4 s... apart) before it is recorded failed."""
 
     @field_validator("hitl_resource_owners", mode="before")
     @classmethod
@@ -73,7 +80,7 @@ class Settings(BaseSettings):
             return {name.strip(): owner.strip() for name, _, owner in pairs}
         return value
 
-    @field_validator("hitl_approvers", mode="before")
+    @field_validator("hitl_approvers", "hitl_callback_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

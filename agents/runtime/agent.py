@@ -8,18 +8,24 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Union, cast
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from agents.runtime.events import Event
+from agents.runtime.policy import Policy
 from agents.runtime.thread import Thread
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
 from tools.types import Tool, ToolFamily
 
 Step = Tool | RequestApproval[Any] | RequestInput | Escalate | DoneForNow
 """One next step: a business tool call, a human tool, or the end of the run."""
+
+Decide = Callable[[Thread, Policy, datetime], Event]
+"""A code-only agent's next step: the thread, tool policy and the time in, one event out."""
 
 
 def _union(models: tuple[type[BaseModel], ...]) -> Any:
@@ -37,7 +43,9 @@ class Agent:
     summarised by code. `description` and `example` say what the agent is for (routing, help).
     `keywords` routes a mention to this agent when no LLM is configured (and when the routing
     call fails); `plan` is the agent's offline planner: thread in, the model's JSON reply out.
-    `families` are the tool families its tools come from: their adapters are built for it."""
+    `families` are the tool families its tools come from: their adapters are built for it.
+    `decide`, when set, makes the agent code-only: the loop asks it, never a model, for each
+    next step (the requests API's agent)."""
 
     name: str
     prompt_path: Path
@@ -51,6 +59,7 @@ class Agent:
     example: str = ""
     keywords: re.Pattern[str] | None = None
     plan: Callable[[Thread], str] | None = None
+    decide: Decide | None = None
 
     def __post_init__(self) -> None:
         declared = {tool for family in self.families for tool in family.tools}

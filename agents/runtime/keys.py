@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 PREFIX = "hitl"
 
 THREAD_TTL = 30 * 24 * 3600
@@ -159,3 +161,20 @@ def home_view(user: str) -> str:
     """The Home view the bot last published for `user`: its view id and the requests it shows,
     so a Home click counts only on a view the bot published for that person."""
     return f"{PREFIX}:home:{user}"
+
+
+# The human-contact requests API (bot/requests_api.py) and its decision webhooks.
+API_REQUEST_TTL = THREAD_TTL
+"""An idempotency key names its request as long as the request's thread is kept."""
+
+
+def api_request(idempotency_key: str) -> str:
+    """String: the id of the request made with `idempotency_key` (hashed: any text is a key)."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"{PREFIX}:api-request:{digest}"
+
+
+def callback(thread_id: str) -> str:
+    """Hash: the decision webhook of request `thread_id`: `attempts`, and `state` (`sent` or
+    `failed`) once it is settled for good. Next to the thread (hash tag), with its TTL."""
+    return f"{PREFIX}:callback:{{{thread_id}}}"

@@ -76,6 +76,9 @@ async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
         case _ if (prefetch := _prefetch_due(thread, agent)) is not None:
             # Factor 13: code fetches what the agent always needs; the next step runs it.
             return _runtime_call(thread, prefetch, {}, deps)
+        case _ if agent.decide is not None:
+            # A code-only agent: its code decides every step, no model is asked.
+            return thread.append(agent.decide(thread, deps.policy, deps.clock()))
         case _:
             return await _decide(thread, agent, deps)
 
