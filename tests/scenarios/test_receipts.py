@@ -4,6 +4,7 @@ standard-library verifier and refuses a call nobody approved."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.runtime.store import thread_id_for
+from agents.runtime.thread import SlackOrigin
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
-from tests.support import approval_message, bot_replies, deployments, mention
+from tests.support import approval_message, bot_replies, cli_env, deployments, hitl, mention
 from tests.tools.fake_servers import GITHUB_TOKEN, SECRET, FakeGitHub, FakeWebhook
 from tools.receipt_verify import ReceiptError, verify
 
@@ -200,3 +203,35 @@ async def test_github_dispatch_sends_the_receipt_and_the_exact_arguments(
     # A call nobody had to approve has no receipt (and no inputs the workflow must declare).
     assert "receipt" not in ungated and "arguments" not in ungated
     assert bot_replies(slack, DEPLOYS, staging)
+
+
+async def threads_show(thread_id: str, environ: dict[str, str]) -> str:
+    proc = await hitl("threads", "show", thread_id, environ=environ)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=45)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_threads_show_prints_the_receipt_that_was_sent(
+    executor: VerifyingExecutor, slack: SlackEmulator, make_bot: MakeBot, redis_server: str
+) -> None:
+    bot = await make_bot(
+        hitl_deploy_webhook_url=f"{executor.url}/hook",
+        hitl_deploy_webhook_secret=SECRET,
+        hitl_receipt_secret=RECEIPT_SECRET,
+    )
+    root = await mention(slack, "deploy api 3.0.0 to production")
+    await bot.settle()
+    await slack.click(
+        user=BOB, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
+    )
+    await bot.settle()
+    (deploy,) = calls(executor, "deploy")
+    thread_id = thread_id_for(SlackOrigin(channel=DEPLOYS, thread_ts=root))
+
+    out = await threads_show(thread_id, cli_env(redis_server, HITL_RECEIPT_SECRET=RECEIPT_SECRET))
+    assert f"by {BOB} · default · quorum 1 · expires" in out
+    assert f"    {deploy['receipt']}\n" in out
+
+    out = await threads_show(thread_id, cli_env(redis_server))
+    assert "receipts: none (HITL_RECEIPT_SECRET is not set)" in out
