@@ -239,7 +239,10 @@ async def _stuck(redis: Redis, store: ThreadStore, *, grace: float) -> None:
         )
 
 
-async def _inspect(args: argparse.Namespace, store: ThreadStore, settings: Settings) -> None:
+async def _inspect(
+    args: argparse.Namespace, store: ThreadStore, settings: Settings | None = None
+) -> None:
+    """`list` or `show`; `show` prints receipts when given the settings (their secret)."""
     if args.verb == "list":
         print(LIST_HEADER)
         for summary in await list_threads(store, status=args.status):
@@ -256,7 +259,8 @@ async def _inspect(args: argparse.Namespace, store: ThreadStore, settings: Setti
         )
     for event in thread.events:
         print("  " + event_line(event))
-    _print_receipts(thread, settings)
+    if settings is not None:
+        _print_receipts(thread, settings)
 
 
 def _print_receipts(thread: Thread, settings: Settings) -> None:
