@@ -271,6 +271,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             adapters=adapters.tools,
             policy=policy_for(settings, agents),
             scheduler=deadlines,
+            receipts=settings.receipt_signer(),
         ),
         outbox=outbox,
         directory=SlackDirectory(client, redis),

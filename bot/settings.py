@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agents.runtime.receipts import ReceiptSigner
 from bot.api_auth import ApiToken, all_tokens
 
 
@@ -70,6 +72,11 @@ class Settings(BaseSettings):
     """If set, the only hosts a `callback_url` may name (`hooks.example.com,127.0.0.1`)."""
     hitl_callback_attempts: int = Field(default=6, ge=1, le=20)
     """Tries of one decision webhook (1 s, 2 s, 4 s... apart) before it is recorded failed."""
+    # Approval receipts.
+    hitl_receipt_secret: str | None = Field(default=None, repr=False)
+    """Signs approval receipts (agents/runtime/receipts.py); unset: no receipts are made."""
+    hitl_receipt_validity: int = Field(default=900, gt=0)
+    """Seconds an approval receipt stays valid after the decision."""
 
     @field_validator("hitl_resource_owners", mode="before")
     @classmethod
@@ -119,6 +126,13 @@ class Settings(BaseSettings):
             return getattr(self, f"{name}_url"), getattr(self, f"{name}_secret")
         upper = name.upper()
         return os.environ.get(f"{upper}_URL") or None, os.environ.get(f"{upper}_SECRET") or None
+
+    def receipt_signer(self) -> ReceiptSigner | None:
+        """What signs approval receipts, or None when HITL_RECEIPT_SECRET is not set."""
+        if not self.hitl_receipt_secret:
+            return None
+        validity = timedelta(seconds=self.hitl_receipt_validity)
+        return ReceiptSigner(self.hitl_receipt_secret, validity=validity)
 
     @property
     def has_slack_credentials(self) -> bool:

@@ -33,6 +33,7 @@ from agents.runtime.events import (
 )
 from agents.runtime.jobs import JobQueue
 from agents.runtime.outbox import DeliveryLedger
+from agents.runtime.receipts import approved_requests, describe
 from agents.runtime.reconciler import stuck_threads
 from agents.runtime.store import ThreadStore
 from agents.runtime.thread import Thread
@@ -52,6 +53,7 @@ from bot.operations import (
     list_threads,
 )
 from bot.respond_wait import outcome
+from bot.services import agents_for, policy_for
 from bot.settings import Settings
 from bot.slack.messages import refusal
 
@@ -183,7 +185,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             await _stuck(redis, store, grace=settings.hitl_reconcile_seconds)
             return
         if args.verb in ("list", "show"):
-            await _inspect(args, store)
+            await _inspect(args, store, settings)
             return
         client = AsyncWebClient(
             token=require_slack(settings) if args.verb == "launch" else settings.slack_bot_token,
@@ -237,7 +239,10 @@ async def _stuck(redis: Redis, store: ThreadStore, *, grace: float) -> None:
         )
 
 
-async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
+async def _inspect(
+    args: argparse.Namespace, store: ThreadStore, settings: Settings | None = None
+) -> None:
+    """`list` or `show`; `show` prints receipts when given the settings (their secret)."""
     if args.verb == "list":
         print(LIST_HEADER)
         for summary in await list_threads(store, status=args.status):
@@ -254,6 +259,24 @@ async def _inspect(args: argparse.Namespace, store: ThreadStore) -> None:
         )
     for event in thread.events:
         print("  " + event_line(event))
+    if settings is not None:
+        _print_receipts(thread, settings)
+
+
+def _print_receipts(thread: Thread, settings: Settings) -> None:
+    """The receipt each approved request's call was sent with (the same, made again)."""
+    approved = approved_requests(thread)
+    if not approved:
+        return
+    signer = settings.receipt_signer()
+    if signer is None:
+        print("  receipts: none (HITL_RECEIPT_SECRET is not set)")
+        return
+    policy = policy_for(settings, agents_for(settings))
+    for call_id in approved:
+        receipt = signer.receipt(thread, call_id, policy=policy)
+        if receipt is not None:
+            print(f"  receipt of {call_id}: {describe(receipt)}\n    {receipt}")
 
 
 async def _operate(args: argparse.Namespace, ops: ThreadOps) -> Accepted:

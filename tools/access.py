@@ -75,7 +75,7 @@ class GrantAccess(ToolModel):
     async def run(self, ctx: ToolContext) -> ToolOutput:
         expires_at = (ctx.now or utcnow()) + timedelta(hours=self.duration_hours)
         output = await ctx.adapter(ACCESS).grant(
-            self, expires_at=expires_at, idempotency_key=ctx.idempotency_key
+            self, expires_at=expires_at, idempotency_key=ctx.idempotency_key, receipt=ctx.receipt
         )
         if ctx.scheduler is not None:
             revoke = RevokeAccess(
@@ -122,7 +122,9 @@ class RevokeAccess(ToolModel):
         return True
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.adapter(ACCESS).revoke(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(ACCESS).revoke(
+            self, idempotency_key=ctx.idempotency_key, receipt=ctx.receipt
+        )
 
 
 def _duration(hours: int) -> str:
@@ -134,10 +136,17 @@ def _duration(hours: int) -> str:
 
 class AccessGrants(Protocol):
     async def grant(
-        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+        self,
+        call: GrantAccess,
+        *,
+        expires_at: datetime,
+        idempotency_key: str,
+        receipt: str | None = None,
     ) -> ToolOutput: ...
 
-    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput: ...
+    async def revoke(
+        self, call: RevokeAccess, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput: ...
 
 
 ACCESS = AdapterKey[AccessGrants]("access")
@@ -152,7 +161,12 @@ class SimulatedAccess:
         self._ttl = store.ttl
 
     async def grant(
-        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+        self,
+        call: GrantAccess,
+        *,
+        expires_at: datetime,
+        idempotency_key: str,
+        receipt: str | None = None,
     ) -> ToolOutput:
         grant_id = "g-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:8]
         record: ToolOutput = {
@@ -176,7 +190,9 @@ class SimulatedAccess:
         stored = None if created else await self._redis.hget(key, grant_id)
         return json.loads(stored) if stored else record
 
-    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput:
+    async def revoke(
+        self, call: RevokeAccess, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         matching = [
             g
             for g in await self.grants()
@@ -201,21 +217,33 @@ class SimulatedAccess:
 
 class WebhookAccess:
     """Grants and revocations as `grant_access` / `revoke_access` actions on a signed webhook;
-    grants carry `expires_at` so the receiver may enforce it too."""
+    grants carry `expires_at` so the receiver may enforce it too (it is not one of the approved
+    arguments: leave it out when verifying the receipt)."""
 
     def __init__(self, webhook: Webhook) -> None:
         self._webhook = webhook
 
     async def grant(
-        self, call: GrantAccess, *, expires_at: datetime, idempotency_key: str
+        self,
+        call: GrantAccess,
+        *,
+        expires_at: datetime,
+        idempotency_key: str,
+        receipt: str | None = None,
     ) -> ToolOutput:
         arguments = call.model_dump(mode="json", exclude={"intent"})
         arguments["expires_at"] = expires_at.isoformat()
-        return await self._webhook.call("grant_access", arguments, idempotency_key=idempotency_key)
+        return await self._webhook.call(
+            "grant_access", arguments, idempotency_key=idempotency_key, receipt=receipt
+        )
 
-    async def revoke(self, call: RevokeAccess, *, idempotency_key: str) -> ToolOutput:
+    async def revoke(
+        self, call: RevokeAccess, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         arguments = call.model_dump(mode="json", exclude={"intent"})
-        return await self._webhook.call("revoke_access", arguments, idempotency_key=idempotency_key)
+        return await self._webhook.call(
+            "revoke_access", arguments, idempotency_key=idempotency_key, receipt=receipt
+        )
 
 
 ACCESS_TOOLS = ToolFamily[AccessGrants](

@@ -57,7 +57,9 @@ class Deploy(ToolModel):
         return self.environment == "production"
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.adapter(DEPLOYER).deploy(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(DEPLOYER).deploy(
+            self, idempotency_key=ctx.idempotency_key, receipt=ctx.receipt
+        )
 
 
 class Rollback(ToolModel):
@@ -95,7 +97,9 @@ class Rollback(ToolModel):
         return self.environment == "production"
 
     async def run(self, ctx: ToolContext) -> ToolOutput:
-        return await ctx.adapter(DEPLOYER).rollback(self, idempotency_key=ctx.idempotency_key)
+        return await ctx.adapter(DEPLOYER).rollback(
+            self, idempotency_key=ctx.idempotency_key, receipt=ctx.receipt
+        )
 
 
 class ListVersions(ToolModel):
@@ -125,9 +129,13 @@ class ListRecentDeploys(ToolModel):
 
 
 class Deployer(Protocol):
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput: ...
+    async def deploy(
+        self, call: Deploy, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput: ...
 
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput: ...
+    async def rollback(
+        self, call: Rollback, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput: ...
 
     async def list_versions(self, call: ListVersions) -> ToolOutput: ...
 
@@ -154,13 +162,17 @@ class SimulatedDeployer:
         self._ttl = store.ttl
         self._seconds = seconds  # how long a deploy takes (crash-recovery tests, demos)
 
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
+    async def deploy(
+        self, call: Deploy, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         await asyncio.sleep(self._seconds)
         return await self._record(
             "deploy", call.service, call.version, call.environment, idempotency_key
         )
 
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
+    async def rollback(
+        self, call: Rollback, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         stored = await self._redis.hget(self._key, idempotency_key)
         if stored:
             return dict(json.loads(stored))
@@ -231,13 +243,21 @@ class WebhookDeployer:
     def __init__(self, webhook: Webhook) -> None:
         self._webhook = webhook
 
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
+    async def deploy(
+        self, call: Deploy, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         arguments = call.model_dump(mode="json", exclude={"intent"})
-        return await self._webhook.call("deploy", arguments, idempotency_key=idempotency_key)
+        return await self._webhook.call(
+            "deploy", arguments, idempotency_key=idempotency_key, receipt=receipt
+        )
 
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
+    async def rollback(
+        self, call: Rollback, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         arguments = call.model_dump(mode="json", exclude={"intent"})
-        return await self._webhook.call("rollback", arguments, idempotency_key=idempotency_key)
+        return await self._webhook.call(
+            "rollback", arguments, idempotency_key=idempotency_key, receipt=receipt
+        )
 
     async def list_versions(self, call: ListVersions) -> ToolOutput:
         return await self._webhook.call("list_versions", {"service": call.service})

@@ -4,15 +4,20 @@
 GitHub Actions: `deploy` and `rollback` dispatch the workflow
 (`POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches`) on `ref` with the inputs
 `action` (deploy | rollback), `service`, `version` (empty for "the previous one"),
-`environment` and `idempotency_key`. GitHub has no idempotency for dispatches, so the workflow
-should dedupe on `idempotency_key` (e.g. `concurrency: {group: ${{ inputs.idempotency_key }}}`)
-and name its runs after the inputs (`run-name: ${{ inputs.action }} ${{ inputs.service }}
-${{ inputs.version }} to ${{ inputs.environment }}`), which is what `list_recent_deploys`
-shows. `list_versions` reads the repository's tags: `<service>-1.2.3`, `<service>/v1.2.3`,
-`<service>@1.2.3`, or plain `v1.2.3` when no tag names the service."""
+`environment` and `idempotency_key`. An approved call, when HITL_RECEIPT_SECRET is set, also
+has `receipt` and `arguments` (the approved arguments as canonical JSON): the workflow declares
+both inputs and first runs `verify(receipt, secret, action, json.loads(arguments))` from
+`tools/receipt_verify.py`, then uses the values in `arguments`. GitHub has no idempotency for
+dispatches, so the workflow should dedupe on `idempotency_key`
+(e.g. `concurrency: {group: ${{ inputs.idempotency_key }}}`) and name its runs after the
+inputs (`run-name: ${{ inputs.action }} ${{ inputs.service }} ${{ inputs.version }} to
+${{ inputs.environment }}`), which is what `list_recent_deploys` shows. `list_versions` reads
+the repository's tags: `<service>-1.2.3`, `<service>/v1.2.3`, `<service>@1.2.3`, or
+plain `v1.2.3` when no tag names the service."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -49,13 +54,23 @@ class GitHubActionsDeployer:
             "X-GitHub-Api-Version": "2022-11-28",
         }
 
-    async def deploy(self, call: Deploy, *, idempotency_key: str) -> ToolOutput:
+    async def deploy(
+        self, call: Deploy, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         inputs = {"service": call.service, "version": call.version}
-        return await self._dispatch("deploy", inputs, call.environment, idempotency_key)
+        signed = _signed_inputs(call.model_dump(mode="json", exclude={"intent"}), receipt)
+        return await self._dispatch(
+            "deploy", inputs, call.environment, idempotency_key, signed=signed
+        )
 
-    async def rollback(self, call: Rollback, *, idempotency_key: str) -> ToolOutput:
+    async def rollback(
+        self, call: Rollback, *, idempotency_key: str, receipt: str | None = None
+    ) -> ToolOutput:
         inputs = {"service": call.service, "version": call.to_version or ""}
-        return await self._dispatch("rollback", inputs, call.environment, idempotency_key)
+        signed = _signed_inputs(call.model_dump(mode="json", exclude={"intent"}), receipt)
+        return await self._dispatch(
+            "rollback", inputs, call.environment, idempotency_key, signed=signed
+        )
 
     async def list_versions(self, call: ListVersions) -> ToolOutput:
         tags = await self._get(f"/repos/{self._repo}/tags", {"per_page": 100})
@@ -84,7 +99,13 @@ class GitHubActionsDeployer:
         return {"hours": call.hours, "deploys": deploys}
 
     async def _dispatch(
-        self, action: str, inputs: dict[str, str], environment: str, idempotency_key: str
+        self,
+        action: str,
+        inputs: dict[str, str],
+        environment: str,
+        idempotency_key: str,
+        *,
+        signed: dict[str, str],
     ) -> ToolOutput:
         path = f"/repos/{self._repo}/actions/workflows/{self._workflow}/dispatches"
         all_inputs = {
@@ -92,6 +113,7 @@ class GitHubActionsDeployer:
             **inputs,
             "environment": environment,
             "idempotency_key": idempotency_key,
+            **signed,
         }
         body = {"ref": self._ref, "inputs": all_inputs}
         response = await self._request("POST", path, json=body)
@@ -119,3 +141,13 @@ class GitHubActionsDeployer:
             )
         except httpx.HTTPError as exc:
             raise RuntimeError(f"github unreachable: {type(exc).__name__}") from exc
+
+
+def _signed_inputs(arguments: dict[str, Any], receipt: str | None) -> dict[str, str]:
+    """The `receipt` input and the exact approved `arguments` (canonical JSON) it is verified
+    against; none without a receipt, so a workflow that does not declare them keeps working.
+    Seven inputs in all, within GitHub's limit of ten per workflow_dispatch."""
+    if receipt is None:
+        return {}
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+    return {"receipt": receipt, "arguments": canonical}

@@ -171,6 +171,10 @@ class ToolContext:
     adapters: AdapterSet = field(default_factory=AdapterSet)
     scheduler: Scheduler | None = None
     now: datetime | None = None
+    receipt: str | None = None
+    """The signed receipt of the approval this call runs under (agents/runtime/receipts.py);
+    None for a call nobody had to approve, or when no HITL_RECEIPT_SECRET is set. Adapters
+    send it to the executor, which may verify it (tools/receipt_verify.py)."""
 
     def adapter(self, key: AdapterKey[AdapterT]) -> AdapterT:
         """The family's adapter; raises "no <family> adapter is configured" when absent."""
@@ -181,7 +185,12 @@ class Webhook(Protocol):
     """A signed webhook (`tools/webhook.py`), as the webhook adapters use it."""
 
     async def call(
-        self, action: str, arguments: dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        receipt: str | None = None,
     ) -> ToolOutput: ...
 
 

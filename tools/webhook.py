@@ -2,7 +2,9 @@
 no more specific API is configured.
 
 Each call is `POST {url}` with a JSON body `{"action": ..., "idempotency_key": ..., **arguments}`
-and these headers:
+(plus `"receipt": ...` for an approved action when HITL_RECEIPT_SECRET is set: the executor
+verifies it against `action` and the arguments with `tools/receipt_verify.py`, the arguments
+being the body without `action`, `idempotency_key` and `receipt`) and these headers:
 
   X-Hitl-Timestamp: <unix seconds>
   X-Hitl-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}" keyed with the secret>
@@ -53,13 +55,20 @@ class SignedWebhook:
         self._name = name
 
     async def call(
-        self, action: str, arguments: dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        receipt: str | None = None,
     ) -> ToolOutput:
         """POST one signed action; returns the receiver's JSON object. Reads (listing versions,
-        incidents) have no idempotency key."""
+        incidents) have no idempotency key; an approved action carries its receipt."""
         payload = {"action": action, **arguments}
         if idempotency_key is not None:
             payload["idempotency_key"] = idempotency_key
+        if receipt is not None:
+            payload["receipt"] = receipt
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {

@@ -30,6 +30,7 @@ from agents.runtime.events import (
     utcnow,
 )
 from agents.runtime.policy import Policy
+from agents.runtime.receipts import ReceiptSigner
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import Directory, Model, ModelError
 from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
@@ -45,7 +46,8 @@ HUMAN_STEPS = (RequestApproval, RequestInput, Escalate, DoneForNow)
 class StepDeps:
     """What a step needs besides the thread: the model, tool policy, the tools' adapters (one
     per tool family), the scheduler that runs a tool call later, and the directory that
-    expands user groups when policy asks who has authority over a call (None: IDs as named)."""
+    expands user groups when policy asks who has authority over a call (None: IDs as named),
+    and the signer of approval receipts."""
 
     model: Model
     adapters: AdapterSet = field(default_factory=AdapterSet)
@@ -53,6 +55,8 @@ class StepDeps:
     clock: Callable[[], datetime] = utcnow
     scheduler: Scheduler | None = None
     directory: Directory | None = None
+    receipts: ReceiptSigner | None = None
+    """Signs a receipt for each approved call, sent to its executor (None: no receipts)."""
 
 
 async def step(thread: Thread, *, agent: Agent, deps: StepDeps) -> Thread:
@@ -168,7 +172,12 @@ async def _run(
 
 
 def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
-    """What tool call `call_id` of `thread` runs with; its idempotency key is (thread, call)."""
+    """What tool call `call_id` of `thread` runs with; its idempotency key is (thread, call).
+    An approved call carries the receipt of its approval (made from the thread, never by the
+    model, so it is the same on every retry)."""
+    receipt = None
+    if deps.receipts is not None:
+        receipt = deps.receipts.receipt(thread, call_id, policy=deps.policy)
     return ToolContext(
         thread_id=thread.id,
         requester=thread.requester_of(call_id),
@@ -176,6 +185,7 @@ def tool_context(thread: Thread, call_id: str, deps: StepDeps) -> ToolContext:
         adapters=deps.adapters,
         scheduler=deps.scheduler,
         now=deps.clock(),
+        receipt=receipt,
     )
 
 
