@@ -23,6 +23,7 @@ from agents.runtime.events import (
     ApprovalDecision,
     Event,
     HumanResponse,
+    Terms,
     ToolCall,
     ToolResult,
 )
@@ -36,6 +37,15 @@ SPEC = "api_request"
 
 RequestStatus = Literal["waiting", "approved", "rejected", "answered", "expired", "cancelled"]
 SlackId = Annotated[str, Field(pattern=r"^[USW][A-Z0-9]+$")]
+
+
+class InvalidField(ValueError):
+    """A field passed the schema but not the server's rules (a 422 naming it)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 class Action(BaseModel):
@@ -141,8 +151,11 @@ def status_of(thread: Thread) -> RequestStatus:
     return "cancelled" if thread.status is Status.STOPPED else "waiting"
 
 
-def view(thread: Thread, *, url: str | None = None) -> RequestView | None:
-    """The request `thread` runs, as the API shows it; None for a thread of another agent."""
+def view(
+    thread: Thread, *, url: str | None = None, receipt: str | None = None
+) -> RequestView | None:
+    """The request `thread` runs, as the API shows it; None for a thread of another agent.
+    `url` links to its card, `receipt` is the signed receipt of its approval."""
     spec = spec_of(thread)
     if spec is None:
         return None
@@ -168,7 +181,7 @@ def view(thread: Thread, *, url: str | None = None) -> RequestView | None:
         decisions=decisions,
         answer=answer,
         arguments=arguments,
-        receipt=None,
+        receipt=receipt if status == "approved" else None,
         url=url,
     )
 
@@ -187,23 +200,49 @@ def decide(thread: Thread, policy: Policy, now: datetime) -> Event:
 def _ask(spec: NewRequest, thread: Thread, policy: Policy, now: datetime) -> ToolCall:
     arguments = spec.first_step()
     intent = str(arguments.pop("intent"))
-    action = ExternalAction.model_validate(arguments["action"]) if intent == APPROVAL else None
-    terms = policy.terms(intent, action=action, now=now)
-    update: dict[str, Any] = {}
-    if spec.approvers:
-        update["deciders"] = tuple(spec.approvers)
-    if spec.quorum is not None:
-        update["quorum"] = spec.quorum
-    if spec.timeout_seconds is not None:
-        update["deadline"] = now + timedelta(seconds=spec.timeout_seconds)
-        update["remind_at"] = now + timedelta(seconds=spec.timeout_seconds * REMIND_AT)
+    try:
+        terms = terms_for(spec, policy, now)
+    except InvalidField:
+        # The policy changed since the request was taken: its own terms no longer narrow
+        # policy's, so policy's apply unnarrowed (never looser than policy).
+        terms = policy.terms(intent, action=_action(spec), now=now)
     return ToolCall(
         call_id=f"c{len(thread.events)}",
         intent=intent,
         arguments=arguments,
         source="runtime",
-        terms=terms.model_copy(update=update),
+        terms=terms,
     )
+
+
+def terms_for(spec: NewRequest, policy: Policy, now: datetime) -> Terms:
+    """The request's terms: policy's, narrowed by its own approvers, quorum and timeout. A
+    request may name fewer approvers than policy (only among those policy names, when it names
+    any) and ask for more approvals, never fewer: InvalidField says which field overreaches."""
+    intent = APPROVAL if spec.kind == "approval" else INPUT
+    terms = policy.terms(intent, action=_action(spec), now=now)
+    update: dict[str, Any] = {}
+    if spec.approvers:
+        outside = [a for a in spec.approvers if terms.deciders and a not in terms.deciders]
+        if outside:
+            named = ", ".join(terms.deciders)
+            raise InvalidField(
+                "approvers", f"{', '.join(outside)} may not decide it: policy names {named}"
+            )
+        update["deciders"] = tuple(spec.approvers)
+    if spec.quorum is not None:
+        if spec.quorum < terms.quorum:
+            raise InvalidField("quorum", f"policy needs at least {terms.quorum} approvals")
+        update["quorum"] = spec.quorum
+    if spec.timeout_seconds is not None:
+        update["deadline"] = now + timedelta(seconds=spec.timeout_seconds)
+        update["remind_at"] = now + timedelta(seconds=spec.timeout_seconds * REMIND_AT)
+    return terms.model_copy(update=update)
+
+
+def _action(spec: NewRequest) -> ExternalAction | None:
+    asked = spec.first_step()
+    return ExternalAction.model_validate(asked["action"]) if "action" in asked else None
 
 
 def _ending(thread: Thread, call: ToolCall) -> str:
@@ -211,13 +250,13 @@ def _ending(thread: Thread, call: ToolCall) -> str:
     outcome = thread.outcome(call)
     match outcome.kind if outcome else None:
         case "approved":
-            return "Approved. The caller that asked was told, and runs it."
+            return "Approved. The caller that asked may now run it."
         case "rejected":
-            return "Rejected. The caller that asked was told; nothing runs."
+            return "Rejected. Nothing runs."
         case "answered":
-            return "Answered. The caller that asked was told."
+            return "Answered. The caller that asked gets the answer."
         case "expired":
-            return "Nobody decided in time. The caller that asked was told it expired."
+            return "Nobody decided in time: the request expired, and nothing runs."
         case _:
             return "The request ended without a decision."
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.requests import NewRequest, RequestView
+from agents.requests import InvalidField, NewRequest, RequestView
 from bot.api_auth import ApiToken, Scope, identify
 from bot.operations import (
     STATUS_FILTERS,
@@ -31,7 +31,7 @@ from bot.operations import (
     ThreadOps,
     ThreadSummary,
 )
-from bot.requests_api import STATUSES, InvalidField, RequestOps
+from bot.requests_api import STATUSES, RequestOps
 
 log = logging.getLogger(__name__)
 

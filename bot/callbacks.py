@@ -1,7 +1,7 @@
 """Decision webhooks of the requests API, delivered through the outbox.
 
-`CallbackNotifier` wraps the Slack notifier. When the event that settles a request (approved,
-rejected, answered, expired or cancelled) is delivered, it POSTs the request as
+`CallbackNotifier` wraps the Slack notifier. Once a request is settled (approved, rejected,
+answered, expired or cancelled) and its thread's last message is delivered, it POSTs the request as
 `GET /api/requests/{id}` shows it to the request's `callback_url`, signed like tool webhooks
 (tools/webhook.py: `X-Hitl-Timestamp`, `X-Hitl-Signature: sha256=<HMAC of "{ts}.{body}">`,
 keyed with HITL_CALLBACK_SECRET) with `X-Hitl-Delivery: <request id>` (the same on every try, so
@@ -22,12 +22,12 @@ import httpx
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
-from agents.requests import NAME, RequestView, spec_of, status_of, view
+from agents.requests import NAME, RequestView, spec_of, status_of
 from agents.runtime import keys
 from agents.runtime.metrics import Metrics
-from agents.runtime.thread import Thread
+from agents.runtime.thread import Status, Thread
 from agents.runtime.types import DeliveryDeferred, Notifier, Tell
-from bot.requests_api import Permalinks
+from bot.requests_api import RequestViews
 from tools.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class CallbackNotifier:
         http: httpx.AsyncClient,
         secret: str | None,
         attempts: int,
-        links: Permalinks,
+        views: RequestViews,
         metrics: Metrics,
     ) -> None:
         self._inner = inner
@@ -56,7 +56,7 @@ class CallbackNotifier:
         self._http = http
         self._secret = secret
         self._attempts = attempts
-        self._links = links
+        self._views = views
         self._outcomes = Counter(
             "hitl_callback_deliveries",
             "Decision webhook tries of the requests API, by outcome (sent, retried, failed)",
@@ -66,7 +66,7 @@ class CallbackNotifier:
 
     async def deliver(self, thread: Thread, index: int) -> list[str]:
         refused = await self._inner.deliver(thread, index)
-        if thread.agent == NAME and _settles(thread, index):
+        if thread.agent == NAME and _finishes(thread, index):
             refused += await self._callback(thread)
         return refused
 
@@ -82,7 +82,7 @@ class CallbackNotifier:
         key = keys.callback(thread.id)
         if url is None or await self._redis.hget(key, "state") is not None:
             return []
-        shown = view(thread, url=await self._links.card(thread))
+        shown = await self._views.of(thread)
         assert shown is not None
         problem = await self._post(url, thread.id, shown)
         if problem is None:
@@ -122,8 +122,12 @@ class CallbackNotifier:
         await self._redis.expire(key, keys.THREAD_TTL)
 
 
-def _settles(thread: Thread, index: int) -> bool:
-    """Whether event `index` is the one that settled the request."""
-    before = thread.model_copy(update={"events": thread.events[:index]})
-    upto = thread.model_copy(update={"events": thread.events[: index + 1]})
-    return status_of(before) == "waiting" and status_of(upto) != "waiting"
+def _finishes(thread: Thread, index: int) -> bool:
+    """Whether event `index` is the last of a settled request that has run its course: its
+    webhook goes out after every message of the thread, so a receiver that is down (and
+    retried) holds back no message a person must see."""
+    return (
+        index == len(thread.events) - 1
+        and thread.status in (Status.DONE, Status.STOPPED)
+        and status_of(thread) != "waiting"
+    )

@@ -14,11 +14,23 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.requests import NAME, SPEC, NewRequest, RequestStatus, RequestView, question_of, view
+from agents.requests import (
+    NAME,
+    SPEC,
+    InvalidField,
+    NewRequest,
+    RequestStatus,
+    RequestView,
+    question_of,
+    terms_for,
+    view,
+)
 from agents.runtime import keys
-from agents.runtime.events import ToolResult, UserMessage
+from agents.runtime.events import ToolResult, UserMessage, utcnow
 from agents.runtime.jobs import Advance, Control, JobQueue
 from agents.runtime.outbox import DeliveryLedger
+from agents.runtime.policy import Policy
+from agents.runtime.receipts import ReceiptSigner
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Thread
 from bot.operations import Conflict, NotFound, SlackError
@@ -29,6 +41,9 @@ MAX_WAIT = 60.0
 POLL_FIRST, POLL_MAX = 0.1, 1.0
 """A long-poll re-reads the thread (one pooled HGET-sized read, never a blocking command) this
 often, backing off from the first interval to the last."""
+CLAIM_SECONDS = 15.0
+"""How long a request being made holds its idempotency key (a Slack post and two writes)."""
+MAKING = "making"
 STATUSES: tuple[RequestStatus, ...] = (
     "waiting",
     "approved",
@@ -39,19 +54,12 @@ STATUSES: tuple[RequestStatus, ...] = (
 )
 
 
-class InvalidField(ValueError):
-    """A field passed the schema but not the server's rules (a 422 naming it)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
 class RequestOps:
-    """Create, read, wait for, list and cancel requests. `callback_hosts` (HITL_CALLBACK_HOSTS),
-    when not empty, is every host a `callback_url` may name; `signed` says whether
-    HITL_CALLBACK_SECRET is set (a webhook is never sent unsigned)."""
+    """Create, read, wait for, list and cancel requests. `policy` sets their terms (a request
+    may narrow them, never loosen them); `receipts` signs approved ones' receipts (None: no
+    receipts). `callback_hosts` (HITL_CALLBACK_HOSTS), when not empty, is every host a
+    `callback_url` may name; `signed` says whether HITL_CALLBACK_SECRET is set (a webhook is
+    never sent unsigned)."""
 
     def __init__(
         self,
@@ -60,13 +68,16 @@ class RequestOps:
         queue: JobQueue,
         client: AsyncWebClient,
         redis: Redis,
+        policy: Policy,
+        receipts: ReceiptSigner | None = None,
         callback_hosts: frozenset[str] = frozenset(),
         signed: bool = False,
     ) -> None:
         self._store = store
         self._queue = queue
         self._redis = redis
-        self._links = Permalinks(client, DeliveryLedger(redis))
+        self._policy = policy
+        self._views = RequestViews(client, DeliveryLedger(redis), policy, receipts)
         self._client = client
         self._hosts = callback_hosts
         self._signed = signed
@@ -75,11 +86,16 @@ class RequestOps:
         """The request, and whether it is new (False: its idempotency key named an older one).
         `via` names the token that asked; it cannot settle the request."""
         self._check_callback(request.callback_url)
-        if request.idempotency_key is not None:
-            known = await self._redis.get(keys.api_request(request.idempotency_key))
-            if known is not None:
-                return await self.get(_text(known)), False
-        origin = await self._post(request, via)
+        terms_for(request, self._policy, utcnow())  # InvalidField: a 422 before anything posts
+        key = request.idempotency_key
+        if key is not None and (known := await self._claim(key)) is not None:
+            return await self.get(known), False
+        try:
+            origin = await self._post(request, via)
+        except Exception:
+            if key is not None:
+                await self._redis.delete(keys.api_request(key))  # a retry may post it
+            raise
         thread_id = thread_id_for(origin)
         asked = UserMessage(
             user=request.requested_by,
@@ -95,13 +111,9 @@ class RequestOps:
             origin=origin,
             events=[asked, spec],
         )
-        if request.idempotency_key is not None:
-            key = keys.api_request(request.idempotency_key)
-            if not await self._redis.set(key, thread_id, nx=True, ex=keys.API_REQUEST_TTL):
-                # Another caller with the same key won the race: theirs is the request (the
-                # message just posted stays as a stray line in the channel).
-                return await self.get(_text(await self._redis.get(key) or b"")), False
         await self._store.create(thread)
+        if key is not None:
+            await self._redis.set(keys.api_request(key), thread_id, ex=keys.API_REQUEST_TTL)
         await self._queue.enqueue(Advance(thread_id=thread_id, reason="api request"))
         shown = view(thread)
         assert shown is not None
@@ -143,6 +155,23 @@ class RequestOps:
         )
         return shown
 
+    async def _claim(self, idempotency_key: str) -> str | None:
+        """None when this call now makes the request `idempotency_key` names; else the id of
+        the request it made before. A caller that finds another still making it waits for it
+        (CLAIM_SECONDS at most), so one key never posts two messages."""
+        name = keys.api_request(idempotency_key)
+        deadline = time.monotonic() + CLAIM_SECONDS
+        while True:
+            # The claim lapses by itself if its maker dies before naming the request.
+            if await self._redis.set(name, MAKING, nx=True, ex=round(CLAIM_SECONDS)):
+                return None
+            found = await self._redis.get(name)
+            if found is not None and _text(found) != MAKING:
+                return _text(found)
+            if time.monotonic() >= deadline:
+                raise Conflict("a request with this idempotency_key is still being made")
+            await asyncio.sleep(POLL_FIRST)
+
     def _check_callback(self, url: str | None) -> None:
         if url is None:
             return
@@ -165,7 +194,7 @@ class RequestOps:
         return SlackOrigin(channel=request.channel, thread_ts=str(posted["ts"]))
 
     async def _shown(self, thread: Thread) -> RequestView:
-        shown = view(thread, url=await self._links.card(thread))
+        shown = await self._views.of(thread)
         if shown is None:
             raise NotFound(f"no request {thread.id!r}")
         return shown
@@ -175,6 +204,30 @@ class RequestOps:
         if thread is None or thread.agent != NAME:
             raise NotFound(f"no request {request_id!r}")
         return thread
+
+
+class RequestViews:
+    """Requests as the API and its webhooks show them: with their card's link and, once
+    approved, their signed receipt."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        ledger: DeliveryLedger,
+        policy: Policy,
+        receipts: ReceiptSigner | None,
+    ) -> None:
+        self._links = Permalinks(client, ledger)
+        self._policy = policy
+        self._receipts = receipts
+
+    async def of(self, thread: Thread) -> RequestView | None:
+        """The request `thread` runs; None for a thread of another agent."""
+        call = question_of(thread)
+        receipt = None
+        if self._receipts is not None and call is not None:
+            receipt = self._receipts.receipt(thread, call.call_id, policy=self._policy)
+        return view(thread, url=await self._links.card(thread), receipt=receipt)
 
 
 class Permalinks:

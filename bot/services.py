@@ -44,7 +44,7 @@ from bot.agent_loading import AgentLoadError, load_agents
 from bot.callbacks import CallbackNotifier
 from bot.http import build_http_app
 from bot.operations import ThreadOps
-from bot.requests_api import Permalinks, RequestOps
+from bot.requests_api import RequestOps, RequestViews
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
 from bot.slack.commands import Commands
@@ -154,16 +154,23 @@ class Services:
             signing_secret=str(self.settings.slack_signing_secret),
             redis=self.redis,
             ops=ThreadOps(store=self.store, queue=self.queue, client=self.client),
-            requests=RequestOps(
-                store=self.store,
-                queue=self.queue,
-                client=self.client,
-                redis=self.redis,
-                callback_hosts=self.settings.hitl_callback_hosts,
-                signed=bool(self.settings.hitl_callback_secret),
-            ),
+            requests=self.requests,
             api_tokens=self.settings.api_tokens(),
             metrics=self.metrics,
+        )
+
+    @cached_property
+    def requests(self) -> RequestOps:
+        """The human-contact requests API's operations (HTTP and MCP)."""
+        return RequestOps(
+            store=self.store,
+            queue=self.queue,
+            client=self.client,
+            redis=self.redis,
+            policy=policy_for(self.settings, self.agents),
+            receipts=self.settings.receipt_signer(),
+            callback_hosts=self.settings.hitl_callback_hosts,
+            signed=bool(self.settings.hitl_callback_secret),
         )
 
     async def close(self) -> None:
@@ -227,6 +234,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     deadlines = Deadlines(redis)
     metrics = Metrics()
     ledger = DeliveryLedger(redis)
+    policy = policy_for(settings, agents)
     callbacks = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     slack_notifier = SlackNotifier(
         client,
@@ -246,7 +254,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
             http=callbacks,
             secret=settings.hitl_callback_secret,
             attempts=settings.hitl_callback_attempts,
-            links=Permalinks(client, ledger),
+            views=RequestViews(client, ledger, policy, settings.receipt_signer()),
             metrics=metrics,
         ),
         deadlines=deadlines,
@@ -269,7 +277,7 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
         deps=StepDeps(
             model=TimedModel(model, metrics),
             adapters=adapters.tools,
-            policy=policy_for(settings, agents),
+            policy=policy,
             scheduler=deadlines,
             receipts=settings.receipt_signer(),
         ),

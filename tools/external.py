@@ -34,10 +34,20 @@ class ExternalAction(ToolModel):
     may not approve it."""
 
     intent: Literal["external_action"] = "external_action"
-    name: str = Field(min_length=1, max_length=100, description="What the caller will run.")
+    # What the call is and who gains are the request itself: an approver's edit may change only
+    # the arguments (readOnly: left off the edit form, and an edit that changes them is refused).
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="What the caller will run.",
+        json_schema_extra={"readOnly": True},
+    )
     arguments: dict[str, Any] = Field(default_factory=dict, description="Its exact arguments.")
     beneficiary_user: str | None = Field(
-        default=None, pattern=r"^[UW][A-Z0-9]+$", description="Who gains from it, if anyone."
+        default=None,
+        pattern=r"^[UW][A-Z0-9]+$",
+        description="Who gains from it, if anyone.",
+        json_schema_extra={"readOnly": True},
     )
 
     @field_validator("arguments", mode="before")

@@ -78,6 +78,13 @@ def shown_value(value: object) -> str:
     return str(value)
 
 
+def fixed_fields(tool: type[BaseModel]) -> frozenset[str]:
+    """The arguments of `tool` an approver's edit may not change: those its schema marks
+    `readOnly` (what the call is, who gains from it)."""
+    properties = tool.model_json_schema().get("properties", {})
+    return frozenset(name for name, spec in properties.items() if spec.get("readOnly"))
+
+
 class ToolModel(BaseModel):
     """Base of the business tool models: what a tool tells policy and people, with the common
     defaults. Override on the tools where the answer differs."""

@@ -55,6 +55,7 @@ from agents.runtime.store import ConflictError, ThreadStore, thread_id_for
 from agents.runtime.thread import Status, Thread
 from agents.runtime.types import Directory, Refusal, Tell
 from agents.runtime.validation import first_problem
+from tools.types import fixed_fields
 
 log = logging.getLogger(__name__)
 
@@ -267,25 +268,32 @@ class Runtime:
         if edited.get("intent") != request.action_intent:
             return "an edit can change the arguments, not the tool"
         agent = self._agents[thread.agent]
+        model = agent.tool(request.action_intent)
         try:
             action = agent.parse_action(dict(edited))
         except ValueError as exc:
             # A sentence for the person, not pydantic's dump (which names the tool's model).
-            model = agent.tool(request.action_intent)
             if isinstance(exc, ValidationError) and model is not None:
                 return first_problem(exc, model)
             return "those values aren't valid for this action"
+        asked = agent.parse_action(dict(request.action))
+        fixed = fixed_fields(model) if model is not None else frozenset()
+        changed = sorted(n for n in fixed if getattr(action, n) != getattr(asked, n))
+        if changed:
+            return f"an edit can't change {', '.join(changed)}; reject it and ask again"
         policy = self._deps.policy
         breach = policy.over_limit(action)
         if breach is not None:
             return breach
-        # A new proposal: under another rule (gated or not, other timeout) it is not the
-        # request its deciders were asked about.
-        asked = agent.parse_action(dict(request.action))
+        # A new proposal: under another rule (gated or not, other timeout) or needing other
+        # approvers it is not the request its deciders were asked about. Both calls' terms come
+        # from policy alone: the request may have narrowed its own (an API request's approvers).
         if policy.rule(action) != policy.rule(asked):
             return "the edited call falls under a different policy rule; reject it and ask again"
-        edited_terms = policy.terms(APPROVAL, action=action, now=self._deps.clock())
-        if edited_terms.quorum > 1 or edited_terms.deciders != request.terms.deciders:
+        now = self._deps.clock()
+        edited_terms = policy.terms(APPROVAL, action=action, now=now)
+        asked_terms = policy.terms(APPROVAL, action=asked, now=now)
+        if edited_terms.quorum > 1 or edited_terms.deciders != asked_terms.deciders:
             return "the edited call needs different approvers; reject it and ask again"
         return ""
 

@@ -10,10 +10,12 @@ Canonical JSON is `json.dumps(claims, sort_keys=True, separators=(",", ":"))` (A
 The claims (version 1):
 
   v            1
-  action       the tool that runs, e.g. "deploy"
+  action       the tool that runs, e.g. "deploy"; for a request of the requests API, the
+               `action.name` its caller gave
   args_sha256  hex SHA-256 of the canonical JSON of {"intent": action, **arguments}, the call
-               as finally approved (an approver's edit included); the same hash the approval
-               itself is bound to (`agents/runtime/events.py::call_hash`)
+               as finally approved (an approver's edit included); for our own tools the same
+               hash the approval itself is bound to (`agents/runtime/events.py::call_hash`), for
+               an API request the hash of its `action.name` and final `arguments`
   deciders     the user IDs whose approvals counted, in order
   rule         the policy rule that set the terms: "rules[<index>]:<tool>", or "default"
   quorum       how many distinct approvals the request needed
@@ -40,6 +42,7 @@ from typing import Any
 from agents.runtime.events import APPROVAL, ToolCall, call_hash
 from agents.runtime.policy import Policy
 from agents.runtime.thread import Thread
+from tools.external import EXTERNAL_INTENT
 
 VERSION = 1
 DEFAULT_VALIDITY = timedelta(minutes=15)
@@ -69,7 +72,7 @@ def claims(
     outcome = thread.outcome(request)
     if outcome is None or outcome.kind != "approved":
         return None
-    action = thread.approved_action(request)
+    name, arguments = executed(thread.approved_action(request))
     quorum = request.terms.quorum if request.terms else 1
     if outcome.break_glass:
         deciders = [outcome.by or ""]
@@ -77,8 +80,8 @@ def claims(
         deciders = [a.user for a in thread.approvals(call_id)][:quorum]
     return {
         "v": VERSION,
-        "action": str(action["intent"]),
-        "args_sha256": call_hash(action),
+        "action": name,
+        "args_sha256": call_hash({"intent": name, **arguments}),
         "deciders": deciders,
         "rule": rule_name(request, policy),
         "quorum": quorum,
@@ -88,6 +91,14 @@ def claims(
         "thread": thread.id,
         "call": call_id,
     }
+
+
+def executed(action: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The approved call as its executor runs it: an external action (asked for through the
+    requests API) under the name its caller gave, with its arguments; any other tool as called."""
+    if action["intent"] == EXTERNAL_INTENT:
+        return str(action["name"]), dict(action.get("arguments", {}))
+    return str(action["intent"]), {k: v for k, v in action.items() if k != "intent"}
 
 
 def approved_requests(thread: Thread) -> list[str]:

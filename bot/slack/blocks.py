@@ -383,7 +383,8 @@ def edit_modal(
     blocks: list[Block] = []
     for name, value in _arguments(call):
         spec = schema.get("properties", {}).get(name, {})
-        element = _field(name, spec, value) if spec else None
+        # A readOnly argument (what the call is, who gains) is not the approver's to change.
+        element = _field(name, spec, value) if spec and not spec.get("readOnly") else None
         if element is None:
             continue
         hint = spec.get("description")

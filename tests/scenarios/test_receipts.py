@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -235,3 +236,34 @@ async def test_threads_show_prints_the_receipt_that_was_sent(
 
     out = await threads_show(thread_id, cli_env(redis_server))
     assert "receipts: none (HITL_RECEIPT_SECRET is not set)" in out
+
+
+async def test_an_api_request_approval_has_a_receipt_for_its_own_action_name_and_arguments(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token="api-token", hitl_receipt_secret=RECEIPT_SECRET)
+    arguments = {"env": "staging", "keys": 42}
+    body = {
+        "kind": "approval",
+        "channel": DEPLOYS,
+        "requested_by": "ci",
+        "summary": "Drop the staging cache",
+        "action": {"name": "drop_cache", "arguments": arguments},
+    }
+    headers = {"Authorization": "Bearer api-token"}
+    async with httpx.AsyncClient(base_url=f"{bot.server.url}/api", headers=headers) as api:
+        request_id = (await api.post("/requests", json=body)).json()["id"]
+        await bot.settle()
+        assert (await api.get(f"/requests/{request_id}")).json()["receipt"] is None
+        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        card = approval_message(slack, DEPLOYS, root.ts)
+        await slack.click(user=BOB, message=card, action_id="hitl_approve")
+        await bot.settle()
+        shown = (await api.get(f"/requests/{request_id}")).json()
+    assert shown["status"] == "approved"
+    claims = verify(shown["receipt"], RECEIPT_SECRET, "drop_cache", shown["arguments"])
+    assert claims["deciders"] == [BOB] and claims["quorum"] == 1
+    with pytest.raises(ReceiptError, match="arguments differ"):
+        verify(shown["receipt"], RECEIPT_SECRET, "drop_cache", arguments | {"env": "prod"})
+    with pytest.raises(ReceiptError, match="not 'drop_db'"):
+        verify(shown["receipt"], RECEIPT_SECRET, "drop_db", arguments)

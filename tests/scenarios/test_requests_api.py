@@ -98,6 +98,7 @@ async def test_an_api_request_is_a_card_a_click_settles_and_the_webhook_reports_
         hitl_api_token=TOKEN,
         hitl_api_tokens=f"ci={CI}:request",
         hitl_callback_secret=SECRET,
+        hitl_receipt_secret="receipt-secret",
     )
     async with api(bot, CI) as client:
         created = await client.post("/requests", json=approval(callback_url=receiver.url))
@@ -127,6 +128,7 @@ async def test_an_api_request_is_a_card_a_click_settles_and_the_webhook_reports_
     assert polled["status"] == "approved"
     assert [(d["user"], d["approved"]) for d in polled["decisions"]] == [(BOB, True)]
     assert polled["arguments"] == {"env": "staging", "keys": 42}
+    assert polled["receipt"] is not None  # the webhook's body below carries it too
     assert set(polled) == {
         "id",
         "kind",
@@ -185,6 +187,8 @@ async def test_a_failing_receiver_is_retried_then_recorded_failed(
         )
         await bot.settle()
         assert receiver.tries == 1 and receiver.received == []
+        # A receiver that is down holds back no message of the thread.
+        assert bot_replies(slack, DEPLOYS, root.ts)[-1].text.startswith("Approved.")
         await retry_until(bot, redis, receiver, 2)
         assert receiver.tries == 2 and len(receiver.received) == 1
         assert (await client.get(f"/requests/{first['id']}")).json()["status"] == "approved"
@@ -240,6 +244,20 @@ async def test_the_same_idempotency_key_is_the_same_request(
     async with api(bot) as client:
         listed = (await client.get("/requests?status=waiting")).json()
     assert [r["id"] for r in listed] == [other.json()["id"], first.json()["id"]]
+
+
+async def test_callers_racing_with_one_idempotency_key_make_one_request_and_one_message(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    async with api(bot) as client:
+        body = approval(idempotency_key="deploy-79")
+        answers = await asyncio.gather(*(client.post("/requests", json=body) for _ in range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    await bot.settle()
+    roots = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    assert len(roots) == 1
 
 
 async def test_cancel_stops_the_request_and_its_card(
