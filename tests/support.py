@@ -132,6 +132,12 @@ def bot_replies(slack: SlackEmulator, channel: str, thread_ts: str) -> list[Mess
     return [m for m in slack.thread(channel, thread_ts) if m.bot_id is not None]
 
 
+def asked(slack: SlackEmulator, channel: str) -> list[Message]:
+    """The top-level messages of `channel` (what asked: a mention, or the bot's post of a
+    request made through the API or the CLI), oldest first."""
+    return [m for m in slack.messages if m.thread_ts is None and m.channel == channel]
+
+
 def approval_message(slack: SlackEmulator, channel: str, thread_ts: str) -> Message:
     """The one bot message in the thread that carries buttons."""
     found = [m for m in bot_replies(slack, channel, thread_ts) if has_buttons(m)]

@@ -22,7 +22,7 @@ from agents.runtime.store import thread_id_for
 from agents.runtime.thread import SlackOrigin
 from bot.emulator.server import SlackEmulator
 from tests.conftest import BOB, DEPLOYS, MakeBot
-from tests.support import approval_message, bot_replies, cli_env, deployments, hitl, mention
+from tests.support import approval_message, asked, bot_replies, cli_env, deployments, hitl, mention
 from tests.tools.fake_servers import GITHUB_TOKEN, SECRET, FakeGitHub, FakeWebhook
 from tools.receipt_verify import ReceiptError, verify
 
@@ -255,7 +255,7 @@ async def test_an_api_request_approval_has_a_receipt_for_its_own_action_name_and
         request_id = (await api.post("/requests", json=body)).json()["id"]
         await bot.settle()
         assert (await api.get(f"/requests/{request_id}")).json()["receipt"] is None
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         card = approval_message(slack, DEPLOYS, root.ts)
         await slack.click(user=BOB, message=card, action_id="hitl_approve")
         await bot.settle()

@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from agents.runtime.events import call_hash
 from agents.runtime.jobs import Decide, JobQueue
 from agents.runtime.store import ThreadStore
-from bot.emulator.server import SlackEmulator
+from bot.emulator.server import Message, SlackEmulator
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, MakeBot
-from tests.support import approval_message
+from tests.support import approval_message, asked
 
 TOKEN = "test-api-token"
 DANA = "U0DANA"
@@ -36,9 +36,9 @@ def client_of(url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"{url}/api", headers={"Authorization": f"Bearer {TOKEN}"})
 
 
-def card(slack: SlackEmulator) -> Any:
+def card(slack: SlackEmulator) -> Message:
     """The request's card: the one asking message's thread holds it."""
-    (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    (root,) = asked(slack, DEPLOYS)
     return approval_message(slack, DEPLOYS, root.ts)
 
 
@@ -79,7 +79,7 @@ async def test_an_approver_named_by_the_request_may_edit_its_arguments(
 ) -> None:
     bot = await make_bot(hitl_api_token=TOKEN, hitl_policy_file=with_policy(tmp_path))
     async with client_of(bot.server.url) as client:
-        asked = await client.post("/requests", json=approval(approvers=[CAROL]))
+        made = await client.post("/requests", json=approval(approvers=[CAROL]))
         await bot.settle()
         await slack.click(user=CAROL, message=card(slack), action_id="hitl_edit")
         await slack.wait_for(lambda: bool(slack.open_views(CAROL)))
@@ -88,7 +88,7 @@ async def test_an_approver_named_by_the_request_may_edit_its_arguments(
         await slack.submit_view(user=CAROL, view=modal, values=edit)
         assert modal.closed, modal.errors
         await bot.settle()
-        shown = (await client.get(f"/requests/{asked.json()['id']}")).json()
+        shown = (await client.get(f"/requests/{made.json()['id']}")).json()
     assert shown["status"] == "approved", slack.ephemerals
     assert shown["arguments"] == {"key": "billing", "grace_hours": 1}
 
@@ -98,8 +98,8 @@ async def test_the_edit_form_offers_the_arguments_only_and_a_renamed_action_is_r
 ) -> None:
     bot = await make_bot(hitl_api_token=TOKEN)
     async with client_of(bot.server.url) as client:
-        asked = await client.post("/requests", json=approval(beneficiary=DANA))
-        request_id = asked.json()["id"]
+        made = await client.post("/requests", json=approval(beneficiary=DANA))
+        request_id = made.json()["id"]
         await bot.settle()
         await slack.click(user=BOB, message=card(slack), action_id="hitl_edit")
         await slack.wait_for(lambda: bool(slack.open_views(BOB)))

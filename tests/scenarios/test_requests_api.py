@@ -27,12 +27,14 @@ from bot.api import openapi_schema
 from bot.emulator.server import SlackEmulator
 from bot.serving import RunningServer, start_server
 from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
-from tests.support import approval_message, bot_replies, has_buttons, reject, shown_text
+from tests.support import approval_message, asked, bot_replies, has_buttons, reject, shown_text
 from tools.webhook import verify
 
 TOKEN = "test-api-token"
 CI = "ci-secret-0123456789abcdef"
 SECRET = "callback-secret-0123456789"
+VIEW_FIELDS = {"id", "kind", "status", "decisions", "answer", "arguments", "receipt", "url"}
+"""Every field of a request as GET shows it (each present, null when empty)."""
 
 
 def api(bot: BotProcess, token: str = TOKEN) -> httpx.AsyncClient:
@@ -103,12 +105,12 @@ async def test_an_api_request_is_a_card_a_click_settles_and_the_webhook_reports_
     async with api(bot, CI) as client:
         created = await client.post("/requests", json=approval(callback_url=receiver.url))
         assert created.status_code == 201, created.text
-        asked = created.json()
-        assert asked["status"] == "waiting" and asked["url"] is None
-        request_id = asked["id"]
+        made = created.json()
+        assert made["status"] == "waiting" and made["url"] is None
+        request_id = made["id"]
         await bot.settle()
 
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         assert f"<@{ALICE}> (via API token ci): Drop the staging cache" in root.text
         card = approval_message(slack, DEPLOYS, root.ts)
         shown = shown_text(card)
@@ -129,16 +131,7 @@ async def test_an_api_request_is_a_card_a_click_settles_and_the_webhook_reports_
     assert [(d["user"], d["approved"]) for d in polled["decisions"]] == [(BOB, True)]
     assert polled["arguments"] == {"env": "staging", "keys": 42}
     assert polled["receipt"] is not None  # the webhook's body below carries it too
-    assert set(polled) == {
-        "id",
-        "kind",
-        "status",
-        "decisions",
-        "answer",
-        "arguments",
-        "receipt",
-        "url",
-    }
+    assert set(polled) == VIEW_FIELDS
     decided = slack.find_message(DEPLOYS, card.ts)
     assert not has_buttons(decided) and f"Approved by <@{BOB}>" in shown_text(decided)
     assert bot_replies(slack, DEPLOYS, root.ts)[-1].text.startswith("Approved.")
@@ -181,7 +174,7 @@ async def test_a_failing_receiver_is_retried_then_recorded_failed(
     async with api(bot) as client:
         first = (await client.post("/requests", json=approval(callback_url=receiver.url))).json()
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         await slack.click(
             user=BOB, message=approval_message(slack, DEPLOYS, root.ts), action_id="hitl_approve"
         )
@@ -200,7 +193,7 @@ async def test_a_failing_receiver_is_retried_then_recorded_failed(
         )
         second_id = second.json()["id"]
         await bot.settle()
-        root2 = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS][-1]
+        root2 = asked(slack, DEPLOYS)[-1]
         await reject(
             slack,
             user=BOB,
@@ -239,7 +232,7 @@ async def test_the_same_idempotency_key_is_the_same_request(
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert again.json()["id"] == first.json()["id"] != other.json()["id"]
     await bot.settle()
-    roots = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    roots = asked(slack, DEPLOYS)
     assert len(roots) == 2
     async with api(bot) as client:
         listed = (await client.get("/requests?status=waiting")).json()
@@ -256,7 +249,7 @@ async def test_callers_racing_with_one_idempotency_key_make_one_request_and_one_
     assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
     assert len({a.json()["id"] for a in answers}) == 1
     await bot.settle()
-    roots = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+    roots = asked(slack, DEPLOYS)
     assert len(roots) == 1
 
 
@@ -267,7 +260,7 @@ async def test_cancel_stops_the_request_and_its_card(
     async with api(bot) as client:
         request_id = (await client.post("/requests", json=approval())).json()["id"]
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         card = approval_message(slack, DEPLOYS, root.ts)
         assert (await client.post(f"/requests/{request_id}/cancel")).status_code == 202
         await bot.settle()
@@ -297,7 +290,7 @@ async def test_an_input_request_is_answered_in_the_thread(
         assert created.status_code == 201, created.text
         request_id = created.json()["id"]
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         question = bot_replies(slack, DEPLOYS, root.ts)[-1]
         assert "Which region first?" in shown_text(question)
         await slack.click(user=ALICE, message=question, action_id="hitl_answer:1")
@@ -372,16 +365,7 @@ async def test_a_callback_needs_the_signing_secret_and_the_schema_lists_the_api(
         "/api/requests/{request_id}/cancel",
     } <= set(schema["paths"])
     view = schema["components"]["schemas"]["RequestView"]
-    assert set(view["required"]) == {
-        "id",
-        "kind",
-        "status",
-        "decisions",
-        "answer",
-        "arguments",
-        "receipt",
-        "url",
-    }
+    assert set(view["required"]) == VIEW_FIELDS
 
 
 async def test_an_approver_edit_is_what_the_caller_gets(
@@ -391,7 +375,7 @@ async def test_an_approver_edit_is_what_the_caller_gets(
     async with api(bot) as client:
         request_id = (await client.post("/requests", json=approval())).json()["id"]
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         await slack.click(
             user=BOB, message=approval_message(slack, DEPLOYS, root.ts), action_id="hitl_edit"
         )
@@ -414,7 +398,7 @@ async def test_the_request_names_its_own_approvers_and_expires_on_its_own_timeou
         body = approval(approvers=[CAROL], timeout_seconds=120)
         request_id = (await client.post("/requests", json=body)).json()["id"]
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         card = approval_message(slack, DEPLOYS, root.ts)
         await slack.click(user=BOB, message=card, action_id="hitl_approve")
         await bot.settle()
@@ -433,7 +417,7 @@ async def test_who_gains_from_the_action_cannot_approve_it(
     async with api(bot) as client:
         request_id = (await client.post("/requests", json=approval(beneficiary=BOB))).json()["id"]
         await bot.settle()
-        (root,) = [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS]
+        (root,) = asked(slack, DEPLOYS)
         card = approval_message(slack, DEPLOYS, root.ts)
         await slack.click(user=BOB, message=card, action_id="hitl_approve")
         await bot.settle()
