@@ -21,7 +21,7 @@ from starlette.routing import Route
 from agents.runtime.store import thread_id_for
 from agents.runtime.thread import SlackOrigin
 from bot.emulator.server import SlackEmulator
-from tests.conftest import BOB, DEPLOYS, MakeBot
+from tests.conftest import BOB, DEPLOYS, BotProcess, MakeBot
 from tests.support import approval_message, asked, bot_replies, cli_env, deployments, hitl, mention
 from tests.tools.fake_servers import GITHUB_TOKEN, SECRET, FakeGitHub, FakeWebhook
 from tools.receipt_verify import ReceiptError, verify
@@ -54,6 +54,20 @@ class VerifyingExecutor(FakeWebhook):
         return await self._hook(request)
 
 
+async def production_deploy(
+    make_bot: MakeBot, slack: SlackEmulator, executor: VerifyingExecutor
+) -> tuple[BotProcess, str]:
+    """A bot whose deploys go to `executor` with receipts, asked for a production deploy."""
+    bot = await make_bot(
+        hitl_deploy_webhook_url=f"{executor.url}/hook",
+        hitl_deploy_webhook_secret=SECRET,
+        hitl_receipt_secret=RECEIPT_SECRET,
+    )
+    root = await mention(slack, "deploy api 3.0.0 to production")
+    await bot.settle()
+    return bot, root
+
+
 @pytest.fixture
 async def executor() -> AsyncIterator[VerifyingExecutor]:
     fake = VerifyingExecutor()
@@ -69,13 +83,7 @@ def calls(executor: FakeWebhook, action: str) -> list[dict[str, Any]]:
 async def test_an_approved_production_deploy_carries_a_receipt_the_executor_verifies(
     executor: VerifyingExecutor, slack: SlackEmulator, make_bot: MakeBot
 ) -> None:
-    bot = await make_bot(
-        hitl_deploy_webhook_url=f"{executor.url}/hook",
-        hitl_deploy_webhook_secret=SECRET,
-        hitl_receipt_secret=RECEIPT_SECRET,
-    )
-    root = await mention(slack, "deploy api 3.0.0 to production")
-    await bot.settle()
+    bot, root = await production_deploy(make_bot, slack, executor)
     await slack.click(
         user=BOB, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
     )
@@ -114,13 +122,7 @@ async def test_an_executor_refuses_a_deploy_nobody_signed_for(
 async def test_an_edited_approvals_receipt_matches_the_edited_arguments(
     executor: VerifyingExecutor, slack: SlackEmulator, make_bot: MakeBot
 ) -> None:
-    bot = await make_bot(
-        hitl_deploy_webhook_url=f"{executor.url}/hook",
-        hitl_deploy_webhook_secret=SECRET,
-        hitl_receipt_secret=RECEIPT_SECRET,
-    )
-    root = await mention(slack, "deploy api 3.0.0 to production")
-    await bot.settle()
+    bot, root = await production_deploy(make_bot, slack, executor)
     await slack.click(
         user=BOB, message=approval_message(slack, DEPLOYS, root), action_id="hitl_edit"
     )
@@ -216,13 +218,7 @@ async def threads_show(thread_id: str, environ: dict[str, str]) -> str:
 async def test_threads_show_prints_the_receipt_that_was_sent(
     executor: VerifyingExecutor, slack: SlackEmulator, make_bot: MakeBot, redis_server: str
 ) -> None:
-    bot = await make_bot(
-        hitl_deploy_webhook_url=f"{executor.url}/hook",
-        hitl_deploy_webhook_secret=SECRET,
-        hitl_receipt_secret=RECEIPT_SECRET,
-    )
-    root = await mention(slack, "deploy api 3.0.0 to production")
-    await bot.settle()
+    bot, root = await production_deploy(make_bot, slack, executor)
     await slack.click(
         user=BOB, message=approval_message(slack, DEPLOYS, root), action_id="hitl_approve"
     )
