@@ -1,0 +1,35 @@
+"""`hitl mcp`: the MCP tools of bot/mcp_server.py over stdin/stdout, for an MCP client that
+spawns the server itself. It only posts the asking message and enqueues jobs; the workers of
+`hitl serve` or `hitl worker` do the rest."""
+
+from __future__ import annotations
+
+from bot.mcp_server import build_mcp
+from bot.requests_api import RequestOps
+from bot.services import ConfigError, Services, build_services
+from bot.settings import Settings
+
+
+async def serve_stdio(settings: Settings) -> None:
+    """Serve the tools on stdio until the client closes stdin. Logs go to stderr: stdout is the
+    protocol's."""
+    if not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN not set: `hitl mcp` asks people in Slack.")
+    services = build_services(settings)
+    try:
+        await services.queue.setup()
+        await build_mcp(request_ops(services)).run_stdio_async()
+    finally:
+        await services.close()
+
+
+def request_ops(services: Services) -> RequestOps:
+    """The RequestOps `hitl serve` builds, from the same settings."""
+    return RequestOps(
+        store=services.store,
+        queue=services.queue,
+        client=services.client,
+        redis=services.redis,
+        callback_hosts=services.settings.hitl_callback_hosts,
+        signed=bool(services.settings.hitl_callback_secret),
+    )
