@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
 
 from bot.emulator.server import SlackEmulator
+from bot.services import build_services
 from tests.conftest import ALICE, BOB, DEPLOYS, BotProcess, MakeBot
 from tests.support import approval_message, bot_replies, has_buttons, shown_text, worker_env
 
@@ -56,16 +57,24 @@ async def stdio_session(slack: SlackEmulator, redis_url: str, log: Path) -> Asyn
 @asynccontextmanager
 async def http_session(bot: BotProcess, secret: str) -> AsyncIterator[Any]:
     """`/mcp` on the bot's HTTP app, with its lifespan (the SDK's session manager) running."""
-    app = bot.services.http
-    headers = {"Authorization": f"Bearer {secret}"}
     async with (
-        app.router.lifespan_context(app),
-        httpx2.AsyncClient(headers=headers, timeout=30) as client,
+        lifespan(bot),
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=30) as client,
         streamable_http_client(f"{bot.server.url}/mcp", http_client=client) as (read, write),
         ClientSession(read, write) as session,
     ):
         await session.initialize()
         yield session
+
+
+@asynccontextmanager
+async def lifespan(bot: BotProcess) -> AsyncIterator[None]:
+    """The app's lifespan, run here when the bot's server does not run it (bot/serving.py)."""
+    app = bot.services.http
+    async with AsyncExitStack() as stack:
+        if bot.server.server.config.lifespan == "off":
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield
 
 
 def _text(result: CallToolResult) -> str:
@@ -93,7 +102,6 @@ def root_of(slack: SlackEmulator) -> Any:
     return root
 
 
-@pytest.mark.slow
 async def test_an_mcp_client_over_stdio_asks_a_click_approves_and_get_request_returns_it(
     slack: SlackEmulator, make_bot: MakeBot, redis_server: str, tmp_path: Path
 ) -> None:
@@ -243,20 +251,30 @@ async def test_bad_input_is_a_tool_error_naming_the_field(
 
 async def test_mcp_over_http_needs_a_token_with_the_request_scope(make_bot: MakeBot) -> None:
     bot = await make_bot(hitl_api_tokens=TOKENS)
-    app = bot.services.http
     hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     accept = {"Accept": "application/json, text/event-stream"}
-    async with httpx.AsyncClient(base_url=bot.server.url, headers=accept) as client:
-        # Served without its lifespan, /mcp says so instead of failing inside the SDK.
-        idle = await client.post("/mcp", json=hello, headers={"Authorization": f"Bearer {CI}"})
-        assert idle.status_code == 503 and "lifespan" in idle.json()["error"]
-        async with app.router.lifespan_context(app):
-            assert (await client.post("/mcp", json=hello)).status_code == 401
-            wrong = await client.post("/mcp", json=hello, headers={"Authorization": "Bearer x"})
-            assert wrong.status_code == 401
-            reader = {"Authorization": f"Bearer {READER}"}
-            scoped = await client.post("/mcp", json=hello, headers=reader)
-            assert scoped.status_code == 403 and scoped.json()["missing_scope"] == "request"
+    async with (
+        lifespan(bot),
+        httpx.AsyncClient(base_url=bot.server.url, headers=accept) as client,
+    ):
+        assert (await client.post("/mcp", json=hello)).status_code == 401
+        wrong = await client.post("/mcp", json=hello, headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 401
+        reader = {"Authorization": f"Bearer {READER}"}
+        scoped = await client.post("/mcp", json=hello, headers=reader)
+        assert scoped.status_code == 403 and scoped.json()["missing_scope"] == "request"
+
+    # An app served without its lifespan says so instead of failing inside the SDK.
+    idle = build_services(bot.services.settings)
+    try:
+        transport = httpx.ASGITransport(app=idle.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+            answer = await client.post(
+                "/mcp", json=hello, headers=accept | {"Authorization": f"Bearer {CI}"}
+            )
+        assert answer.status_code == 503 and "lifespan" in answer.json()["error"]
+    finally:
+        await idle.close()
 
 
 async def test_the_token_that_asked_over_mcp_cannot_approve_it_through_the_api(
