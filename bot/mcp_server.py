@@ -72,6 +72,7 @@ REQUEST_INPUT = (
     "Ask a person in Slack a question when you lack information only a human has (a choice, a "
     "missing value, a clarification). Posts `question` in `channel` (a Slack channel ID); "
     "`options` (up to 5 short strings) become buttons, and a reply in the thread answers too. "
+    "`approvers`: Slack user IDs who may answer (default: the configured approvers). "
     "When the status becomes `answered`, the answer is in `answer`. "
     f"`wait_seconds` (0 to {MAX_WAIT_SECONDS:.0f}): how long to wait for it in this call. "
     f"{_POLL_RULE} {_RESULT}"
@@ -125,10 +126,12 @@ def build_mcp(ops: RequestOps) -> MCPServer[Any]:
         question: str,
         ctx: McpContext,
         options: list[str] | None = None,
+        approvers: list[str] | None = None,
         wait_seconds: float = 0,
     ) -> str:
         fields = {"kind": "input", "channel": channel, "question": question}
-        return await _asked(ops, fields | {"options": options or []}, ctx, wait_seconds)
+        chosen = {"options": options or [], "approvers": approvers or []}
+        return await _asked(ops, fields | chosen, ctx, wait_seconds)
 
     async def get_request(id: str, ctx: McpContext, wait_seconds: float = 0) -> str:
         async with _refusals():

@@ -198,6 +198,21 @@ async def test_a_question_is_answered_in_the_thread_and_a_request_can_be_withdra
         assert await call(session, "list_pending") == []
 
 
+async def test_a_question_names_who_may_answer_it(slack: SlackEmulator, make_bot: MakeBot) -> None:
+    bot = await make_bot(hitl_api_tokens=TOKENS, approvers=frozenset())
+    async with http_session(bot, CI) as session:
+        asked = await call(
+            session, "request_input", channel=DEPLOYS, question="Which day?", approvers=[ALICE]
+        )
+        await bot.settle()
+        root = root_of(slack)
+        await slack.post_message(user=BOB, channel=DEPLOYS, text="Monday", thread_ts=root.ts)
+        await slack.post_message(user=ALICE, channel=DEPLOYS, text="Friday", thread_ts=root.ts)
+        await bot.settle()
+        answered = await call(session, "get_request", id=asked["id"])
+    assert answered["status"] == "answered" and answered["answer"] == "Friday"
+
+
 def _ts(slack: SlackEmulator) -> str:
     """The newest top-level message in DEPLOYS (the second request's)."""
     return [m for m in slack.messages if m.thread_ts is None and m.channel == DEPLOYS][-1].ts
