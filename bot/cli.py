@@ -55,7 +55,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
         case "worker":
             return runners.worker(settings)
         case "mcp":
-            return mcp_stdio.serve_stdio(settings)
+            return mcp_stdio.serve_stdio(with_sandbox(settings))
         case "threads":
             return threads_cli.run(args, with_sandbox(settings))
         case "prompt":

@@ -4,17 +4,18 @@ spawns the server itself. It only posts the asking message and enqueues jobs; th
 
 from __future__ import annotations
 
+from bot.cli_support import require_slack
 from bot.mcp_server import build_mcp
 from bot.requests_api import RequestOps
-from bot.services import ConfigError, Services, build_services
+from bot.services import Services, build_services
 from bot.settings import Settings
 
 
 async def serve_stdio(settings: Settings) -> None:
     """Serve the tools on stdio until the client closes stdin. Logs go to stderr: stdout is the
-    protocol's."""
-    if not settings.slack_bot_token:
-        raise ConfigError("SLACK_BOT_TOKEN not set: `hitl mcp` asks people in Slack.")
+    protocol's. Next to a running `hitl sandbox`, unset REDIS_URL and SLACK_BOT_TOKEN are
+    the sandbox's."""
+    require_slack(settings)
     services = build_services(settings)
     try:
         await services.queue.setup()

@@ -24,7 +24,16 @@ from mcp_types import CallToolResult, TextContent
 from bot.emulator.server import SlackEmulator
 from bot.services import build_services
 from tests.conftest import ALICE, BOB, DEPLOYS, BotProcess, MakeBot
-from tests.support import approval_message, bot_replies, has_buttons, shown_text, worker_env
+from tests.support import (
+    NO_SANDBOX_STATE,
+    approval_message,
+    bot_replies,
+    cli_env,
+    has_buttons,
+    hitl,
+    shown_text,
+    worker_env,
+)
 
 CI = "ci-secret-0123456789abcdef"
 READER = "reader-secret-0123456789abcdef"
@@ -43,7 +52,9 @@ DROP = {
 async def stdio_session(slack: SlackEmulator, redis_url: str, log: Path) -> AsyncIterator[Any]:
     """`hitl mcp` as an MCP client spawns it: a subprocess speaking MCP on stdin/stdout."""
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "bot", "mcp"], env=worker_env(slack, redis_url)
+        command=sys.executable,
+        args=["-m", "bot", "mcp"],
+        env=worker_env(slack, redis_url, HITL_SANDBOX_STATE=NO_SANDBOX_STATE),
     )
     with log.open("w") as errlog:
         async with (
@@ -140,6 +151,12 @@ async def test_an_mcp_client_over_stdio_asks_a_click_approves_and_get_request_re
     assert decided["arguments"] == {"env": "staging", "keys": 42}
     assert decided["url"].endswith(f"/archives/{DEPLOYS}/p{card.ts.replace('.', '')}")
     assert "Traceback" not in log.read_text()
+
+
+async def test_hitl_mcp_without_a_slack_token_says_what_to_set(redis_server: str) -> None:
+    proc = await hitl("mcp", environ=cli_env(redis_server))
+    _, stderr = await proc.communicate()
+    assert proc.returncode == 2 and "SLACK_BOT_TOKEN is not set" in stderr.decode()
 
 
 async def test_an_mcp_client_over_http_asks_with_its_token_and_reads_the_decision(
