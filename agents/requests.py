@@ -9,6 +9,7 @@ work as for every agent. `view` is how the API and its webhooks show a request."
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,6 +38,7 @@ SPEC = "api_request"
 
 RequestStatus = Literal["waiting", "approved", "rejected", "answered", "expired", "cancelled"]
 SlackId = Annotated[str, Field(pattern=r"^[USW][A-Z0-9]+$")]
+USER_ID = r"[UW][A-Z0-9]+"
 
 
 class InvalidField(ValueError):
@@ -230,6 +232,10 @@ def terms_for(spec: NewRequest, policy: Policy, now: datetime) -> Terms:
                 "approvers", f"{', '.join(outside)} may not decide it: policy names {named}"
             )
         update["deciders"] = tuple(spec.approvers)
+    answerers = update.get("deciders", terms.deciders)
+    if spec.kind == "input" and not answerers and not re.fullmatch(USER_ID, spec.requested_by):
+        # A question is answered by its requester or its deciders: here, by nobody.
+        raise InvalidField("approvers", "name who may answer, or a Slack user ID in `requested_by`")
     if spec.quorum is not None:
         if spec.quorum < terms.quorum:
             raise InvalidField("quorum", f"policy needs at least {terms.quorum} approvals")

@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bot import audit_cli, eval_cli, logs, prompt_cli, runners, threads_cli
+from bot import audit_cli, eval_cli, logs, mcp_stdio, prompt_cli, runners, threads_cli
 from bot.cli_support import CommandFailed, with_sandbox
 from bot.services import ConfigError, agents_for
 from bot.settings import Settings
@@ -34,6 +34,7 @@ def _parser(agent_names: list[str]) -> argparse.ArgumentParser:
     socket = sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     socket.add_argument("--no-worker", action="store_true")
     sub.add_parser("worker", help="take agent steps from the job stream")
+    sub.add_parser("mcp", help="the human-contact tools as an MCP server on stdio")
     threads_cli.add_parser(sub)
     prompt_cli.add_parser(sub, agent_names)
     eval_cli.add_parser(sub, agent_names)
@@ -53,6 +54,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any
             return runners.socket_mode(settings, with_worker=not args.no_worker)
         case "worker":
             return runners.worker(settings)
+        case "mcp":
+            return mcp_stdio.serve_stdio(with_sandbox(settings))
         case "threads":
             return threads_cli.run(args, with_sandbox(settings))
         case "prompt":

@@ -1,4 +1,5 @@
-"""HTTP mode: Slack's Events API and interactivity on POST /slack/events, plus health."""
+"""HTTP mode: Slack's Events API and interactivity on POST /slack/events, plus health, the
+thread and requests APIs and MCP at /mcp."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from agents.runtime.metrics import Metrics
 from agents.runtime.worker_health import WorkerHealth
 from bot.api import api_routes
 from bot.api_auth import ApiToken
+from bot.mcp_server import McpEndpoint
 from bot.operations import ThreadOps
 from bot.requests_api import RequestOps
 
@@ -87,13 +89,18 @@ def build_http_app(
             return JSONResponse({"ok": False, **problems}, status_code=503)
         return JSONResponse({"ok": True})
 
+    # MCP's Streamable HTTP at exactly /mcp (a Route, not a Mount, which would redirect to
+    # /mcp/); its session manager runs in the app's lifespan.
+    mcp = None if requests is None else McpEndpoint(requests, tokens=api_tokens)
     return Starlette(
         routes=[
             Route("/slack/events", events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_route(metrics, redis), methods=["GET"]),
             *api_routes(ops, tokens=api_tokens, requests=requests),
-        ]
+            *([] if mcp is None else [Route("/mcp", mcp)]),
+        ],
+        lifespan=None if mcp is None else mcp.lifespan,
     )
 
 

@@ -31,7 +31,7 @@ class RunningServer:
 
 async def start_server(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving `app`; port 0 picks a free port. Returns once the socket is listening."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="auto")
     server = uvicorn.Server(config)
     # uvicorn captures SIGINT/SIGTERM in serve(); the caller owns signals here.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -128,3 +128,16 @@ async def test_the_edit_form_offers_the_arguments_only_and_a_renamed_action_is_r
             assert told.user == BOB and "an edit can't change" in told.text, told.text
         shown = (await client.get(f"/requests/{request_id}")).json()
     assert shown["status"] == "waiting" and shown["decisions"] == []
+
+
+async def test_a_question_nobody_could_answer_is_refused(make_bot: MakeBot) -> None:
+    # No HITL_APPROVERS: a question is answered by its requester or the approvers it names.
+    bot = await make_bot(hitl_api_token=TOKEN, approvers=frozenset())
+    question = {"kind": "input", "channel": DEPLOYS, "question": "Which region?"}
+    async with client_of(bot.server.url) as client:
+        nobody = await client.post("/requests", json=question | {"requested_by": "ci-bot"})
+        requester = await client.post("/requests", json=question | {"requested_by": ALICE})
+        named = await client.post("/requests", json=question | {"approvers": [BOB]})
+    assert nobody.status_code == 422, nobody.text
+    assert nobody.json()["details"][0]["field"] == "approvers"
+    assert (requester.status_code, named.status_code) == (201, 201)
