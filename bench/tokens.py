@@ -6,16 +6,39 @@ JSON of the `messages` array, so the envelopes cost the same on both sides; the 
 tool schemas, identical in both, are left out.
 
 cl100k comes from `bpe-openai`, whose wheel embeds the token tables (tiktoken downloads them at
-run time, which this machine cannot do); `hello world` → [15339, 1917] as in tiktoken."""
+run time, which this machine cannot do); `hello world` → [15339, 1917] as in tiktoken.
+
+5. Billed prompt tokens per model step (`billed_run`): the whole request body of each of the 10
+model steps of the 10-step trace (bench/trace.py), captured by a fake provider
+(bench/fake_provider.py) from three clients pointed at it: ours (`OpenAIModel`, chat
+completions, run through the real bot), the OpenAI Agents SDK (its default Responses API model,
+in a venv of its own: bench/openai_agent_requests.py) and LangGraph's prebuilt ReAct agent
+(`create_react_agent` over `langchain_openai.ChatOpenAI`, chat completions). Same instructions
+(the deploy agent's prompt), same mention, same tool calls and outputs; the baselines get the
+tools the way their frameworks take them: our business tools plus `request_input` and
+`escalate`, with the schemas pydantic generates for their arguments, approval by the framework's
+own mechanism (the SDK's `needs_approval`, LangGraph's `interrupt()`) and the final answer as
+text, so no `request_approval` or `done_for_now` tool. Counted the same way on every side, as
+a provider bills (`billed_tokens`): the text of each message (decoded, not JSON-escaped) plus 3
+tokens per message, each tool call's name and arguments, and the tool definitions as compact
+JSON of `{name, description, parameters}`; envelope fields (`type`, `strict`, ids) are not
+counted on any side."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import statistics
+import subprocess
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from bpe_openai import get_encoding
 
 from agents.deploy import AGENT as DEPLOY
+from agents.models.llm_openai import OpenAIModel
 from agents.runtime.context import render_context
 from agents.runtime.events import (
     ApprovalDecision,
@@ -26,7 +49,10 @@ from agents.runtime.events import (
     UserMessage,
 )
 from agents.runtime.thread import Thread
+from bench import storage, trace
 from bench.common import Row
+from bench.fake_provider import Call, fake_provider
+from tools.human import Escalate, RequestInput
 
 TARGET = 0.5
 
@@ -85,3 +111,221 @@ def run(thread: Thread, *, name: str) -> list[Row]:
             note=f"per step, ours {ours} vs {standard}; the {name} trace of bench/trace.py",
         )
     ]
+
+
+BILLED_TARGET = 0.6
+PER_MESSAGE = 3
+"""Tokens a chat model's template adds around each message (OpenAI's counting guide)."""
+REPLY_PRIMING = 3
+
+
+def billed_tokens(body: dict[str, Any]) -> int:
+    """The prompt tokens of one request body, chat completions or responses, as billed."""
+    enc = get_encoding("cl100k_base")
+    texts, messages = _prompt_texts(body)
+    tools = [_tool_definition(tool) for tool in body.get("tools", [])]
+    counted = sum(len(enc.encode(text)) for text in texts)
+    schema = json.dumps(tools, ensure_ascii=False, separators=(",", ":")) if tools else ""
+    return counted + messages * PER_MESSAGE + REPLY_PRIMING + len(enc.encode(schema))
+
+
+def _prompt_texts(body: dict[str, Any]) -> tuple[list[str], int]:
+    """Every text a model reads in `body`, and the number of messages they come in."""
+    texts: list[str] = []
+    items: list[dict[str, Any]] = list(body.get("messages", []))
+    if instructions := body.get("instructions"):
+        items.insert(0, {"role": "system", "content": instructions})
+    given = body.get("input", [])
+    items += [{"role": "user", "content": given}] if isinstance(given, str) else given
+    for item in items:
+        texts += [str(item[key]) for key in ("role", "name") if item.get(key)]
+        texts += _content(item.get("content"))
+        texts += [str(item[key]) for key in ("output",) if key in item]  # function_call_output
+        if item.get("type") == "function_call":
+            texts += [str(item["name"]), str(item["arguments"])]
+        for call in item.get("tool_calls") or []:
+            texts += [str(call["function"]["name"]), str(call["function"]["arguments"])]
+    return texts, len(items)
+
+
+def _content(content: Any) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    return [str(part.get("text", "")) for part in content if isinstance(part, dict)]
+
+
+def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
+    """`{name, description, parameters}` of a chat (`{type, function}`) or responses tool."""
+    spec = tool.get("function", tool)
+    return {key: spec[key] for key in ("name", "description", "parameters") if key in spec}
+
+
+def _script() -> list[Call]:
+    return [
+        (step["intent"], {k: v for k, v in step.items() if k != "intent"})
+        for step in trace.TEN_STEPS
+    ]
+
+
+async def ours_bodies() -> tuple[list[dict[str, Any]], Thread]:
+    """Our OpenAI client's 10 request bodies on the 10-step trace, run through the real bot."""
+    with fake_provider(_script()) as fake:
+        model = OpenAIModel(model="gpt-4o", base_url=fake.url, api_key="sk-fake")
+        try:
+            thread, _ = await trace.ten_step_thread(model)
+        finally:
+            await model.aclose()
+        return list(fake.bodies), thread
+
+
+GATED = frozenset({"deploy", "rollback"})
+"""The deploy agent's tools that wait for approval in production, as policy has them."""
+
+
+def baseline_tools() -> list[dict[str, Any]]:
+    """The deploy agent's tools for the frameworks: name, docstring and the schema pydantic
+    generates for the arguments (what a framework makes of a typed function), no `intent`."""
+    tools = []
+    for model in (*DEPLOY.tools, RequestInput, Escalate):
+        schema = model.model_json_schema()
+        schema.pop("description", None)
+        schema["properties"].pop("intent")
+        tools.append(
+            {
+                "name": model.model_fields["intent"].default,
+                "description": model.__doc__ and " ".join(model.__doc__.split()),
+                "parameters": schema,
+                "needs_approval": model.model_fields["intent"].default in GATED,
+            }
+        )
+    return tools
+
+
+def sdk_bodies(text: str, outputs: list[Any], *, python: Path) -> list[dict[str, Any]]:
+    """The OpenAI Agents SDK's request bodies on the same trace (bench/openai_agent_requests.py,
+    in the SDK's own venv)."""
+    script = Path(__file__).with_name("openai_agent_requests.py")
+    with fake_provider(_script()) as fake:
+        given = {
+            "base_url": fake.url,
+            "text": text,
+            "instructions": DEPLOY.prompt,
+            "tools": baseline_tools(),
+            "outputs": outputs,
+        }
+        done = subprocess.run(
+            [str(python), "-I", str(script)],
+            input=json.dumps(given),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert done.stdout.strip() == "1", done.stdout + done.stderr
+        return list(fake.bodies)
+
+
+async def langgraph_bodies(text: str, outputs: list[Any]) -> list[dict[str, Any]]:
+    """LangGraph's prebuilt ReAct agent's request bodies on the same trace."""
+    from langchain_core.tools import StructuredTool
+    from langchain_openai import ChatOpenAI
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import interrupt
+
+    with warnings.catch_warnings():
+        # LangGraph 1.x points to langchain's `create_agent`; the prebuilt one is what it has.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langgraph.prebuilt import create_react_agent
+
+    results = iter(outputs)
+
+    def tool(spec: dict[str, Any]) -> StructuredTool:
+        async def run(**arguments: Any) -> str:
+            if spec["needs_approval"]:
+                return json.dumps(interrupt({"tool": spec["name"], "arguments": arguments}))
+            return json.dumps(next(results))
+
+        return StructuredTool(
+            name=spec["name"],
+            description=spec["description"],
+            args_schema=spec["parameters"],
+            coroutine=run,
+        )
+
+    with fake_provider(_script()) as fake:
+        model = ChatOpenAI(model="gpt-4o", base_url=fake.url, api_key="sk-fake", max_retries=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            agent = create_react_agent(
+                model,
+                [tool(spec) for spec in baseline_tools()],
+                prompt=DEPLOY.prompt,
+                checkpointer=InMemorySaver(),
+            )
+        config: Any = {"configurable": {"thread_id": "t1"}}
+        result = await agent.ainvoke({"messages": [("user", text)]}, config)
+        assert "__interrupt__" in result, "the agent did not pause for approval"
+        return list(fake.bodies)
+
+
+def _row(name: str, ours: list[int], theirs: list[int]) -> Row:
+    o, t = statistics.median(ours), statistics.median(theirs)
+    saved = 1 - o / t
+    return Row(
+        figure=f"Billed prompt tokens per step vs {name} (10 steps)",
+        ours=f"{o:.0f} (step 10: {ours[-1]})",
+        baseline=f"{t:.0f} (step 10: {theirs[-1]})",
+        ratio=f"{o / t:.2f}× ({saved:.0%} fewer)",
+        target="≥ 60% fewer",
+        met=saved >= BILLED_TARGET,
+        note=f"median over the 10 steps; per step, ours {ours} vs {theirs}; whole request "
+        "bodies captured by bench/fake_provider.py, counted by bench/tokens.billed_tokens",
+    )
+
+
+async def billed_run(*, make_sdk_venv: bool = True) -> list[Row]:
+    """Rows for figure 5. Without `make_sdk_venv` the SDK row is measured only if its venv
+    already exists (bench/storage.py makes it)."""
+    bodies, thread = await ours_bodies()
+    text, steps = storage.scenario(thread)
+    outputs = [output for _, _, output in steps if output is not None]
+    ours = [billed_tokens(body) for body in bodies]
+    assert len(ours) == 10, len(ours)
+    baselines: dict[str, list[dict[str, Any]] | None] = {
+        "LangGraph create_react_agent": await langgraph_bodies(text, outputs)
+    }
+    python = storage.sdk_python(create=make_sdk_venv)
+    sdk = await asyncio.to_thread(sdk_bodies, text, outputs, python=python) if python else None
+    baselines["OpenAI Agents SDK"] = sdk
+    rows = []
+    for name, theirs in baselines.items():
+        if theirs is None:
+            rows.append(
+                Row(
+                    figure=f"Billed prompt tokens per step vs {name} (10 steps)",
+                    ours=f"{statistics.median(ours):.0f}",
+                    baseline="not measured",
+                    ratio="—",
+                    target="≥ 60% fewer",
+                    met=None,
+                    note=f"no venv at {storage.SDK_VENV} yet; a full run makes it",
+                )
+            )
+            continue
+        counts = [billed_tokens(body) for body in theirs]
+        assert len(counts) == 10, (name, len(counts))
+        rows.append(_row(name, ours, counts))
+    return rows
+
+
+def per_step(rows: Iterable[Row]) -> str:
+    """The rows' notes, one a line (for `python -m bench.tokens`)."""
+    return "\n".join(
+        f"{row.figure}: {row.ours} vs {row.baseline}, {row.ratio}\n  {row.note}" for row in rows
+    )
+
+
+if __name__ == "__main__":
+    print(per_step(asyncio.run(billed_run())))
