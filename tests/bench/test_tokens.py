@@ -15,7 +15,7 @@ from bpe_openai import get_encoding
 
 from agents.models.llm_openai import OpenAIModel, chat_request
 from bench.fake_provider import fake_provider
-from bench.tokens import billed_tokens
+from bench.tokens import billed_run, billed_tokens
 from tests.agents.models.fake_providers import deploy_request
 
 TOOL = {"name": "deploy", "description": "Deploy.", "parameters": {"type": "object"}}
@@ -75,3 +75,17 @@ async def test_the_fake_provider_records_our_clients_body_and_scripts_its_reply(
     assert json.loads(reply.text) == {"intent": "list_versions", "service": "api"}
     assert final.text == "Done."  # the script is over: a final answer in prose
     assert fake.bodies == [chat_request("gpt-4o", request)] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_billed_run_captures_ten_steps_on_every_side() -> None:
+    pytest.importorskip("langchain_openai", reason="the bench extra is not installed")
+    rows = await billed_run(make_sdk_venv=False)  # the SDK row is measured if its venv exists
+    assert [r.figure.split(" vs ")[1] for r in rows] == [
+        "LangGraph create_react_agent (10 steps)",
+        "OpenAI Agents SDK (10 steps)",
+    ]
+    langgraph = rows[0]
+    assert langgraph.met is not None and "step 10" in langgraph.ours, langgraph
+    assert "per step, ours [" in langgraph.note
