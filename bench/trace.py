@@ -81,13 +81,19 @@ async def deploy_thread() -> tuple[Thread, Thread]:
         return paused, done
 
 
-async def ten_step_thread() -> tuple[Thread, int]:
+TEN_STEPS: tuple[dict[str, str], ...] = (
+    *({"intent": "list_versions", "service": s} for s in SERVICES),
+    {"intent": "deploy", "service": "api", "version": "1.4.2", "environment": "production"},
+)
+"""The model's 10 steps, as `{"intent": <tool>, **arguments}`."""
+
+
+async def ten_step_thread(model: Model | None = None) -> tuple[Thread, int]:
     """The 10-step thread paused at its approval, and the bytes Redis holds for the thread hash
-    (version and JSON fields, as stored)."""
-    steps: list[dict[str, str]] = [{"intent": "list_versions", "service": s} for s in SERVICES]
-    deploy = {"intent": "deploy", "service": "api", "version": "1.4.2"}
-    steps.append(deploy | {"environment": "production"})
-    async with _bot(ScriptedModel(*steps)) as (slack, bot):
+    (version and JSON fields, as stored). `model` answers the 10 steps (`TEN_STEPS`; by
+    default a scripted model gives them, the token figure points our OpenAI client at a fake
+    provider that does)."""
+    async with _bot(model or ScriptedModel(*TEN_STEPS)) as (slack, bot):
         await _mention(slack, bot, TEN_STEPS_TEXT)
         paused = await _paused(bot)
         # 9 model steps; the 10th, the deploy, became an approval request by policy.

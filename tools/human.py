@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,31 @@ class RequestApproval(BaseModel, Generic[ActionT]):
     intent: Literal["request_approval"] = "request_approval"
     action: ActionT = Field(description="The exact tool call to run once approved.")
     summary: str = Field(description="One line telling the approver what will happen and why.")
+
+
+def approval_parameters(intents: Sequence[str]) -> dict[str, Any]:
+    """`request_approval`'s parameters as the model sees them. The action is named by its tool
+    (`intent`, one of `intents`) and its arguments are that tool's, which the model has in the
+    tool's own schema: repeating every business tool's schema here cost more tokens than all the
+    other tools together. The call is still validated against the tool's own model."""
+    fields = RequestApproval.model_fields
+    action = (
+        f"{fields['action'].description} `intent` names the tool; the other keys are its "
+        "arguments, as that tool takes them."
+    )
+    return {
+        "type": "object",
+        "properties": {
+            "action": {
+                "type": "object",
+                "description": action,
+                "properties": {"intent": {"enum": list(intents)}},
+                "required": ["intent"],
+            },
+            "summary": {"type": "string", "description": fields["summary"].description},
+        },
+        "required": ["action", "summary"],
+    }
 
 
 class RequestInput(BaseModel):

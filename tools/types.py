@@ -85,6 +85,47 @@ def fixed_fields(tool: type[BaseModel]) -> frozenset[str]:
     return frozenset(name for name, spec in properties.items() if spec.get("readOnly"))
 
 
+_SAY_NOTHING: tuple[object, ...] = (None, "", [], {})
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` as a model needs it, every token billed on each step: no `title`s (they repeat
+    the names), no defaults that say nothing (null, empty), and an optional field as its own
+    type (`anyOf [X, null]` with default null is X, left out of `required`). What validates a
+    call is untouched: this shapes only what the model reads."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" or (key == "default" and value in _SAY_NOTHING):
+            continue
+        if key in ("properties", "$defs"):
+            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
+        elif key in ("anyOf", "oneOf", "allOf"):
+            out[key] = [compact_schema(sub) for sub in value]
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = compact_schema(value)
+        else:
+            out[key] = value
+    branches = out.get("anyOf")
+    if schema.get("default", 0) is None and isinstance(branches, list) and len(branches) == 2:
+        rest = [b for b in branches if b != {"type": "null"}]
+        if len(rest) == 1:
+            del out["anyOf"]
+            out = rest[0] | out
+    return out
+
+
+def call_parameters(tool: type[BaseModel]) -> dict[str, Any]:
+    """A business tool's parameters as the model sees them: its compact schema without the
+    `intent`, which the call's name carries (the model clients put it back from the name), and
+    without the docstring, which is the call's description already."""
+    schema = compact_schema(tool.model_json_schema())
+    schema.pop("description", None)
+    schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "intent"}
+    if "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name != "intent"]
+    return schema
+
+
 class ToolModel(BaseModel):
     """Base of the business tool models: what a tool tells policy and people, with the common
     defaults. Override on the tools where the answer differs."""

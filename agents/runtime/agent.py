@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field, TypeAdapter
 from agents.runtime.events import Event
 from agents.runtime.policy import Policy
 from agents.runtime.thread import Thread
-from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput
-from tools.types import Tool, ToolFamily
+from tools.human import DoneForNow, Escalate, RequestApproval, RequestInput, approval_parameters
+from tools.types import Tool, ToolFamily, call_parameters
 
 Step = Tool | RequestApproval[Any] | RequestInput | Escalate | DoneForNow
 """One next step: a business tool call, a human tool, or the end of the run."""
@@ -88,16 +88,27 @@ class Agent:
     def _steps(self) -> TypeAdapter[Any]:
         return TypeAdapter(_union(self.step_models))
 
+    @cached_property
+    def _tool_schemas(self) -> tuple[dict[str, Any], ...]:
+        intents = [m.model_fields["intent"].default for m in self.tools]
+        schemas = []
+        for model in self.step_models:
+            name = model.model_fields["intent"].default
+            parameters = (
+                approval_parameters(intents)
+                if name == "request_approval"
+                else call_parameters(model)
+            )
+            schemas.append(
+                {"name": name, "description": inspect.getdoc(model) or "", "parameters": parameters}
+            )
+        return tuple(schemas)
+
     def tool_schemas(self) -> list[dict[str, Any]]:
-        """One JSON schema per tool, as the model sees them."""
-        return [
-            {
-                "name": m.model_fields["intent"].default,
-                "description": inspect.getdoc(m) or "",
-                "parameters": m.model_json_schema(),
-            }
-            for m in self.step_models
-        ]
+        """One JSON schema per tool, as the model sees them (compact: see `call_parameters`).
+        Made once per agent: every model step sends them, and pydantic takes milliseconds to
+        generate them."""
+        return list(self._tool_schemas)
 
     def parse_step(self, raw: str) -> Step:
         """Validate raw model output into one typed next step (raises ValueError)."""
