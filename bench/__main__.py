@@ -1,13 +1,16 @@
-"""`python -m bench [--quick]`: run every benchmark, print the table, write docs/benchmarks.md."""
+"""`python -m bench [--quick] [--json FILE]`: run every benchmark, print the table, write
+docs/benchmarks.md (and the same figures as JSON)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +18,8 @@ from pathlib import Path
 from bench import ack, resume, scale, storage, tokens, trace
 from bench.common import Row
 
-HEADER = ("figure", "ours", "baseline", "ratio", "target", "met?")
+BENCHMARKS = ("ack", "resume", "storage", "tokens", "scale")
+HEADER = ("figure", "durability", "ours", "baseline", "ratio", "target", "met?")
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,23 @@ class Sizes:
     events: int
     rate: float
     cycles: int
+    runs: int  # of the alternated benchmarks (ack, pause→resume), each figure their median
+    warmup: int  # pause→resume cycles per side per run, not kept
 
 
-FULL = Sizes(threads=10_000, real_threads=1_000, resumes=1_000, events=2_000, rate=200, cycles=200)
-QUICK = Sizes(threads=60, real_threads=40, resumes=10, events=100, rate=200, cycles=10)
+FULL = Sizes(
+    threads=10_000,
+    real_threads=1_000,
+    resumes=1_000,
+    events=2_000,
+    rate=100,
+    cycles=200,
+    runs=3,
+    warmup=5,
+)
+QUICK = Sizes(
+    threads=60, real_threads=40, resumes=10, events=60, rate=100, cycles=5, runs=3, warmup=2
+)
 
 
 def met(row: Row) -> str:
@@ -37,7 +54,8 @@ def met(row: Row) -> str:
 
 
 def cells(row: Row) -> tuple[str, ...]:
-    return (row.figure, row.ours, row.baseline, row.ratio, row.target, met(row))
+    durability = row.durability or "—"
+    return (row.figure, durability, row.ours, row.baseline, row.ratio, row.target, met(row))
 
 
 def text_table(rows: Sequence[Row]) -> str:
@@ -48,12 +66,46 @@ def text_table(rows: Sequence[Row]) -> str:
     )
 
 
-def markdown(rows: Sequence[Row], *, sizes: Sizes, seconds: float, quick: bool) -> str:
+def machine() -> str:
+    """What ran the benchmarks: interpreter, CPUs (and their model), OS."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = f" ({names[0].split(':', 1)[1].strip()})" if names else ""
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs{model}, {platform.system()} {platform.machine()}"
+    )
+
+
+def as_json(rows: Sequence[Row], *, sizes: Sizes, seconds: float, quick: bool) -> str:
+    """The same figures as the table, with the per-run numbers behind them."""
+    return json.dumps(
+        {
+            "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            "machine": machine(),
+            "quick": quick,
+            "seconds": round(seconds, 1),
+            "sizes": dataclasses.asdict(sizes),
+            "figures": [dataclasses.asdict(r) for r in rows],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def markdown(
+    rows: Sequence[Row],
+    *,
+    sizes: Sizes,
+    seconds: float,
+    quick: bool,
+    only: Sequence[str] = BENCHMARKS,
+) -> str:
     table = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     table += ["| " + " | ".join(cells(r)) + " |" for r in rows]
     notes = [f"- **{r.figure}**: {r.note}" for r in rows if r.note]
-    machine = f"{platform.python_implementation()} {platform.python_version()}, "
-    machine += f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}"
     return "\n".join(
         [
             "# Benchmarks",
@@ -61,9 +113,10 @@ def markdown(rows: Sequence[Row], *, sizes: Sizes, seconds: float, quick: bool) 
             'Produced by `python -m bench` (after `pip install -e ".[bench]"`); see',
             "[How these are measured](#how-these-are-measured). Do not edit by hand.",
             "",
-            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}, "
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, "
             f"{'QUICK sizes (smoke test, not results)' if quick else 'full sizes'}, "
-            f"{seconds:.0f} s in all. Sizes: {sizes}.",
+            f"{seconds:.0f} s in all. Sizes: {sizes}."
+            + ("" if set(only) == set(BENCHMARKS) else f" Only: {', '.join(only)}."),
             "",
             *table,
             "",
@@ -114,9 +167,25 @@ MISSES = [
 
 
 METHOD = [
-    "Everything runs on loopback on one machine, against a `redis-server` the benchmark starts",
-    "(no persistence), the project's Slack emulator and the offline model. Each figure and its",
-    "baseline are measured in the same run. Percentiles are nearest-rank.",
+    "Everything runs on loopback on one machine, against a `redis-server` the benchmark starts,",
+    "the project's Slack emulator and the offline model. Each figure and its baseline are",
+    "measured in the same run. Percentiles are nearest-rank.",
+    "",
+    "**Side by side.** The timed comparisons (ack latency, pause→resume) alternate the two",
+    "sides request by request or cycle by cycle, rather than running one side and then the",
+    "other, so a slow moment of the host (the machine is shared) falls on both alike. Each is",
+    "measured in several runs (`Sizes.runs`); a cell shows the median run and, in brackets, the",
+    "lowest and the highest run; a ratio is taken run by run and shown the same way. `--json",
+    "FILE` writes the same figures with the per-run numbers behind them.",
+    "",
+    "**Durability.** The *durability* column says what each side synced to disk while it was",
+    "timed. Every redis-server runs without persistence (`appendonly no`, no RDB saves) unless",
+    "that column says otherwise; in the *sync on every write* setting Redis runs with",
+    "`appendonly yes` and `appendfsync always` (an fsync before each write is answered) and",
+    "LangGraph's SQLite with `synchronous=FULL`, both on the same ext4 disk. SQLite is always",
+    "in WAL mode (`AsyncSqliteSaver.setup()` sets it). The benchmark checks that each server",
+    "and database ran with the setting its row names. A dash: not a timed figure, or nothing",
+    "stored.",
     "",
     f"### {ack.__doc__}",
     "",
@@ -134,16 +203,26 @@ METHOD = [
 ]
 
 
-async def run_all(sizes: Sizes, *, quick: bool) -> list[Row]:
-    """Every figure, in the issue's order (1 to 5), each with its baseline in the same run."""
-    rows = await ack.run(events=sizes.events, rate=sizes.rate)
-    rows += await resume.run(cycles=sizes.cycles)
-    ten_steps, stored = await trace.ten_step_thread()
-    rows += await storage.run(ten_steps, stored, make_sdk_venv=not quick)
-    _, finished = await trace.deploy_thread()
-    rows += tokens.run(finished, name="deploy with a question")
-    rows += tokens.run(ten_steps, name="10-step")
-    rows += await scale.run(threads=sizes.threads, real=sizes.real_threads, resumes=sizes.resumes)
+async def run_all(sizes: Sizes, *, quick: bool, only: Collection[str] = BENCHMARKS) -> list[Row]:
+    """Every figure (or those of the benchmarks in `only`), in the issue's order (1 to 5),
+    each with its baseline in the same run."""
+    rows: list[Row] = []
+    if "ack" in only:
+        rows += await ack.run(events=sizes.events, rate=sizes.rate, runs=sizes.runs)
+    if "resume" in only:
+        rows += await resume.run(cycles=sizes.cycles, runs=sizes.runs, warmup=sizes.warmup)
+    if {"storage", "tokens"} & set(only):
+        ten_steps, stored = await trace.ten_step_thread()
+        if "storage" in only:
+            rows += await storage.run(ten_steps, stored, make_sdk_venv=not quick)
+        if "tokens" in only:
+            _, finished = await trace.deploy_thread()
+            rows += tokens.run(finished, name="deploy with a question")
+            rows += tokens.run(ten_steps, name="10-step")
+    if "scale" in only:
+        rows += await scale.run(
+            threads=sizes.threads, real=sizes.real_threads, resumes=sizes.resumes
+        )
     return rows
 
 
@@ -151,14 +230,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
+    parser.add_argument(
+        "--only",
+        type=lambda names: names.split(","),
+        default=list(BENCHMARKS),
+        help=f"comma-separated, of {','.join(BENCHMARKS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    if unknown := set(args.only) - set(BENCHMARKS):
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
-    rows = asyncio.run(run_all(sizes, quick=args.quick))
+    rows = asyncio.run(run_all(sizes, quick=args.quick, only=args.only))
     seconds = time.perf_counter() - started
     print(text_table(rows))
     print(f"\n{seconds:.0f} s; written to {args.out}")
-    args.out.write_text(markdown(rows, sizes=sizes, seconds=seconds, quick=args.quick) + "\n")
+    page = markdown(rows, sizes=sizes, seconds=seconds, quick=args.quick, only=args.only)
+    args.out.write_text(page + "\n")
+    if args.json is not None:
+        args.json.write_text(as_json(rows, sizes=sizes, seconds=seconds, quick=args.quick) + "\n")
+        print(f"figures as JSON in {args.json}")
     return 0
 
 
