@@ -73,9 +73,13 @@ def machine() -> str:
     if cpuinfo.exists():
         names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
         model = f" ({names[0].split(':', 1)[1].strip()})" if names else ""
+    # The host is shared: its load when the run ended says how much to trust the spread.
+    load = (
+        f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
+    )
     return (
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs{model}, {platform.system()} {platform.machine()}"
+        f"{os.cpu_count()} CPUs{model}, {platform.system()} {platform.machine()}{load}"
     )
 
 

@@ -91,8 +91,10 @@ Sent = tuple[str, str]
 
 
 def _client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    return httpx.AsyncClient(timeout=10, limits=limits)
+    # Open loop: on a host busy with other work a backlog can build up; the latencies then say
+    # so, rather than the sender failing for want of connections.
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    return httpx.AsyncClient(timeout=60, limits=limits)
 
 
 async def _send_all(
