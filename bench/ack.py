@@ -92,8 +92,9 @@ Sent = tuple[str, str]
 
 def _client() -> httpx.AsyncClient:
     # Open loop: on a host busy with other work a backlog can build up; the latencies then say
-    # so, rather than the sender failing for want of connections.
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    # so, rather than the sender failing for want of connections. Idle connections are dropped
+    # well before uvicorn's 5 s keep-alive timeout, so none is reused as the server closes it.
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=1.0)
     return httpx.AsyncClient(timeout=60, limits=limits)
 
 
