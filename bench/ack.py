@@ -102,11 +102,11 @@ def _client() -> httpx.AsyncClient:
 
 
 async def _send_all(
-    client: httpx.AsyncClient, sends: list[Sent], offsets: list[float], retried: list[str]
+    client: httpx.AsyncClient, sends: list[Sent], times: list[float], retried: list[str]
 ) -> list[float]:
-    """Send each request signed at its offset (s) from now, open loop: a slow answer does not
-    slow the others. The latency of each answer, in ms, in order; the URL of each request sent
-    again after a transport error is appended to `retried`."""
+    """Send each request signed at its time (`time.perf_counter()`), open loop: a slow answer
+    does not slow the others. The latency of each answer, in ms, in order; the URL of each
+    request sent again after a transport error is appended to `retried`."""
     verifier = SignatureVerifier(SIGNING_SECRET)
 
     async def send(sent: Sent, at: float) -> float:
@@ -133,34 +133,36 @@ async def _send_all(
         assert response.status_code == 200, response.text
         return elapsed
 
-    t0 = time.perf_counter() + 0.05
-    return list(
-        await asyncio.gather(*(send(s, t0 + o) for s, o in zip(sends, offsets, strict=True)))
-    )
+    return list(await asyncio.gather(*(send(s, at) for s, at in zip(sends, times, strict=True))))
 
 
 async def burst(url: str, payloads: list[str], rate: float) -> list[float]:
     """Send every payload to one app at `rate`/s (open loop); the latency of each answer, ms."""
     async with _client() as client:
         sends = [(url, body) for body in payloads]
-        return await _send_all(client, sends, [i / rate for i in range(len(payloads))], [])
+        t0 = time.perf_counter() + 0.05
+        return await _send_all(client, sends, [t0 + i / rate for i in range(len(payloads))], [])
 
 
 async def alternated(
-    client: httpx.AsyncClient, pairs: list[tuple[Sent, Sent]], rate: float, retried: list[str]
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    pairs: list[tuple[Sent, Sent]],
+    rate: float,
+    retried: list[str],
 ) -> tuple[list[float], list[float]]:
     """Send each pair's two requests `1 / (2 * rate)` s apart, a pair every `1 / rate` s, the
-    first of each pair alternating between the pair's two sides. Each side's latencies, ms."""
-    sends: list[Sent] = []
-    offsets: list[float] = []
-    for i, (a, b) in enumerate(pairs):
-        sends += [a, b] if i % 2 == 0 else [b, a]
-        offsets += [i / rate, (i + 0.5) / rate]
-    got = await _send_all(client, sends, offsets, retried)
-    # Undo the alternation: even pairs went (a, b), odd ones (b, a).
-    pairs_ms = [(got[2 * i], got[2 * i + 1]) for i in range(len(pairs))]
-    a_ms = [f if i % 2 == 0 else s for i, (f, s) in enumerate(pairs_ms)]
-    b_ms = [s if i % 2 == 0 else f for i, (f, s) in enumerate(pairs_ms)]
+    first of each pair alternating between the pair's two sides, each side over its own client
+    (httpcore's pool work grows with the requests waiting for another origin's connections).
+    Each side's latencies, in ms."""
+    t0 = time.perf_counter() + 0.05
+    a_sends = [a for a, _ in pairs]
+    b_sends = [b for _, b in pairs]
+    # Even pairs: a first, b half a period later; odd pairs: b first.
+    a_at = [t0 + (i + (0 if i % 2 == 0 else 0.5)) / rate for i in range(len(pairs))]
+    b_at = [t0 + (i + (0.5 if i % 2 == 0 else 0)) / rate for i in range(len(pairs))]
+    a_ms, b_ms = await asyncio.gather(
+        _send_all(clients[0], a_sends, a_at, retried), _send_all(clients[1], b_sends, b_at, retried)
+    )
     return a_ms, b_ms
 
 
@@ -191,7 +193,8 @@ async def measure(
     async with (
         serving("bare", url, slack.api_url) as bare,
         serving("ours", url, slack.api_url) as ours,
-        _client() as client,  # one for all runs: the warm-up opens its connections
+        _client() as bare_client,  # one per app for all runs: the warm-up opens connections
+        _client() as ours_client,
     ):
         for run in range(runs + 1):  # run 0 warms up: connections, auth.test, caches
             size = WARMUP if run == 0 else events
@@ -205,7 +208,9 @@ async def measure(
             gc.collect()
             gc.freeze()  # the sender's own garbage collection would show up as server latency
             try:
-                bare_ms, ours_ms = await alternated(client, pairs, rate, retried)
+                bare_ms, ours_ms = await alternated(
+                    (bare_client, ours_client), pairs, rate, retried
+                )
             finally:
                 gc.unfreeze()
             if run > 0:
