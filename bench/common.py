@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,22 @@ class Row:
     target: str
     met: bool | None  # None: no target for this row
     note: str = ""
+    durability: str = ""
+    """What was synced to disk on each side while it was timed; empty: not a timed figure."""
+    values: dict[str, Any] = field(default_factory=dict)
+    """The raw numbers behind the cells (per-run figures and their units), for `--json`."""
+
+
+NO_PERSISTENCE = ("--appendonly", "no")
 
 
 @contextmanager
-def redis_url() -> Iterator[str]:
-    """A fresh redis-server (no persistence) on a free loopback port."""
+def redis_url(*args: str) -> Iterator[str]:
+    """A fresh redis-server on a free loopback port, its files in a temporary directory on
+    disk; no persistence unless `args` (redis-server options) ask for it."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        redis_process(Path(tmp), "--appendonly", "no") as port,
+        redis_process(Path(tmp), *(args or NO_PERSISTENCE)) as port,
     ):
         yield f"redis://127.0.0.1:{port}/0"
 
@@ -81,3 +89,36 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure measured in several runs: the median of the runs and their range."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def mid(self) -> float:
+        return statistics.median(self.runs)
+
+    def cell(self, unit: str = " ms", digits: int = 2) -> str:
+        """`1.23 ms (1.10-1.40)`, en dash: the median run, then the lowest and highest run."""
+        lo, hi = min(self.runs), max(self.runs)
+        return f"{self.mid:.{digits}f}{unit} ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
+async def alternate(
+    sides: Mapping[str, Callable[[int], Awaitable[float]]], *, cycles: int, warmup: int
+) -> dict[str, list[float]]:
+    """Run the sides' cycles in turn, one cycle each per round, rotating which goes first, so
+    a slow moment of the host falls on every side alike; `warmup` rounds are not kept. Each
+    cycle gets a number of its own (its thread's). Returns each side's timings."""
+    names = list(sides)
+    got: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(warmup + cycles):
+        turn = names[i % len(names) :] + names[: i % len(names)]
+        for name in turn:
+            seconds = await sides[name](i)
+            if i >= warmup:
+                got[name].append(seconds)
+    return got

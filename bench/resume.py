@@ -9,238 +9,143 @@ loads count as overhead on both sides.
   deadlines, `ThreadStore` on a real redis-server), handling a `Launch` then a `Decide` job,
   but with a notifier that tells nobody: Slack's HTTP is left out, as LangGraph has none.
 - LangGraph: an async `StateGraph` over `add_messages` (agent node → approval node calling
-  `interrupt()` → deploy node → agent node), `AsyncSqliteSaver` on a file, `ainvoke` then
-  `ainvoke(Command(resume=...))`, a new thread per cycle.
+  `interrupt()` → deploy node → agent node), `AsyncSqliteSaver` on a file (its `setup()` puts
+  the file in WAL mode), `ainvoke` then `ainvoke(Command(resume=...))`, a new thread per cycle.
+- LangGraph with `InMemorySaver`, for reference: the same graph with nothing stored anywhere
+  (`interrupt()` needs a checkpointer), i.e. the framework's own cost.
+
+The sides alternate cycle by cycle (the order rotates each cycle, so none always runs first),
+after a few warm-up cycles each. A run's figure per side is the median of its cycles; each
+setting is measured in several runs, each on a fresh redis-server and SQLite file, and the
+table shows the median run and the range (lowest to highest) of the runs. Two durability
+settings, the same on both sides: **no sync** (Redis without persistence, SQLite
+`synchronous=OFF`) and **sync on every write** (Redis `appendonly yes` + `appendfsync always`,
+SQLite `synchronous=FULL`), the files on the machine's disk (ext4), not tmpfs.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
-import time
-from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
-from langgraph.types import Command, interrupt
 from redis.asyncio import Redis
 
-from agents.runtime.deadlines import Deadlines
-from agents.runtime.events import ToolResult, call_hash
-from agents.runtime.handling import Runtime
-from agents.runtime.jobs import Decide, Launch
-from agents.runtime.loop import StepDeps
-from agents.runtime.metrics import Metrics
-from agents.runtime.outbox import DeliveryLedger, Outbox
-from agents.runtime.store import ThreadStore
-from agents.runtime.thread import SlackOrigin, Thread
-from agents.runtime.types import ModelReply, ModelRequest, Tell
-from bench.common import ALICE, BOB, DEPLOYS, Row, redis_url, services
-from bot.adapters import simulated_store
-from bot.agent_loading import BUILT_IN, load_agents
-from bot.services import policy_for
-from tools.deploy import DEPLOY_TOOLS, DEPLOYER, Deploy, SimulatedDeployer
-from tools.types import AdapterSet
+from bench.common import Row, Spread, alternate, redis_url
+from bench.resume_sides import langgraph, ours
 
-TARGET = 5
-DEPLOY_CALL = {
-    "intent": "deploy",
-    "service": "api",
-    "version": "1.4.2",
-    "environment": "production",
-}
-DONE = {"intent": "done_for_now", "message": "Deployed api 1.4.2 to production."}
+TARGET = 10
 
 
-class _Clock:
-    """Time spent inside the model, summed."""
+@dataclass(frozen=True)
+class Setting:
+    """A durability setting, the same on both sides."""
 
-    def __init__(self) -> None:
-        self.seconds = 0.0
+    name: str
+    redis_args: tuple[str, ...]
+    appendfsync: str | None  # None: no append-only file
+    synchronous: str  # SQLite's `PRAGMA synchronous`
 
-
-class _Model:
-    """Deploy first; done once a tool result is in the thread. Timed."""
-
-    def __init__(self, clock: _Clock) -> None:
-        self._clock = clock
-
-    async def next_step(self, request: ModelRequest) -> ModelReply:
-        started = time.perf_counter()
-        done = any(isinstance(e, ToolResult) for e in request.thread.events)
-        reply = ModelReply(json.dumps(DONE if done else DEPLOY_CALL))
-        self._clock.seconds += time.perf_counter() - started
-        return reply
+    @property
+    def described(self) -> str:
+        redis = (
+            "Redis no persistence"
+            if self.appendfsync is None
+            else f"Redis appendonly yes, appendfsync {self.appendfsync}"
+        )
+        return f"{redis}; SQLite WAL, synchronous={self.synchronous}"
 
 
-class _Nobody:
-    """A notifier that tells nobody (Slack's HTTP calls are not part of this figure)."""
-
-    async def deliver(self, thread: Thread, index: int) -> list[str]:
-        return []
-
-    async def tell(self, thread: Thread, tell: Tell) -> list[str]:
-        raise AssertionError(tell)
-
-    async def working(self, thread: Thread, busy: bool) -> None:
-        return None
+NO_SYNC = Setting("no sync", ("--appendonly", "no"), None, "OFF")
+SYNC = Setting(
+    "sync on every write",
+    ("--appendonly", "yes", "--appendfsync", "always"),
+    "always",
+    "FULL",
+)
+SETTINGS = (NO_SYNC, SYNC)
 
 
-class _Directory:
-    async def members(self, ids: Collection[str]) -> frozenset[str]:
-        return frozenset(ids)
-
-
-async def ours(url: str, cycles: int) -> list[float]:
-    settings = services(url, "http://127.0.0.1:9/").settings  # only the settings are used
-    redis = Redis.from_url(url)
-    clock = _Clock()
-    store = ThreadStore(redis)
-    deadlines = Deadlines(redis)
-    metrics = Metrics()
-    agents = load_agents(BUILT_IN)
-    runtime = Runtime(
-        store=store,
-        agents=agents,
-        deps=StepDeps(
-            model=_Model(clock),
-            adapters=AdapterSet.of(
-                DEPLOYER.bind(SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS)))
-            ),
-            policy=policy_for(settings, agents),
-            scheduler=deadlines,
-        ),
-        outbox=Outbox(
-            store=store,
-            ledger=DeliveryLedger(redis),
-            notifier=_Nobody(),
-            deadlines=deadlines,
-            metrics=metrics,
-        ),
-        directory=_Directory(),
-        deadlines=deadlines,
-        metrics=metrics,
-        router=None,  # every launch goes to the deploy agent, as routing would send it
-    )
-    overheads = []
+async def _check_redis(url: str, setting: Setting) -> None:
+    """The redis-server ran with the setting the row names."""
+    redis = Redis.from_url(url, decode_responses=True)
     try:
-        for i in range(cycles):
-            ts = f"1700000000.{i:06d}"
-            origin = SlackOrigin(channel=DEPLOYS, thread_ts=ts)
-            launch = Launch(
-                user=ALICE, text="deploy api 1.4.2 to production", origin=origin, message_ts=ts
-            )
-            clock.seconds = 0.0
-            started = time.perf_counter()
-            await runtime.handle(launch)
-            paused_at = time.perf_counter()
-            # What the Approve button carries (read from Slack, not from the store): not timed.
-            thread = await store.find(origin)
-            loaded = await store.load(thread or "")
-            assert loaded is not None
-            request = loaded.open_request()
-            assert request is not None and request.intent == "request_approval"
-            decide = Decide(
-                thread_id=loaded.id,
-                call_id=request.call_id,
-                action_hash=call_hash(request.action),
-                approved=True,
-                user=BOB,
-            )
-            resumed_at = time.perf_counter()
-            await runtime.handle(decide)
-            finished = time.perf_counter()
-            overheads.append((paused_at - started) + (finished - resumed_at) - clock.seconds)
-            done = await store.load(loaded.id)
-            assert done is not None and done.status.value == "done", done
+        config = await redis.config_get("append*")
     finally:
         await redis.aclose()
-    return overheads
+    assert config["appendonly"] == ("no" if setting.appendfsync is None else "yes"), config
+    assert setting.appendfsync in (None, config["appendfsync"]), config
 
 
-class _State(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
+async def one_run(setting: Setting, *, cycles: int, warmup: int) -> dict[str, float]:
+    """One run on a fresh redis-server and SQLite file: each side's median overhead (s)."""
+    with redis_url(*setting.redis_args) as url, tempfile.TemporaryDirectory() as tmp:
+        sqlite = Path(tmp) / "lg.sqlite"
+        async with (
+            ours(url) as our_cycle,
+            langgraph(url, sqlite=sqlite, synchronous=setting.synchronous) as sqlite_cycle,
+            langgraph(url, sqlite=None, synchronous="") as memory_cycle,
+        ):
+            sides = {"ours": our_cycle, "sqlite": sqlite_cycle, "memory": memory_cycle}
+            samples = await alternate(sides, cycles=cycles, warmup=warmup)
+        await _check_redis(url, setting)
+    return {side: statistics.median(values) for side, values in samples.items()}
 
 
-async def langgraph(url: str, cycles: int) -> list[float]:
-    redis = Redis.from_url(url)
-    deployer = SimulatedDeployer(simulated_store(redis, DEPLOY_TOOLS))
-    clock = _Clock()
-
-    async def agent(state: _State) -> dict[str, Any]:
-        started = time.perf_counter()
-        done = any(isinstance(m, ToolMessage) for m in state["messages"])
-        if done:
-            message = AIMessage(DONE["message"])
-        else:
-            args = {k: v for k, v in DEPLOY_CALL.items() if k != "intent"}
-            message = AIMessage("", tool_calls=[{"name": "deploy", "args": args, "id": "c1"}])
-        clock.seconds += time.perf_counter() - started
-        return {"messages": [message]}
-
-    def route(state: _State) -> str:
-        last = state["messages"][-1]
-        return "approval" if isinstance(last, AIMessage) and last.tool_calls else END
-
-    async def approval(state: _State) -> Command[Any]:
-        decision = interrupt({"summary": "Deploy api 1.4.2 to production"})
-        return Command(goto="deploy" if decision["approved"] else "agent")
-
-    async def deploy(state: _State) -> dict[str, Any]:
-        last = state["messages"][-2 if isinstance(state["messages"][-1], ToolMessage) else -1]
-        assert isinstance(last, AIMessage)
-        call = last.tool_calls[0]
-        output = await deployer.deploy(Deploy(**call["args"]), idempotency_key=str(call["id"]))
-        return {"messages": [ToolMessage(json.dumps(output), tool_call_id=call["id"])]}
-
-    graph = StateGraph(_State)
-    graph.add_node("agent", agent)
-    graph.add_node("approval", approval, destinations=("deploy", "agent"))
-    graph.add_node("deploy", deploy)
-    graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route, ["approval", END])
-    graph.add_edge("deploy", "agent")
-    overheads = []
-    with tempfile.TemporaryDirectory() as tmp:
-        async with AsyncSqliteSaver.from_conn_string(str(Path(tmp) / "lg.sqlite")) as saver:
-            app = graph.compile(checkpointer=saver)
-            for i in range(cycles):
-                config: Any = {"configurable": {"thread_id": f"t{i}"}}
-                clock.seconds = 0.0
-                started = time.perf_counter()
-                first = await app.ainvoke(
-                    {"messages": [HumanMessage("deploy api 1.4.2 to production")]}, config
-                )
-                paused_at = time.perf_counter()
-                assert "__interrupt__" in first
-                resumed_at = time.perf_counter()
-                last = await app.ainvoke(Command(resume={"approved": True, "user": BOB}), config)
-                finished = time.perf_counter()
-                assert last["messages"][-1].content == DONE["message"], last
-                overheads.append((paused_at - started) + (finished - resumed_at) - clock.seconds)
-    await redis.aclose()
-    return overheads
+def _ratio(ours: Spread, baseline: Spread) -> str:
+    """How many times less overhead ours has, run by run, with the range of the runs."""
+    less = Spread(tuple(b / o for o, b in zip(ours.runs, baseline.runs, strict=True)))
+    if less.mid >= 1:
+        return less.cell("× less", 1)
+    return Spread(tuple(1 / r for r in less.runs)).cell("× MORE", 1)
 
 
-async def run(*, cycles: int) -> list[Row]:
-    warmup = 5
-    with redis_url() as url:
-        ours_s = (await ours(url, cycles + warmup))[warmup:]
-        lg_s = (await langgraph(url, cycles + warmup))[warmup:]
-    o, b = statistics.median(ours_s) * 1000, statistics.median(lg_s) * 1000
-    return [
+def _rows(setting: Setting, got: dict[str, list[float]], cycles: int) -> list[Row]:
+    ms = {side: Spread(tuple(v * 1000 for v in values)) for side, values in got.items()}
+    less = Spread(tuple(b / o for o, b in zip(ms["ours"].runs, ms["sqlite"].runs, strict=True)))
+    runs = len(ms["ours"].runs)
+    values = {side: list(spread.runs) for side, spread in ms.items()} | {"unit": "ms"}
+    head = f"Pause→resume overhead, {setting.name} (median of {runs} runs × {cycles} cycles)"
+    rows = [
         Row(
-            figure=f"Pause→resume overhead per approval cycle (median of {cycles})",
-            ours=f"{o:.2f} ms",
-            baseline=f"{b:.2f} ms (LangGraph + AsyncSqliteSaver)",
-            ratio=f"{b / o:.2f}× less" if o < b else f"{o / b:.2f}× MORE",
-            target="≥ 5× less",
-            met=b >= TARGET * o,
-            note="model time excluded on both sides; ours without Slack HTTP; see bench/resume.py",
+            figure=head,
+            ours=ms["ours"].cell(),
+            baseline=f"{ms['sqlite'].cell()} LangGraph + AsyncSqliteSaver",
+            ratio=_ratio(ms["ours"], ms["sqlite"]),
+            target=f"≥ {TARGET}× less",
+            met=less.mid >= TARGET,
+            note="model time excluded on both sides; ours without Slack HTTP; alternated "
+            "cycle by cycle; see bench/resume.py",
+            durability=setting.described,
+            values=values,
         )
     ]
+    if setting is NO_SYNC:
+        rows.append(
+            Row(
+                figure=f"Pause→resume overhead vs LangGraph with no storage ({setting.name})",
+                ours=ms["ours"].cell(),
+                baseline=f"{ms['memory'].cell()} LangGraph + InMemorySaver",
+                ratio=_ratio(ms["ours"], ms["memory"]),
+                target="—",
+                met=None,
+                note="reference: LangGraph's own cost, nothing stored; measured in the same "
+                "runs, alternated with the row above",
+                durability=f"ours: {setting.described}; LangGraph: in memory",
+                values=values,
+            )
+        )
+    return rows
+
+
+async def run(*, cycles: int, runs: int, warmup: int) -> list[Row]:
+    """Both durability settings, `runs` runs each of `cycles` alternated cycles per side."""
+    rows: list[Row] = []
+    for setting in SETTINGS:
+        got: dict[str, list[float]] = {"ours": [], "sqlite": [], "memory": []}
+        for _ in range(runs):
+            for side, seconds in (await one_run(setting, cycles=cycles, warmup=warmup)).items():
+                got[side].append(seconds)
+        rows += _rows(setting, got, cycles)
+    return rows

@@ -4,6 +4,7 @@ every figure is produced, with a baseline and a verdict where the issue sets a t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from bench.__main__ import main  # noqa: E402
 
 FIGURES = (
     "Ack latency p99",
-    "Pause→resume overhead",
+    "Pause→resume overhead, no sync",
+    "Pause→resume overhead, sync on every write",
+    "Pause→resume overhead vs LangGraph with no storage",
     "Bytes per paused thread vs LangGraph (10 steps)",
     "Bytes per paused thread vs Pydantic AI",
     "Context tokens per step",
@@ -31,8 +34,8 @@ FIGURES = (
 
 
 def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "benchmarks.md"
-    assert main(["--quick", "--out", str(out)]) == 0
+    out, as_json = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
+    assert main(["--quick", "--out", str(out), "--json", str(as_json)]) == 0
     printed = capsys.readouterr().out
     written = out.read_text()
     assert "QUICK sizes" in written
@@ -41,3 +44,12 @@ def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFix
     targets = [line for line in written.splitlines() if line.startswith("| ") and "≥" in line]
     targets += [line for line in written.splitlines() if line.startswith("| ") and "≤" in line]
     assert targets and all(line.endswith(("| yes |", "| NO |")) for line in targets), targets
+
+    # The same figures as JSON, each timed comparison with its durability and per-run numbers.
+    figures = {f["figure"]: f for f in json.loads(as_json.read_text())["figures"]}
+    assert [f for f in figures if f in printed] == list(figures)
+    timed = [f for name, f in figures.items() if name.startswith(("Ack", "Pause"))]
+    assert len(timed) == 5 and all(f["durability"] and len(f["values"]["ours"]) == 3 for f in timed)
+    synced = next(f for name, f in figures.items() if "sync on every write" in name)
+    assert "appendfsync always" in synced["durability"], synced
+    assert "synchronous=FULL" in synced["durability"], synced
