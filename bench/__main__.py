@@ -240,6 +240,7 @@ async def run_all(sizes: Sizes, *, quick: bool, only: Collection[str] = BENCHMAR
             _, finished = await trace.deploy_thread()
             rows += tokens.run(finished, name="deploy with a question")
             rows += tokens.run(ten_steps, name="10-step")
+            rows += await tokens.billed_run(make_sdk_venv=not quick)
     if "scale" in only:
         rows += await scale.run(
             threads=sizes.threads, real=sizes.real_threads, resumes=sizes.resumes

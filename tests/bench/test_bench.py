@@ -28,6 +28,7 @@ FIGURES = (
     "Bytes per paused thread vs LangGraph (10 steps)",
     "Bytes per paused thread vs Pydantic AI",
     "Context tokens per step",
+    "Billed prompt tokens per step vs LangGraph",
     "Redis memory per paused thread",
     "Resumes/s, 4 workers",
 )
