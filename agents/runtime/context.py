@@ -10,6 +10,9 @@ lines do not fit, the oldest are counted instead of shown."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import yaml
@@ -83,9 +86,12 @@ def _decision(event: ApprovalDecision) -> dict[str, Any]:
     return body
 
 
-def _unresolved(events: list[Event]) -> list[Event]:
-    last_result = max((i for i, e in enumerate(events) if isinstance(e, ToolResult)), default=-1)
-    return [e for i, e in enumerate(events) if not (isinstance(e, Error) and i < last_result)]
+def _unresolved(events: list[Event]) -> list[tuple[int, Event]]:
+    """Events with their index, without the errors a later tool result resolved."""
+    last_result = next(
+        (i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], ToolResult)), -1
+    )
+    return [(i, e) for i, e in enumerate(events) if not (isinstance(e, Error) and i < last_result)]
 
 
 CHARS_PER_TOKEN = 4
@@ -98,35 +104,75 @@ def approx_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+RENDER_CACHE_SIZE = 50_000
+"""Rendered events kept per process (a few hundred bytes each): enough for every event of the
+threads a worker is busy with, so a step renders only the events it has not seen."""
+_Key = tuple[str, str, int, str]
+_memo: OrderedDict[_Key, tuple[Event, str]] = OrderedDict()
+
+
+def _memoised(key: _Key, event: Event, make: Callable[[Event], str]) -> str:
+    """`make(event)`, once per process. Events never change once appended, so what is made of
+    one is memoised by (thread, created_at, index, what); a hit counts only for an equal
+    event, so a thread id reused by another thread (or a thread built by hand) can never be
+    shown another event's text."""
+    hit = _memo.get(key)
+    if hit is not None and (hit[0] is event or hit[0] == event):
+        _memo.move_to_end(key)
+        if hit[0] is not event:
+            _memo[key] = (event, hit[1])  # the same event loaded again: compare by identity next
+        return hit[1]
+    text = make(event)
+    _memo[key] = (event, text)
+    if len(_memo) > RENDER_CACHE_SIZE:
+        _memo.popitem(last=False)
+    return text
+
+
 def render_context(thread: Thread, *, budget: int | None = None) -> str:
     """The thread as the model sees it, within `budget` approximate tokens (None: no limit).
-    The latest event is always shown whole."""
-    rendered = [(e, text) for e in _unresolved(thread.events) if (text := render_event(e))]
-    full = "\n".join(text for _, text in rendered)
+    The latest event is always shown whole. Each event is rendered once per process (events
+    are immutable) and older events are summarised newest first only as far as the budget
+    goes, so a step costs about the same however long its thread is."""
+    created = thread.created_at.isoformat()
+    rendered = [
+        (i, e, text)
+        for i, e in _unresolved(thread.events)
+        if (text := _memoised((thread.id, created, i, "tag"), e, render_event))
+    ]
+    full = "\n".join(text for _, _, text in rendered)
     if budget is None or approx_tokens(full) <= budget:
         return full
     summary_budget = int(budget * SUMMARY_SHARE)
     kept: list[str] = []
     used = 0
-    for _, text in reversed(rendered):
+    for _, _, text in reversed(rendered):
         cost = approx_tokens(text) + 1
         if kept and used + cost > budget - summary_budget:
             break
         kept.insert(0, text)
         used += cost
-    older = [event for event, _ in rendered[: len(rendered) - len(kept)]]
-    return "\n".join([summarise(older, budget=max(budget - used, summary_budget)), *kept])
+    older = rendered[: len(rendered) - len(kept)]
+    lines = [partial(_memoised, (thread.id, created, i, "line"), e, _line) for i, e, _ in older]
+    return "\n".join([_summary(lines, budget=max(budget - used, summary_budget)), *kept])
 
 
 def summarise(events: list[Event], *, budget: int) -> str:
     """Older events as one short line each, newest kept when the lines do not all fit."""
-    lines = [_line(e) for e in events]
+    return _summary([partial(_line, e) for e in events], budget=budget)
+
+
+def _summary(lines: Sequence[Callable[[], str]], *, budget: int) -> str:
+    """The summary tag of lines made on demand, newest first until the budget is spent."""
     shown: list[str] = []
-    for line in reversed(lines):
-        if approx_tokens("\n".join([line, *shown])) + 16 > budget:
+    size = 0
+    for make in reversed(lines):
+        line = make()
+        if -(-(size + len(line) + (1 if shown else 0)) // CHARS_PER_TOKEN) + 16 > budget:
             break
         shown.insert(0, line)
-    body: dict[str, Any] = {"shortened": len(events)}
+        size += len(line) + (1 if len(shown) > 1 else 0)
+    body: dict[str, Any] = {"shortened": len(lines)}
     if len(shown) < len(lines):
         body["not_shown"] = len(lines) - len(shown)
     body["earlier"] = shown
@@ -154,12 +200,25 @@ def _compact(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+_schemas: dict[int, tuple[Agent, list[dict[str, Any]]]] = {}
+
+
+def tool_schemas(agent: Agent) -> list[dict[str, Any]]:
+    """`agent.tool_schemas()`, made once per agent: pydantic builds each JSON schema anew on
+    every call (about 3 ms for an agent's seven tools), and an agent's tools never change.
+    A new list each time; the schemas in it are shared and must not be changed."""
+    made = _schemas.get(id(agent))
+    if made is None or made[0] is not agent:
+        made = _schemas[id(agent)] = (agent, agent.tool_schemas())
+    return list(made[1])
+
+
 def build_request(agent: Agent, thread: Thread) -> ModelRequest:
     """Exactly what one step sends to the model."""
     return ModelRequest(
         agent=agent.name,
         system=agent.prompt,
         context=render_context(thread, budget=agent.context_budget),
-        tools=agent.tool_schemas(),
+        tools=tool_schemas(agent),
         thread=thread,
     )

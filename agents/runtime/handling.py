@@ -137,7 +137,9 @@ class Runtime:
         )
         if not await self._store.create(thread):
             log.info("thread %s was launched by another worker first", thread.id)
-        await self.advance(thread.id)
+            await self.advance(thread.id)
+            return
+        await self._carry_on(thread)  # as just created: no need to read it back
 
     async def _apply(
         self,
@@ -167,7 +169,7 @@ class Runtime:
             elif isinstance(result, ApprovalDecision | HumanResponse | BreakGlassReviewed):
                 result = result.model_copy(update={"job": key})
             if result is None:
-                await self.advance(thread_id)
+                await self._carry_on(thread)
                 return
             try:
                 saved = await self._store.save(thread.append(result))
@@ -177,7 +179,7 @@ class Runtime:
             await self._plan_review(saved, result)
             if user is not None:
                 self._metrics.resumed(result)  # a person's answer or decision
-            await self.advance(thread_id)
+            await self._carry_on(saved)  # as just saved: no need to read it back
             return
         raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
 
@@ -421,14 +423,19 @@ class Runtime:
         thread = await self._store.load(thread_id)
         if thread is not None:
             await self._store.audit.record(thread)
-        await self.advance(thread_id)
+            await self._carry_on(thread)
 
     async def advance(self, thread_id: str) -> None:
         """Deliver what the thread must still show, then step it until it waits for a person
         or is done, delivering each step's events after its save."""
         thread = await self._store.load(thread_id)
-        if thread is None:
-            return
+        if thread is not None:
+            await self._carry_on(thread)
+
+    async def _carry_on(self, thread: Thread) -> None:
+        """`advance` from `thread` as this worker last read or saved it. A newer version saved
+        elsewhere meanwhile only makes the next save conflict, as a newer one saved after a
+        load would: the thread is never stepped from a state that was not saved."""
         thread = await self._outbox.flush(thread)
         if thread.status is Status.RUNNING:
             await self._steps(thread)

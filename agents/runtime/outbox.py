@@ -243,15 +243,18 @@ class Outbox:
     async def flush(self, thread: Thread) -> Thread:
         """Deliver every undelivered event of `thread`, in order. Returns the thread as saved
         (with an error event for each refusal). Call it only while holding the thread's lease."""
-        cursor, retry_at, tells = await self._store.delivered(thread)
+        state = await self._store.delivery(thread)
+        cursor, tells = state.cursor, state.tells
         pending = cursor < len(thread.events) or tells > 0
-        if pending and retry_at > self._clock() + CLOCK_SKEW:
+        if pending and state.retry_at > self._clock() + CLOCK_SKEW:
             return thread  # Slack was unreachable: its planned retry delivers, in order
-        streak = cursor < len(thread.events)  # a deferral streak may be running: end it
+        streak = state.deferring  # a deferral streak is running: the first answer ends it
+        start = cursor
         while cursor < len(thread.events):
             try:
                 refused = await self._notifier.deliver(thread, cursor)
             except DeliveryDeferred as exc:
+                await self._mark(thread.id, start, cursor)
                 await self._defer(thread, exc)
                 return thread
             if streak:
@@ -260,15 +263,22 @@ class Outbox:
             if refused:
                 thread = await self._record(thread, refused)
             cursor += 1
-            await self._store.mark_delivered(thread.id, cursor)
+        # One cursor move for the whole batch: a crash before it only hands the batch to the
+        # retry again, and the ledger makes each of its Slack calls at most once.
+        await self._mark(thread.id, start, cursor)
         if tells and not await self._tell_all(thread):
             return thread
         await self._notifier.working(thread, thread.status is Status.RUNNING)
         return thread
 
+    async def _mark(self, thread_id: str, start: int, cursor: int) -> None:
+        if cursor > start:
+            await self._store.mark_delivered(thread_id, cursor)
+
     async def tell(self, thread: Thread, tell: Tell, *, key: str | None) -> None:
         """Keep `tell` for its person until it is shown (the next flush shows it). `key` (the
         job's) makes a redelivered job's tell the same one."""
+        self._store.forget(thread.id)  # the next flush must see the tell
         await self._ledger.add_tell(thread.id, key or secrets.token_hex(8), tell)
         if key is not None:
             await self._ledger.note_refusal(thread.id, key, tell)

@@ -33,8 +33,9 @@ class ConflictError(Exception):
 # The hash also keeps what the reconciler reads without parsing the thread: its status, its
 # event count `n`, the outbox cursor `delivered` (events before it have shown people what they
 # must) and `touched` (when a worker last worked on it, or when a delivery retry is due).
-# KEYS: the thread hash. ARGV: expected version (-1: must not exist), new version, json, ttl,
-# status, event count, now.
+# KEYS: the thread hash, its delivery ledger. ARGV: expected version (-1: must not exist), new
+# version, json, ttl, status, event count, now. Returns 0 on a conflict, else what the outbox
+# reads next (cursor, touched, tells, deferrals), so a flush after a save needs no round trip.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '-1' then
@@ -52,7 +53,9 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3], 'status', ARGV[
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
-return 1
+local state = redis.call('HMGET', KEYS[1], 'delivered', 'touched', 'tells')
+return {1, state[1] or false, tostring(touched), state[3] or false,
+        redis.call('HGET', KEYS[2], 'deferrals') or false}
 """
 
 
@@ -71,6 +74,32 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'touched', ARGV[1])
 return 1
 """
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the outbox reads before a flush: the cursor (events before it were delivered),
+    when a planned delivery retry is due (`retry_at`, in the past when none is), how many
+    refusals wait to be told, and whether Slack's last answers were deferrals (`deferring`)."""
+
+    cursor: int
+    retry_at: float
+    tells: int
+    deferring: bool
+
+
+def _delivery(thread: Thread, raw: Any, touched: Any, tells: Any, deferrals: Any) -> Delivery:
+    # A thread saved before the outbox existed has no cursor: its events count as delivered.
+    return Delivery(
+        cursor=len(thread.events) if raw is None else int(raw),
+        retry_at=float(touched or 0),
+        tells=int(tells or 0),
+        deferring=int(deferrals or 0) > 0,
+    )
+
+
+KNOWN_DELIVERIES = 10_000
+"""Delivery states remembered from loads and saves (one per thread, until its next flush)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,9 @@ class ThreadStore:
         self._save: Any = redis.register_script(_SAVE)
         self._mark: Any = redis.register_script(_MARK)
         self._touch: Any = redis.register_script(_TOUCH)
+        # The delivery state read along with a thread's last load or save, by thread id, for
+        # the flush that follows it: used once, and only for that very version.
+        self._known: dict[str, tuple[int, Delivery]] = {}
 
     async def create(self, thread: Thread) -> bool:
         """Save a new thread. False, writing nothing, if it exists (a retried launch)."""
@@ -124,7 +156,7 @@ class ThreadStore:
 
     async def _put(self, thread: Thread, *, expected: int, version: int) -> bool:
         written = await self._save(
-            keys=[keys.thread(thread.id)],
+            keys=[keys.thread(thread.id), keys.deliveries(thread.id)],
             args=[
                 expected,
                 version,
@@ -135,7 +167,34 @@ class ThreadStore:
                 time.time(),
             ],
         )
-        return bool(written)
+        if not written:
+            return False
+        self._remember(
+            thread.model_copy(update={"version": version}), _delivery(thread, *written[1:])
+        )
+        return True
+
+    def _remember(self, thread: Thread, state: Delivery) -> None:
+        if len(self._known) >= KNOWN_DELIVERIES:
+            self._known.pop(next(iter(self._known)))
+        self._known[thread.id] = (thread.version, state)
+
+    def forget(self, thread_id: str) -> None:
+        """The thread's delivery state changed outside a save (a tell was added): the next
+        flush reads it from Redis."""
+        self._known.pop(thread_id, None)
+
+    async def delivery(self, thread: Thread) -> Delivery:
+        """The delivery state of `thread` (see `Delivery`): as its load or save found it, when
+        `thread` is that very version and nothing was flushed since, else read now."""
+        known = self._known.pop(thread.id, None)
+        if known is not None and known[0] == thread.version:
+            return known[1]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.thread(thread.id), ["delivered", "touched", "tells"])
+            pipe.hget(keys.deliveries(thread.id), "deferrals")
+            (raw, touched, tells), deferrals = await pipe.execute()
+        return _delivery(thread, raw, touched, tells, deferrals)
 
     async def delivered(self, thread: Thread) -> tuple[int, float, int]:
         """The outbox cursor (how many of the thread's events have been delivered), when a
@@ -150,11 +209,13 @@ class ThreadStore:
 
     async def mark_delivered(self, thread_id: str, upto: int) -> None:
         """Move the outbox cursor forward to `upto` (never back)."""
+        self.forget(thread_id)
         await self._mark(keys=[keys.thread(thread_id)], args=[upto, time.time()])
 
     async def touch(self, thread_id: str, at: float) -> None:
         """Note that the thread is looked after until `at` (a delivery retry is planned), so
         the reconciler leaves it alone until then."""
+        self.forget(thread_id)
         await self._touch(keys=[keys.thread(thread_id)], args=[at])
 
     async def states(self) -> AsyncIterator[ThreadState]:
@@ -198,8 +259,17 @@ class ThreadStore:
             await pipe.execute()
 
     async def load(self, thread_id: str) -> Thread | None:
-        raw = await self._redis.hget(keys.thread(thread_id), "json")
-        return Thread.model_validate_json(raw) if raw else None
+        """The thread as last saved (None if there is none). Its delivery state comes along in
+        the same round trip, for the flush that usually follows."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.thread(thread_id), ["json", "delivered", "touched", "tells"])
+            pipe.hget(keys.deliveries(thread_id), "deferrals")
+            (raw, cursor, touched, tells), deferrals = await pipe.execute()
+        if not raw:
+            return None
+        thread = Thread.model_validate_json(raw)
+        self._remember(thread, _delivery(thread, cursor, touched, tells, deferrals))
+        return thread
 
     async def exists(self, thread_id: str) -> bool:
         return bool(await self._redis.exists(keys.thread(thread_id)))
