@@ -436,11 +436,12 @@ class Runtime:
         """`advance` from `thread` as this worker last read or saved it. A newer version saved
         elsewhere meanwhile only makes the next save conflict, as a newer one saved after a
         load would: the thread is never stepped from a state that was not saved."""
-        thread = await self._outbox.flush(thread)
+        thread = await self._outbox.flush(thread, hold_cursor=True)
         if thread.status is Status.RUNNING:
-            await self._steps(thread)
+            thread = await self._steps(thread)
+        await self._store.write_cursor(thread.id)  # no save follows to carry it
 
-    async def _steps(self, thread: Thread) -> None:
+    async def _steps(self, thread: Thread) -> Thread:
         agent = self._agents[thread.agent]
         # Each step appends at least one event and the agent's limits end the run; this bound
         # only guards against a bug turning into a busy loop.
@@ -449,16 +450,17 @@ class Runtime:
             stepped = await step(thread, agent=agent, deps=self._deps)
             new_events = stepped.events[len(thread.events) :]
             if not new_events:
-                return
+                return thread
             self._metrics.stepped(agent.name, time.perf_counter() - started, new_events)
             try:
                 thread = await self._store.save(stepped)
             except ConflictError:
                 log.info("thread %s was advanced elsewhere", thread.id)
-                return
+                return thread
             await self._schedule(thread.id, new_events)
-            thread = await self._outbox.flush(thread)
+            thread = await self._outbox.flush(thread, hold_cursor=True)
         log.error("thread %s did not settle within its step bound", thread.id)
+        return thread
 
     async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
         request = before.open_request()

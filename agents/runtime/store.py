@@ -34,8 +34,9 @@ class ConflictError(Exception):
 # event count `n`, the outbox cursor `delivered` (events before it have shown people what they
 # must) and `touched` (when a worker last worked on it, or when a delivery retry is due).
 # KEYS: the thread hash, its delivery ledger. ARGV: expected version (-1: must not exist), new
-# version, json, ttl, status, event count, now. Returns 0 on a conflict, else what the outbox
-# reads next (cursor, touched, tells, deferrals), so a flush after a save needs no round trip.
+# version, json, ttl, status, event count, now, the outbox cursor to move forward to ('' for
+# none; see `hold_cursor`). Returns 0 on a conflict, else what the outbox reads next (cursor,
+# touched, tells, deferrals), so a flush after a save needs no round trip.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '-1' then
@@ -49,6 +50,10 @@ local touched = tonumber(redis.call('HGET', KEYS[1], 'touched') or '0')
 if touched < tonumber(ARGV[7]) then touched = ARGV[7] end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3], 'status', ARGV[5],
            'n', ARGV[6], 'touched', touched)
+local cursor = tonumber(redis.call('HGET', KEYS[1], 'delivered') or '0')
+if ARGV[8] ~= '' and cursor < tonumber(ARGV[8]) then
+  redis.call('HSET', KEYS[1], 'delivered', ARGV[8])
+end
 -- Never shorten a TTL that scheduled work lengthened (keep_until).
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -135,6 +140,9 @@ class ThreadStore:
         # The delivery state read along with a thread's last load or save, by thread id, for
         # the flush that follows it: used once, and only for that very version.
         self._known: dict[str, tuple[int, Delivery]] = {}
+        # Outbox cursors delivered up to but not yet written: the thread's next save (or
+        # `write_cursor`) writes them, saving a round trip per step.
+        self._held: dict[str, int] = {}
 
     async def create(self, thread: Thread) -> bool:
         """Save a new thread. False, writing nothing, if it exists (a retried launch)."""
@@ -155,6 +163,7 @@ class ThreadStore:
         return True
 
     async def _put(self, thread: Thread, *, expected: int, version: int) -> bool:
+        held = None if expected == -1 else self._held.pop(thread.id, None)
         written = await self._save(
             keys=[keys.thread(thread.id), keys.deliveries(thread.id)],
             args=[
@@ -165,9 +174,12 @@ class ThreadStore:
                 thread.status.value,
                 len(thread.events),
                 time.time(),
+                "" if held is None else held,
             ],
         )
         if not written:
+            if held is not None:
+                await self.mark_delivered(thread.id, held)
             return False
         self._remember(
             thread.model_copy(update={"version": version}), _delivery(thread, *written[1:])
@@ -206,6 +218,20 @@ class ThreadStore:
         )
         cursor = len(thread.events) if raw is None else int(raw)
         return cursor, float(touched or 0), int(tells or 0)
+
+    def hold_cursor(self, thread_id: str, upto: int) -> None:
+        """Events before `upto` were delivered: move the outbox cursor with the thread's next
+        save instead of now (`write_cursor` writes it when no save follows). A crash before
+        then only hands those events to a retry, which the delivery ledger keeps from making
+        any Slack call twice."""
+        self.forget(thread_id)
+        self._held[thread_id] = max(upto, self._held.get(thread_id, 0))
+
+    async def write_cursor(self, thread_id: str) -> None:
+        """Write the cursor `hold_cursor` held for the thread, if any."""
+        held = self._held.pop(thread_id, None)
+        if held is not None:
+            await self.mark_delivered(thread_id, held)
 
     async def mark_delivered(self, thread_id: str, upto: int) -> None:
         """Move the outbox cursor forward to `upto` (never back)."""
