@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, resume, scale, storage, tokens, trace
+from bench import ack, context_cost, resume, scale, storage, tokens, trace
 from bench.common import Row
 
 HEADER = ("figure", "ours", "baseline", "ratio", "target", "met?")
@@ -138,6 +138,7 @@ async def run_all(sizes: Sizes, *, quick: bool) -> list[Row]:
     """Every figure, in the issue's order (1 to 5), each with its baseline in the same run."""
     rows = await ack.run(events=sizes.events, rate=sizes.rate)
     rows += await resume.run(cycles=sizes.cycles)
+    rows += await context_cost.run(rounds=sizes.cycles)
     ten_steps, stored = await trace.ten_step_thread()
     rows += await storage.run(ten_steps, stored, make_sdk_venv=not quick)
     _, finished = await trace.deploy_thread()

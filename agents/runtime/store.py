@@ -1,5 +1,5 @@
-"""Threads in Redis. A thread is a hash {version, json}; saves are compare-and-set on the version,
-so two writers can never both advance the same thread."""
+"""Threads in Redis. A thread is a hash {version, z (the thread, compressed)}; saves are
+compare-and-set on the version, so two writers can never both advance the same thread."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from agents.runtime import keys
 from agents.runtime.audit import AuditLog
+from agents.runtime.encoding import decode, encode
 from agents.runtime.thread import SlackOrigin, Thread
 
 
@@ -34,9 +35,10 @@ class ConflictError(Exception):
 # event count `n`, the outbox cursor `delivered` (events before it have shown people what they
 # must) and `touched` (when a worker last worked on it, or when a delivery retry is due).
 # KEYS: the thread hash, its delivery ledger. ARGV: expected version (-1: must not exist), new
-# version, json, ttl, status, event count, now, the outbox cursor to move forward to ('' for
-# none; see `hold_cursor`). Returns 0 on a conflict, else what the outbox reads next (cursor,
-# touched, tells, deferrals), so a flush after a save needs no round trip.
+# version, the thread (agents/runtime/encoding.py), ttl, status, event count, now, the outbox
+# cursor to move forward to ('' for none; see `hold_cursor`). Returns 0 on a conflict, else
+# what the outbox reads next (cursor, touched, tells, deferrals), so a flush after a save needs
+# no round trip.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '-1' then
@@ -48,8 +50,10 @@ end
 -- A planned delivery retry (a `touched` in the future) stands until it has run.
 local touched = tonumber(redis.call('HGET', KEYS[1], 'touched') or '0')
 if touched < tonumber(ARGV[7]) then touched = ARGV[7] end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3], 'status', ARGV[5],
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'z', ARGV[3], 'status', ARGV[5],
            'n', ARGV[6], 'touched', touched)
+-- A thread saved as plain JSON before compression leaves that copy behind once saved again.
+redis.call('HDEL', KEYS[1], 'json')
 local cursor = tonumber(redis.call('HGET', KEYS[1], 'delivered') or '0')
 if ARGV[8] ~= '' and cursor < tonumber(ARGV[8]) then
   redis.call('HSET', KEYS[1], 'delivered', ARGV[8])
@@ -169,7 +173,7 @@ class ThreadStore:
             args=[
                 expected,
                 version,
-                thread.model_dump_json(),
+                encode(thread),
                 keys.THREAD_TTL,
                 thread.status.value,
                 len(thread.events),
@@ -288,12 +292,12 @@ class ThreadStore:
         """The thread as last saved (None if there is none). Its delivery state comes along in
         the same round trip, for the flush that usually follows."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.thread(thread_id), ["json", "delivered", "touched", "tells"])
+            pipe.hmget(keys.thread(thread_id), ["z", "json", "delivered", "touched", "tells"])
             pipe.hget(keys.deliveries(thread_id), "deferrals")
-            (raw, cursor, touched, tells), deferrals = await pipe.execute()
-        if not raw:
+            (packed, raw, cursor, touched, tells), deferrals = await pipe.execute()
+        if not (packed or raw):
             return None
-        thread = Thread.model_validate_json(raw)
+        thread = decode(packed or raw)  # `json`: saved before threads were compressed
         self._remember(thread, _delivery(thread, cursor, touched, tells, deferrals))
         return thread
 
