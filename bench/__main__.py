@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, resume, scale, storage, tokens, trace
+from bench import ack, context_cost, resume, scale, storage, tokens, trace
 from bench.common import Row
 
-BENCHMARKS = ("ack", "resume", "storage", "tokens", "scale")
+BENCHMARKS = ("ack", "resume", "context", "storage", "tokens", "scale")
 HEADER = ("figure", "durability", "ours", "baseline", "ratio", "target", "met?")
 
 
@@ -232,6 +232,8 @@ async def run_all(sizes: Sizes, *, quick: bool, only: Collection[str] = BENCHMAR
         rows += await ack.run(events=sizes.events, rate=sizes.rate, runs=sizes.runs)
     if "resume" in only:
         rows += await resume.run(cycles=sizes.cycles, runs=sizes.runs, warmup=sizes.warmup)
+    if "context" in only:
+        rows += await context_cost.run(rounds=sizes.cycles)
     if {"storage", "tokens"} & set(only):
         ten_steps, stored = await trace.ten_step_thread()
         if "storage" in only:

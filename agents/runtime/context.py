@@ -10,6 +10,8 @@ lines do not fit, the oldest are counted instead of shown."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -83,11 +85,6 @@ def _decision(event: ApprovalDecision) -> dict[str, Any]:
     return body
 
 
-def _unresolved(events: list[Event]) -> list[Event]:
-    last_result = max((i for i, e in enumerate(events) if isinstance(e, ToolResult)), default=-1)
-    return [e for i, e in enumerate(events) if not (isinstance(e, Error) and i < last_result)]
-
-
 CHARS_PER_TOKEN = 4
 SUMMARY_LINE_CHARS = 120
 SUMMARY_SHARE = 0.25
@@ -98,39 +95,118 @@ def approx_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+RENDER_CACHE_SIZE = 50_000
+"""Rendered events kept per process (a few hundred bytes each): enough for every event of the
+threads a worker is busy with, so a step renders only the events it has not seen."""
+_Key = tuple[str, str, int, str]
+_memo: dict[_Key, tuple[Event, str]] = {}
+
+
+def _memoised(key: _Key, event: Event, make: Callable[[Event], str]) -> str:
+    """`make(event)`, once per process. Events never change once appended, so what is made of
+    one is memoised by (thread, created_at, index, what). A hit counts only for the same kind
+    of event made at the same microsecond, so a thread id reused by another thread (or a
+    thread built by hand) is not shown another event's text; a full comparison would cost
+    as much per event as the lookup saves."""
+    hit = _memo.get(key)
+    if hit is not None and (
+        hit[0] is event or (type(hit[0]) is type(event) and hit[0].at == event.at)
+    ):
+        return hit[1]
+    text = make(event)
+    if len(_memo) >= RENDER_CACHE_SIZE:
+        del _memo[next(iter(_memo))]  # the oldest: a thread nobody stepped for long
+    _memo[key] = (event, text)
+    return text
+
+
 def render_context(thread: Thread, *, budget: int | None = None) -> str:
     """The thread as the model sees it, within `budget` approximate tokens (None: no limit).
-    The latest event is always shown whole."""
-    rendered = [(e, text) for e in _unresolved(thread.events) if (text := render_event(e))]
-    full = "\n".join(text for _, text in rendered)
-    if budget is None or approx_tokens(full) <= budget:
-        return full
+    The latest event is always shown whole. Flat in the thread's length: each event is
+    rendered once per process (events are immutable), and the newest events are walked back
+    only as far as the budget goes; older ones are only counted, and summarised newest first
+    as far as the summary's share goes."""
+    events = thread.events
+    created = thread.created_at.isoformat()
+    shown = _shown(events)
+
+    def text(i: int) -> str:
+        return _memoised((thread.id, created, i, "tag"), events[i], render_event)
+
+    if budget is None:
+        return "\n".join(text(i) for i in shown)
+    newest: list[str] = []  # newest first, until they exceed the budget together
+    size = -1
+    for i in reversed(shown):
+        newest.append(text(i))
+        size += len(newest[-1]) + 1
+        if -(-size // CHARS_PER_TOKEN) > budget:
+            break
+    else:
+        return "\n".join(reversed(newest))
     summary_budget = int(budget * SUMMARY_SHARE)
     kept: list[str] = []
     used = 0
-    for _, text in reversed(rendered):
-        cost = approx_tokens(text) + 1
+    for item in newest:  # never all of them: together they exceed the budget
+        cost = approx_tokens(item) + 1
         if kept and used + cost > budget - summary_budget:
             break
-        kept.insert(0, text)
+        kept.append(item)
         used += cost
-    older = [event for event, _ in rendered[: len(rendered) - len(kept)]]
-    return "\n".join([summarise(older, budget=max(budget - used, summary_budget)), *kept])
+    older = shown[: len(shown) - len(kept)]
+
+    def line(j: int) -> str:
+        return _memoised((thread.id, created, older[j], "line"), events[older[j]], _line)
+
+    summary = _summary(len(older), line, budget=max(budget - used, summary_budget))
+    return "\n".join([summary, *reversed(kept)])
+
+
+_SILENT = (ReminderSent, Paused, Resumed, Stopped, BreakGlassReviewed)
+
+
+def _shown(events: list[Event]) -> list[int]:
+    """Indexes of the events the model sees: not notes (see `render_event`), and not errors
+    that a later tool result resolved. One cheap pass, no rendering."""
+    last_result = next(
+        (i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], ToolResult)), -1
+    )
+    return [
+        i
+        for i, e in enumerate(events)
+        if not isinstance(e, _SILENT)
+        and not (isinstance(e, Error) and (e.scope == "delivery" or i < last_result))
+    ]
 
 
 def summarise(events: list[Event], *, budget: int) -> str:
     """Older events as one short line each, newest kept when the lines do not all fit."""
-    lines = [_line(e) for e in events]
+    return _summary(len(events), lambda j: _line(events[j]), budget=budget)
+
+
+def _summary(count: int, line_at: Callable[[int], str], *, budget: int) -> str:
+    """The summary tag of `count` lines (`line_at(j)` makes line j), made newest first only
+    until the budget is spent; the YAML of each line shown is made once per process."""
     shown: list[str] = []
-    for line in reversed(lines):
-        if approx_tokens("\n".join([line, *shown])) + 16 > budget:
+    size = 0
+    for j in range(count - 1, -1, -1):
+        line = line_at(j)
+        if -(-(size + len(line) + (1 if shown else 0)) // CHARS_PER_TOKEN) + 16 > budget:
             break
-        shown.insert(0, line)
-    body: dict[str, Any] = {"shortened": len(events)}
-    if len(shown) < len(lines):
-        body["not_shown"] = len(lines) - len(shown)
-    body["earlier"] = shown
-    return _tag("summary", body)
+        shown.append(line)
+        size += len(line) + (1 if len(shown) > 1 else 0)
+    head = f"shortened: {count}\n"
+    if len(shown) < count:
+        head += f"not_shown: {count - len(shown)}\n"
+    items = "\n".join(_summary_item(line) for line in reversed(shown))
+    body = head + ("earlier:\n" + items if shown else "earlier: []")
+    return f"<summary>\n{body}\n</summary>"
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
+def _summary_item(line: str) -> str:
+    """One line of the summary as PyYAML writes it in the `earlier` list (wrapped, quoted)."""
+    return _yaml({"earlier": [line]}).removeprefix("earlier:\n")
 
 
 def _line(event: Event) -> str:

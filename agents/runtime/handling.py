@@ -137,7 +137,9 @@ class Runtime:
         )
         if not await self._store.create(thread):
             log.info("thread %s was launched by another worker first", thread.id)
-        await self.advance(thread.id)
+            await self.advance(thread.id)
+            return
+        await self._carry_on(thread)  # as just created: no need to read it back
 
     async def _apply(
         self,
@@ -167,7 +169,7 @@ class Runtime:
             elif isinstance(result, ApprovalDecision | HumanResponse | BreakGlassReviewed):
                 result = result.model_copy(update={"job": key})
             if result is None:
-                await self.advance(thread_id)
+                await self._carry_on(thread)
                 return
             try:
                 saved = await self._store.save(thread.append(result))
@@ -177,7 +179,7 @@ class Runtime:
             await self._plan_review(saved, result)
             if user is not None:
                 self._metrics.resumed(result)  # a person's answer or decision
-            await self.advance(thread_id)
+            await self._carry_on(saved)  # as just saved: no need to read it back
             return
         raise RuntimeError(f"thread {thread_id}: gave up after {MAX_ATTEMPTS} conflicting saves")
 
@@ -421,19 +423,25 @@ class Runtime:
         thread = await self._store.load(thread_id)
         if thread is not None:
             await self._store.audit.record(thread)
-        await self.advance(thread_id)
+            await self._carry_on(thread)
 
     async def advance(self, thread_id: str) -> None:
         """Deliver what the thread must still show, then step it until it waits for a person
         or is done, delivering each step's events after its save."""
         thread = await self._store.load(thread_id)
-        if thread is None:
-            return
-        thread = await self._outbox.flush(thread)
-        if thread.status is Status.RUNNING:
-            await self._steps(thread)
+        if thread is not None:
+            await self._carry_on(thread)
 
-    async def _steps(self, thread: Thread) -> None:
+    async def _carry_on(self, thread: Thread) -> None:
+        """`advance` from `thread` as this worker last read or saved it. A newer version saved
+        elsewhere meanwhile only makes the next save conflict, as a newer one saved after a
+        load would: the thread is never stepped from a state that was not saved."""
+        thread = await self._outbox.flush(thread, hold_cursor=True)
+        if thread.status is Status.RUNNING:
+            thread = await self._steps(thread)
+        await self._store.write_cursor(thread.id)  # no save follows to carry it
+
+    async def _steps(self, thread: Thread) -> Thread:
         agent = self._agents[thread.agent]
         # Each step appends at least one event and the agent's limits end the run; this bound
         # only guards against a bug turning into a busy loop.
@@ -442,16 +450,17 @@ class Runtime:
             stepped = await step(thread, agent=agent, deps=self._deps)
             new_events = stepped.events[len(thread.events) :]
             if not new_events:
-                return
+                return thread
             self._metrics.stepped(agent.name, time.perf_counter() - started, new_events)
             try:
                 thread = await self._store.save(stepped)
             except ConflictError:
                 log.info("thread %s was advanced elsewhere", thread.id)
-                return
+                return thread
             await self._schedule(thread.id, new_events)
-            thread = await self._outbox.flush(thread)
+            thread = await self._outbox.flush(thread, hold_cursor=True)
         log.error("thread %s did not settle within its step bound", thread.id)
+        return thread
 
     async def _cancel_deadlines(self, before: Thread, after: Thread) -> None:
         request = before.open_request()

@@ -55,6 +55,27 @@ class DeliveryRecord(BaseModel):
     at: float = 0.0
 
 
+def encode_record(record: DeliveryRecord) -> str:
+    """`state channel ts at`, about 35 bytes: kept under Redis's 64-byte listpack limit, so a
+    thread's whole ledger stays a compact listpack hash. JSON when it has an error (free text)
+    or a part that holds a space."""
+    parts = [record.state, record.channel, record.ts or "-", repr(record.at)]
+    if record.error is not None or any(not p or " " in p for p in parts[1:3]):
+        return record.model_dump_json(exclude_defaults=True)
+    return " ".join(parts)
+
+
+def decode_record(raw: bytes | str) -> DeliveryRecord:
+    """A record as `encode_record` wrote it, or as JSON (how records were stored before)."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if text.startswith("{"):
+        return DeliveryRecord.model_validate_json(text)
+    state, channel, ts, at = text.split(" ")
+    return DeliveryRecord.model_validate(
+        {"state": state, "channel": channel, "ts": None if ts == "-" else ts, "at": float(at)}
+    )
+
+
 # KEYS: the ledger hash. ARGV: field, value, ttl. A new hash gets the thread's TTL; a longer
 # one that scheduled work set (ThreadStore.keep_until) is kept.
 _PUT = """
@@ -130,10 +151,10 @@ class DeliveryLedger:
 
     async def get(self, thread_id: str, delivery_id: str) -> DeliveryRecord | None:
         raw = await self._redis.hget(keys.deliveries(thread_id), delivery_id)
-        return DeliveryRecord.model_validate_json(raw) if raw else None
+        return decode_record(raw) if raw else None
 
     async def put(self, thread_id: str, delivery_id: str, record: DeliveryRecord) -> None:
-        await self._set(thread_id, delivery_id, record.model_dump_json(exclude_defaults=True))
+        await self._set(thread_id, delivery_id, encode_record(record))
 
     async def claim(
         self, thread_id: str, delivery_id: str, *, token: str, stale_after: float
@@ -240,18 +261,23 @@ class Outbox:
         self._metrics = metrics
         self._clock = clock
 
-    async def flush(self, thread: Thread) -> Thread:
+    async def flush(self, thread: Thread, *, hold_cursor: bool = False) -> Thread:
         """Deliver every undelivered event of `thread`, in order. Returns the thread as saved
-        (with an error event for each refusal). Call it only while holding the thread's lease."""
-        cursor, retry_at, tells = await self._store.delivered(thread)
+        (with an error event for each refusal). Call it only while holding the thread's lease.
+        `hold_cursor`: the caller saves the thread next (or calls `ThreadStore.write_cursor`),
+        and that save moves the outbox cursor: one round trip less per step."""
+        state = await self._store.delivery(thread)
+        cursor, tells = state.cursor, state.tells
         pending = cursor < len(thread.events) or tells > 0
-        if pending and retry_at > self._clock() + CLOCK_SKEW:
+        if pending and state.retry_at > self._clock() + CLOCK_SKEW:
             return thread  # Slack was unreachable: its planned retry delivers, in order
-        streak = cursor < len(thread.events)  # a deferral streak may be running: end it
+        streak = state.deferring  # a deferral streak is running: the first answer ends it
+        start = cursor
         while cursor < len(thread.events):
             try:
                 refused = await self._notifier.deliver(thread, cursor)
             except DeliveryDeferred as exc:
+                await self._mark(thread.id, start, cursor, hold=False)
                 await self._defer(thread, exc)
                 return thread
             if streak:
@@ -260,15 +286,24 @@ class Outbox:
             if refused:
                 thread = await self._record(thread, refused)
             cursor += 1
-            await self._store.mark_delivered(thread.id, cursor)
+        # One cursor move for the whole batch: a crash before it only hands the batch to the
+        # retry again, and the ledger makes each of its Slack calls at most once.
+        await self._mark(thread.id, start, cursor, hold=hold_cursor)
         if tells and not await self._tell_all(thread):
             return thread
         await self._notifier.working(thread, thread.status is Status.RUNNING)
         return thread
 
+    async def _mark(self, thread_id: str, start: int, cursor: int, *, hold: bool) -> None:
+        if cursor > start and hold:
+            self._store.hold_cursor(thread_id, cursor)
+        elif cursor > start:
+            await self._store.mark_delivered(thread_id, cursor)
+
     async def tell(self, thread: Thread, tell: Tell, *, key: str | None) -> None:
         """Keep `tell` for its person until it is shown (the next flush shows it). `key` (the
         job's) makes a redelivered job's tell the same one."""
+        self._store.forget(thread.id)  # the next flush must see the tell
         await self._ledger.add_tell(thread.id, key or secrets.token_hex(8), tell)
         if key is not None:
             await self._ledger.note_refusal(thread.id, key, tell)

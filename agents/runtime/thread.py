@@ -154,7 +154,7 @@ class Thread(BaseModel):
     def outcome(self, request: ToolCall) -> Outcome | None:
         quorum = request.terms.quorum if request.terms else 1
         approvers: set[str] = set()
-        later = self.events[self.events.index(request) + 1 :]
+        later = self.events[self._index_of(request) + 1 :]
         for event in (
             e for e in later if getattr(e, "call_id", request.call_id) == request.call_id
         ):
@@ -177,6 +177,14 @@ class Thread(BaseModel):
                 case _:
                     pass
         return None
+
+    def _index_of(self, event: Event) -> int:
+        """Where `event` is: found by identity from the end (a request asked about is nearly
+        always among the last events) before comparing field by field from the start."""
+        for i in range(len(self.events) - 1, -1, -1):
+            if self.events[i] is event:
+                return i
+        return self.events.index(event)
 
     def approved_action(self, request: ToolCall) -> dict[str, Any]:
         """The call to run for an approved request: as asked, or as an approver edited it."""
@@ -225,8 +233,9 @@ class Thread(BaseModel):
         """Index of the user message that started the request holding event `index` (the
         latest request when None): each mention starts one. 0 when no message precedes it."""
         end = len(self.events) if index is None else index + 1
-        return max(
-            (i for i, e in enumerate(self.events[:end]) if isinstance(e, UserMessage)), default=0
+        # From the end back: a step asks about the latest request, whatever the thread's length.
+        return next(
+            (i for i in range(end - 1, -1, -1) if isinstance(self.events[i], UserMessage)), 0
         )
 
     def request_events(self) -> list[Event]:
@@ -247,14 +256,14 @@ class Thread(BaseModel):
         from approving it, the card names, and who may answer its questions. An unknown call
         belongs to the latest request."""
         call = self.call(call_id)
-        index = self.events.index(call) if call is not None else None
+        index = self._index_of(call) if call is not None else None
         return self._requester_at(self.request_start(index))
 
     def relayed_by(self, call_id: str) -> str | None:
         """Who relayed the message that started call `call_id`'s request for its requester
         (`API token ci`), or None when the requester asked in Slack themselves."""
         call = self.call(call_id)
-        index = self.events.index(call) if call is not None else None
+        index = self._index_of(call) if call is not None else None
         started = self.events[self.request_start(index)] if self.events else None
         return started.via if isinstance(started, UserMessage) else None
 
