@@ -3,6 +3,7 @@ the offline model plans and the keyword router recognises its requests (docs/age
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import re
@@ -89,7 +90,12 @@ class Agent:
         return TypeAdapter(_union(self.step_models))
 
     def tool_schemas(self) -> list[dict[str, Any]]:
-        """One JSON schema per tool, as the model sees them."""
+        """One JSON schema per tool, as the model sees them (a copy: callers may change it)."""
+        return copy.deepcopy(self._tool_schemas)
+
+    @cached_property
+    def _tool_schemas(self) -> list[dict[str, Any]]:
+        # Made once: pydantic builds a schema in ~10 ms, and every model step sends them all.
         return [
             {
                 "name": m.model_fields["intent"].default,
