@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, resume, scale, storage, tokens, trace
+from bench import ack, fanout, resume, scale, storage, tokens, trace
 from bench.common import Row
 
 HEADER = ("figure", "ours", "baseline", "ratio", "target", "met?")
@@ -26,10 +26,19 @@ class Sizes:
     events: int
     rate: float
     cycles: int
+    fanout: int
 
 
-FULL = Sizes(threads=10_000, real_threads=1_000, resumes=1_000, events=2_000, rate=200, cycles=200)
-QUICK = Sizes(threads=60, real_threads=40, resumes=10, events=100, rate=200, cycles=10)
+FULL = Sizes(
+    threads=10_000,
+    real_threads=1_000,
+    resumes=1_000,
+    events=2_000,
+    rate=200,
+    cycles=200,
+    fanout=1_000,
+)
+QUICK = Sizes(threads=60, real_threads=40, resumes=10, events=100, rate=200, cycles=10, fanout=20)
 
 
 def met(row: Row) -> str:
@@ -128,6 +137,8 @@ METHOD = [
     "",
     f"### {scale.__doc__}",
     "",
+    f"### {fanout.__doc__}",
+    "",
     "In the 2- and 4-worker rounds, the threads resumed are copies of threads the 1-worker round",
     "resumed, so their Slack messages (in the emulator) were already updated once; Redis state is",
     "their own.",
@@ -135,7 +146,7 @@ METHOD = [
 
 
 async def run_all(sizes: Sizes, *, quick: bool) -> list[Row]:
-    """Every figure, in the issue's order (1 to 5), each with its baseline in the same run."""
+    """Every figure, in the issue's order (1 to 6), each with its baseline in the same run."""
     rows = await ack.run(events=sizes.events, rate=sizes.rate)
     rows += await resume.run(cycles=sizes.cycles)
     ten_steps, stored = await trace.ten_step_thread()
@@ -144,6 +155,7 @@ async def run_all(sizes: Sizes, *, quick: bool) -> list[Row]:
     rows += tokens.run(finished, name="deploy with a question")
     rows += tokens.run(ten_steps, name="10-step")
     rows += await scale.run(threads=sizes.threads, real=sizes.real_threads, resumes=sizes.resumes)
+    rows += await fanout.run(threads=sizes.fanout, repeats=1 if quick else 3)
     return rows
 
 
