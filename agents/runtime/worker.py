@@ -49,7 +49,7 @@ class WorkerLimits:
     """A job untouched this long belongs to a dead worker and is taken over."""
     max_attempts: int = 5
     block_ms: int = 1000
-    concurrency: int = 64
+    concurrency: int = 256
     """Jobs (so threads) one worker runs at once."""
     busy_retry_seconds: float = 0.2
     """A job whose thread is busy runs again this much later."""
