@@ -51,6 +51,9 @@ class WorkerLimits:
     block_ms: int = 1000
     concurrency: int = 256
     """Jobs (so threads) one worker runs at once."""
+    read_count: int = 32
+    """Jobs taken per read of the stream, however many slots are free: a worker with room
+    for hundreds would otherwise take a whole burst, leaving none for the other workers."""
     busy_retry_seconds: float = 0.2
     """A job whose thread is busy runs again this much later."""
     reconcile_seconds: float = 10.0
@@ -163,6 +166,7 @@ class Worker:
         return await self._reconcile_at_end()
 
     async def _jobs(self, free: int, *, burst: bool) -> list[Taken]:
+        free = min(free, self._limits.read_count)
         if self._interrupted:
             again = list(self._interrupted.values())[:free]
             for taken in again:

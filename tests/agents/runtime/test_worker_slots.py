@@ -1,7 +1,9 @@
-"""A job's lease renewals end with the job, even when the cancel that ends them lands in a
-Redis call and comes out as a Redis error (redis-py can turn a cancelled read or pool wait
-into one): before, the renewal loop took that for an outage and went on forever, and the job,
-which waits for it, never finished: its slot was lost and the worker could not stop."""
+"""How a worker shares out its slots. A job's lease renewals end with the job, even when the
+cancel that ends them lands in a Redis call and comes out as a Redis error (redis-py can turn
+a cancelled read or pool wait into one): before, the renewal loop took that for an outage and
+went on forever, and the job, which waits for it, never finished: its slot was lost and the
+worker could not stop. And a worker with room for hundreds of jobs takes a few at a time, so
+two workers share a burst instead of the first reader taking it all."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import asyncio
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError
 
+from agents.runtime.jobs import JobQueue
 from agents.runtime.lease import Leases
 from agents.runtime.worker import Worker, WorkerLimits
 from bot.emulator.server import SlackEmulator
@@ -48,3 +51,28 @@ async def test_a_cancel_turned_into_a_redis_error_still_ends_the_renewals_and_th
 
     assert handled >= 1
     assert await done(redis, root)
+
+
+async def test_two_workers_with_room_for_all_share_a_burst_of_jobs(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(model=SlowModel(0.2))
+    services, old = bot.services, bot.services.worker
+    roots = await asyncio.gather(
+        *(mention(slack, f"deploy svc{i} 1.0.{i} to staging") for i in range(64))
+    )
+
+    def worker(consumer: str) -> Worker:
+        return Worker(
+            queue=JobQueue(redis, consumer=consumer),
+            runtime=services.runtime,
+            deadlines=old._deadlines,
+            leases=old._leases,
+            limits=WorkerLimits(concurrency=256),  # room for every job in one read
+        )
+
+    first, second = await asyncio.gather(worker("a").run(burst=True), worker("b").run(burst=True))
+
+    assert first + second >= 64
+    assert min(first, second) >= 16, (first, second)
+    assert all([await done(redis, root) for root in roots])
