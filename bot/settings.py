@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     hitl_log_format: Literal["json", "text"] | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
-    hitl_worker_concurrency: int = Field(default=256, gt=0)
+    hitl_worker_concurrency: int = Field(default=512, gt=0)
     """Threads one worker process runs at once (still one step at a time per thread)."""
     hitl_http_connections: int | None = Field(default=None, gt=0)
     """Connections each process keeps open to Slack, and to the LLM provider, at most (one

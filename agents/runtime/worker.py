@@ -49,7 +49,7 @@ class WorkerLimits:
     """A job untouched this long belongs to a dead worker and is taken over."""
     max_attempts: int = 5
     block_ms: int = 1000
-    concurrency: int = 256
+    concurrency: int = 512
     """Jobs (so threads) one worker runs at once."""
     read_count: int = 32
     """Jobs taken per read of the stream, however many slots are free: a worker with room
