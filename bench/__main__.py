@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, context_cost, resume, scale, storage, tokens, trace
+from bench import ack, context_cost, fanout, resume, scale, storage, tokens, trace
 from bench.common import Row
 
-BENCHMARKS = ("ack", "resume", "context", "storage", "tokens", "scale")
+BENCHMARKS = ("ack", "resume", "context", "storage", "tokens", "scale", "fanout")
 HEADER = ("figure", "durability", "ours", "baseline", "ratio", "target", "met?")
 
 
@@ -32,6 +32,7 @@ class Sizes:
     cycles: int
     runs: int  # of the alternated benchmarks (ack, pause→resume), each figure their median
     warmup: int  # pause→resume cycles per side per run, not kept
+    fanout: int  # threads launched at once with a 1 s model
 
 
 FULL = Sizes(
@@ -43,9 +44,18 @@ FULL = Sizes(
     cycles=200,
     runs=3,
     warmup=5,
+    fanout=1_000,
 )
 QUICK = Sizes(
-    threads=60, real_threads=40, resumes=10, events=60, rate=100, cycles=5, runs=3, warmup=2
+    threads=60,
+    real_threads=40,
+    resumes=10,
+    events=60,
+    rate=100,
+    cycles=5,
+    runs=3,
+    warmup=2,
+    fanout=20,
 )
 
 
@@ -218,6 +228,8 @@ METHOD = [
     "",
     f"### {scale.__doc__}",
     "",
+    f"### {fanout.__doc__}",
+    "",
     "In the 2- and 4-worker rounds, the threads resumed are copies of threads the 1-worker round",
     "resumed, so their Slack messages (in the emulator) were already updated once; Redis state is",
     "their own.",
@@ -247,6 +259,8 @@ async def run_all(sizes: Sizes, *, quick: bool, only: Collection[str] = BENCHMAR
         rows += await scale.run(
             threads=sizes.threads, real=sizes.real_threads, resumes=sizes.resumes
         )
+    if "fanout" in only:
+        rows += await fanout.run(threads=sizes.fanout, repeats=1 if quick else 3)
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import aiohttp
 import httpx
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_internal_utils import _request_with_session
 from starlette.applications import Starlette
 
 from agents.models.llm_anthropic import AnthropicModel
@@ -25,7 +28,7 @@ from agents.models.llm_openai import OpenAIModel
 from agents.models.offline import OfflineModel
 from agents.requests import AGENT as REQUESTS
 from agents.runtime.agent import Agent
-from agents.runtime.connect import close_redis, redis_from_url
+from agents.runtime.connect import MAX_CONNECTIONS, close_redis, redis_from_url
 from agents.runtime.deadlines import Deadlines
 from agents.runtime.handling import Runtime
 from agents.runtime.jobs import JobQueue
@@ -59,6 +62,47 @@ class ConfigError(Exception):
     """The settings cannot run what was asked; the message says what to set."""
 
 
+class PooledWebClient(AsyncWebClient):
+    """slack_sdk's client with one aiohttp session for the process, so Web API calls reuse
+    kept-alive connections (without one, slack_sdk opens a session, so a connection, per call).
+
+    The session is made on the first call, on the event loop that makes it (an aiohttp session
+    belongs to one loop, and the services may be built before any loop runs); a call from
+    another loop gets slack_sdk's one-off session, as before. `aclose()` closes it."""
+
+    def __init__(self, *, connections: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._connections = connections
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        if self.session is None and not self._closed:
+            # The session's timeout stands in for slack_sdk's per-call one.
+            self.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=self._connections),
+            )
+            self._loop = loop
+        shared = self.session if self._loop is loop and not self._closed else None
+        return await _request_with_session(
+            current_session=shared,
+            timeout=self.timeout,
+            logger=self._logger,
+            http_verb=http_verb,
+            api_url=api_url,
+            req_args=req_args,
+            retry_handlers=self.retry_handlers,
+        )
+
+    async def aclose(self) -> None:
+        """Close the shared session (its connections); later calls get one-off sessions."""
+        self._closed = True
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+
+
 def agents_for(settings: Settings) -> list[Agent]:
     """The micro-agents HITL_AGENTS names; routing picks one per mention."""
     try:
@@ -79,16 +123,27 @@ def model_for(settings: Settings, agents: Sequence[Agent]) -> Model:
     """The model LLM_PROVIDER names (offline: the agents' own planners). The HTTP clients hold a
     connection pool (`aclose()`)."""
     model, anthropic_key = settings.llm_model, settings.anthropic_api_key
+    # A connection for each thread the worker runs at once, each kept alive between calls.
+    pool = httpx.Limits(
+        max_connections=settings.http_connections,
+        max_keepalive_connections=settings.http_connections,
+    )
     match settings.llm_provider:
         case "offline":
             return OfflineModel(agents)
         case "openai" if model:
             return OpenAIModel(
-                model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key
+                model=model,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+                limits=pool,
             )
         case "anthropic" if model and anthropic_key:
             return AnthropicModel(
-                model=model, api_key=anthropic_key, base_url=settings.anthropic_base_url
+                model=model,
+                api_key=anthropic_key,
+                base_url=settings.anthropic_base_url,
+                limits=pool,
             )
     needed = {"LLM_MODEL": model}
     if settings.llm_provider == "anthropic":
@@ -181,6 +236,8 @@ class Services:
             await self.adapters.aclose()
         if self.callbacks is not None:
             await self.callbacks.aclose()
+        if isinstance(self.client, PooledWebClient):
+            await self.client.aclose()
         await close_redis(self.redis)
 
 
@@ -218,10 +275,15 @@ def build_services(settings: Settings, *, model: Model | None = None) -> Service
     owned_model: Model | None = None
     if model is None:
         model = owned_model = model_for(settings, routed)
-    redis = redis_from_url(settings.redis_url)
+    # Every running thread may hold a Redis connection at once, besides the worker's own
+    # blocking read and its lease renewals: a smaller pool makes them queue for one.
+    redis = redis_from_url(
+        settings.redis_url, max_connections=max(MAX_CONNECTIONS, settings.redis_connections)
+    )
     store = ThreadStore(redis, audit_retention_days=settings.hitl_audit_retention_days)
     queue = JobQueue(redis, consumer=consumer_name())
-    client = AsyncWebClient(
+    client = PooledWebClient(
+        connections=settings.http_connections,
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=max(1, round(settings.hitl_slack_timeout)),

@@ -42,8 +42,11 @@ class Settings(BaseSettings):
     hitl_log_format: Literal["json", "text"] | None = None
     hitl_lease_ms: int = Field(default=15_000, gt=0)
     hitl_job_claim_ms: int = Field(default=60_000, gt=0)
-    hitl_worker_concurrency: int = Field(default=64, gt=0)
+    hitl_worker_concurrency: int = Field(default=512, gt=0)
     """Threads one worker process runs at once (still one step at a time per thread)."""
+    hitl_http_connections: int | None = Field(default=None, gt=0)
+    """Connections each process keeps open to Slack, and to the LLM provider, at most (one
+    shared pool each); unset: as many as HITL_WORKER_CONCURRENCY, one per running thread."""
     hitl_reconcile_seconds: float = Field(default=10.0, gt=0)
     """How often each worker looks for threads that are stuck (see agents/runtime/reconciler.py)."""
     hitl_slack_timeout: float = Field(default=10.0, gt=0)
@@ -133,6 +136,17 @@ class Settings(BaseSettings):
             return None
         validity = timedelta(seconds=self.hitl_receipt_validity)
         return ReceiptSigner(self.hitl_receipt_secret, validity=validity)
+
+    @property
+    def http_connections(self) -> int:
+        """HITL_HTTP_CONNECTIONS, or the worker concurrency when unset."""
+        return self.hitl_http_connections or self.hitl_worker_concurrency
+
+    @property
+    def redis_connections(self) -> int:
+        """Redis connections a process may need at once: one per running thread, and a few
+        for the worker's blocking read, deadlines and lease renewals."""
+        return self.hitl_worker_concurrency + 32
 
     @property
     def has_slack_credentials(self) -> bool:

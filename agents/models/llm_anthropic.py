@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from agents.models.llm_http import DEFAULT_TIMEOUT, ProviderHTTP, Retry
+from agents.models.llm_http import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ProviderHTTP, Retry
 from agents.runtime.events import Usage
 from agents.runtime.types import ModelError, ModelReply, ModelRequest
 
@@ -90,12 +90,18 @@ class AnthropicModel:
         max_tokens: int = MAX_TOKENS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         self.model = model
         self._max_tokens = max_tokens
         headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
         self._http = ProviderHTTP(
-            provider="anthropic", base_url=base_url, headers=headers, timeout=timeout, retry=retry
+            provider="anthropic",
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            limits=limits,
         )
 
     async def next_step(self, request: ModelRequest) -> ModelReply:

@@ -23,6 +23,9 @@ from agents.runtime.types import ModelError
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+"""httpx keeps only 20 of its 100 connections alive by default: with more calls than that at
+once, the rest would be opened and closed for every call."""
 """Per attempt: 5 s to connect, 60 s for each read (a whole completion arrives in one read)."""
 
 MAX_MESSAGE_CHARS = 200
@@ -65,12 +68,16 @@ class ProviderHTTP:
         headers: dict[str, str],
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         self.provider = provider
         self._retry = retry or Retry()
         keys = (v.removeprefix("Bearer ") for k, v in headers.items() if k.lower() in _SECRETS)
         self._secrets = [key for key in keys if key.strip()]
-        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+        # One client, so one connection pool, for every call this process makes.
+        self._client = httpx.AsyncClient(
+            base_url=base_url, headers=headers, timeout=timeout, limits=limits
+        )
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         failure = ""

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from agents.models.llm_http import DEFAULT_TIMEOUT, ProviderHTTP, Retry
+from agents.models.llm_http import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ProviderHTTP, Retry
 from agents.runtime.events import Usage
 from agents.runtime.types import ModelError, ModelReply, ModelRequest
 
@@ -114,11 +114,17 @@ class OpenAIModel:
         api_key: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = ProviderHTTP(
-            provider="openai", base_url=base_url, headers=headers, timeout=timeout, retry=retry
+            provider="openai",
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            limits=limits,
         )
 
     async def next_step(self, request: ModelRequest) -> ModelReply:

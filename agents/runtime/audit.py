@@ -12,8 +12,12 @@ Python (Redis's Lua has no sha256), then a script appends them only if neither m
 both. A conflict (another process appended) re-reads and re-hashes. A script rather than
 WATCH/MULTI because redis-py's async cluster client cannot WATCH; every key is in the `{audit}`
 slot. The cursor makes an append exactly-once per event: a repeated save finds its events taken.
-Within a process appends take turns (an asyncio lock), so only processes race for the head: with
-every concurrent step racing, each append would cost as many attempts as there are steps.
+Within a process appends are batched: the saves that come while one append is under way wait
+and go together in the next (one read and one script call for them all), so only processes
+race for the head. With every concurrent step racing, each append would cost as many attempts
+as there are steps; with appends taking turns one by one (as before), hundreds of threads in
+one process queued behind each other's round trips, each turn the slower the more tasks the
+event loop had to run in between.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import random
 import time
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,45 +67,47 @@ AUDITED = frozenset(
 )
 """Event types always audited; a `tool_call` is audited when it asks a person."""
 _ATTEMPTS = 200
-_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+BATCH = 256
+"""At most this many threads' events go in one append (one script call)."""
 
 
-def _turn() -> asyncio.Lock:
-    """The lock appends of this process (its running event loop) take turns on."""
-    loop = asyncio.get_running_loop()
-    lock = _TURNS.get(loop)
-    if lock is None:
-        lock = _TURNS[loop] = asyncio.Lock()
-    return lock
+@dataclass
+class _Batching:
+    """One event loop's appends: threads waiting for the next batch, and its runner."""
+
+    waiting: dict[str, tuple[Thread, list[asyncio.Future[int]]]] = field(default_factory=dict)
+    runner: asyncio.Task[None] | None = None
 
 
-# KEYS: stream, head, anchor, cursor. ARGV: expected head ('' for none), expected cursor, new
-# cursor, ttl seconds, trim below this ms, new head, then (entry json, hash) pairs.
+# KEYS: stream, head, anchor, then one cursor per thread. ARGV: expected head ('' for none),
+# ttl seconds, trim below this ms, new head, n threads, then (expected cursor, new cursor) per
+# thread, then (entry json, hash) pairs.
 _APPEND = """
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
-if (redis.call('GET', KEYS[4]) or '') ~= ARGV[2] then return 0 end
+local n = tonumber(ARGV[5])
+for i = 1, n do
+  if (redis.call('GET', KEYS[3 + i]) or '') ~= ARGV[4 + 2 * i] then return 0 end
+end
 local seq = tonumber(string.match(ARGV[1], '^(%d+)') or '0')
-for i = 7, #ARGV, 2 do
+for i = 6 + 2 * n, #ARGV, 2 do
   seq = seq + 1
   redis.call('XADD', KEYS[1], '*', 'seq', seq, 'hash', ARGV[i + 1], 'entry', ARGV[i])
 end
-redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
-redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
+for i = 1, n do redis.call('SET', KEYS[3 + i], ARGV[5 + 2 * i], 'EX', ARGV[2]) end
 -- Trim only entries past the retention, oldest first (100 an append), noting each in the anchor.
 for _ = 1, 100 do
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
   if not first then break end
   local ms = tonumber(string.match(first[1], '^(%d+)'))
-  if ms >= tonumber(ARGV[5]) then break end
+  if ms >= tonumber(ARGV[3]) then break end
   local fields = {}
   for j = 1, #first[2], 2 do fields[first[2][j]] = first[2][j + 1] end
   redis.call('HSET', KEYS[3], 'hash', fields['hash'], 'seq', fields['seq'], 'at_ms', ms)
   redis.call('XDEL', KEYS[1], first[1])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
 return 1
 """
 
@@ -171,61 +177,107 @@ class AuditLog:
         # to spare: an expiry never takes an entry the trim would still keep.
         self._ttl = int(self._retention_s) + 24 * 3600
         self._append: Any = redis.register_script(_APPEND)
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batching] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def record(self, thread: Thread) -> int:
         """Append the audited events of `thread` not appended before; how many were. Called
         after every successful save. A Redis failure is logged, not raised: the save stands,
         and the thread's next save appends what this one missed (the cursor did not move)."""
+        batching = self._batching()
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        earlier, waiters = batching.waiting.get(thread.id, (thread, []))
+        # The same thread twice in one batch: its longer history covers the shorter one.
+        newer = thread if len(thread.events) >= len(earlier.events) else earlier
+        batching.waiting[thread.id] = (newer, [*waiters, done])
+        if batching.runner is None or batching.runner.done():
+            batching.runner = asyncio.create_task(self._run_batches(batching))
         try:
-            async with _turn():
-                for _ in range(_ATTEMPTS):
-                    appended = await self._try_append(thread)
-                    if appended is not None:
-                        return appended
-                    await asyncio.sleep(random.uniform(0, 0.005))
-            log.warning("audit append for %s kept conflicting; next save retries", thread.id)
+            return await asyncio.shield(done)  # a cancelled save leaves the batch to the rest
         except RedisError as exc:
             log.warning("audit append for %s failed (%s); next save retries", thread.id, exc)
-        return 0
+            return 0
 
-    async def _try_append(self, thread: Thread) -> int | None:
+    def _batching(self) -> _Batching:
+        loop = asyncio.get_running_loop()
+        batching = self._loops.get(loop)
+        if batching is None:
+            batching = self._loops[loop] = _Batching()
+        return batching
+
+    async def _run_batches(self, batching: _Batching) -> None:
+        """Append what waits, batch after batch, until nothing does."""
+        while batching.waiting:
+            taken = list(batching.waiting.items())[:BATCH]
+            for thread_id, _ in taken:
+                del batching.waiting[thread_id]
+            threads = [thread for _, (thread, _) in taken]
+            try:
+                counts = await self._append_batch(threads)
+            except Exception as exc:
+                for _, (_, waiters) in taken:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                continue
+            for thread_id, (_, waiters) in taken:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(counts.get(thread_id, 0))
+
+    async def _append_batch(self, threads: list[Thread]) -> dict[str, int]:
+        for _ in range(_ATTEMPTS):
+            appended = await self._try_append(threads)
+            if appended is not None:
+                return appended
+            await asyncio.sleep(random.uniform(0, 0.005))
+        log.warning(
+            "audit append of %d thread(s) kept conflicting; next save retries", len(threads)
+        )
+        return {}
+
+    async def _try_append(self, threads: list[Thread]) -> dict[str, int] | None:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.audit_head())
-            pipe.get(keys.audit_cursor(thread.id))
-            raw_head, raw_cursor = await pipe.execute()
-        head, cursor = _text(raw_head), _text(raw_cursor)
-        created = thread.created_at.isoformat()
-        mark, _, done = cursor.partition(" ")
-        start = int(done) if mark == created else 0  # a new thread by an expired one's id
-        indexes = [i for i in range(start, len(thread.events)) if is_audited(thread.events[i])]
-        if not indexes:
-            return 0  # nothing to append; the next append moves the cursor past these
+            for thread in threads:
+                pipe.get(keys.audit_cursor(thread.id))
+            raw_head, *raw_cursors = await pipe.execute()
+        head = _text(raw_head)
         seq_text, _, prev = head.partition(" ")
         seq, prev = int(seq_text or 0), prev or GENESIS
-        args: list[str] = []
-        for index in indexes:
-            seq += 1
-            entry = entry_for(thread, index) | {"seq": seq, "prev": prev}
-            prev = entry_hash(entry)
-            args += [canonical(entry), prev]
+        counts: dict[str, int] = {}
+        cursor_keys: list[str] = []
+        cursor_args: list[str] = []
+        entry_args: list[str] = []
+        for thread, raw_cursor in zip(threads, raw_cursors, strict=True):
+            cursor = _text(raw_cursor)
+            indexes = _unrecorded(thread, cursor)
+            if not indexes:
+                continue  # nothing to append; the next append moves the cursor past these
+            for index in indexes:
+                seq += 1
+                entry = entry_for(thread, index) | {"seq": seq, "prev": prev}
+                prev = entry_hash(entry)
+                entry_args += [canonical(entry), prev]
+            counts[thread.id] = len(indexes)
+            cursor_keys.append(keys.audit_cursor(thread.id))
+            cursor_args += [cursor, f"{thread.created_at.isoformat()} {len(thread.events)}"]
+        if not counts:
+            return counts
         ok = await self._append(
-            keys=[
-                keys.audit(),
-                keys.audit_head(),
-                keys.audit_anchor(),
-                keys.audit_cursor(thread.id),
-            ],
+            keys=[keys.audit(), keys.audit_head(), keys.audit_anchor(), *cursor_keys],
             args=[
                 head,
-                cursor,
-                f"{created} {len(thread.events)}",
                 self._ttl,
                 int((time.time() - self._retention_s) * 1000),
                 f"{seq} {prev}",
-                *args,
+                len(cursor_keys),
+                *cursor_args,
+                *entry_args,
             ],
         )
-        return len(indexes) if ok else None
+        return counts if ok else None
 
     async def entries(self, *, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
         """Entries recorded at or after `since`, oldest first, each with its stream `id`,
@@ -282,6 +334,13 @@ def _check(entry_id: str, fields: dict[str, str], *, seq: int, prev: str) -> str
     if entry.get("prev") != prev:
         return f"entry {found} ({entry_id}) does not follow entry {seq}: one of them was changed"
     return None
+
+
+def _unrecorded(thread: Thread, cursor: str) -> list[int]:
+    """Indexes of the thread's audited events past its cursor (`created n`)."""
+    mark, _, done = cursor.partition(" ")
+    start = int(done) if mark == thread.created_at.isoformat() else 0  # a new thread, same id
+    return [i for i in range(start, len(thread.events)) if is_audited(thread.events[i])]
 
 
 def _text(raw: bytes | str | None) -> str:

@@ -28,7 +28,8 @@ def _retry() -> Retry:
     return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=6)
 
 
-def redis_from_url(url: str) -> Redis:
+def redis_from_url(url: str, *, max_connections: int = MAX_CONNECTIONS) -> Redis:
+    """A client for REDIS_URL; a server's pool holds up to `max_connections` connections."""
     parts = urlsplit(url)
     scheme, _, mode = parts.scheme.partition("+")
     if mode == "cluster":
@@ -44,7 +45,7 @@ def redis_from_url(url: str) -> Redis:
     # A blocking pool: a burst beyond its size waits for a connection instead of failing.
     pool = BlockingConnectionPool.from_url(
         url,
-        max_connections=MAX_CONNECTIONS,
+        max_connections=max_connections,
         timeout=POOL_WAIT,
         retry=_retry(),
         retry_on_error=[ConnectionError, TimeoutError],

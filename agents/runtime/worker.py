@@ -49,8 +49,11 @@ class WorkerLimits:
     """A job untouched this long belongs to a dead worker and is taken over."""
     max_attempts: int = 5
     block_ms: int = 1000
-    concurrency: int = 64
+    concurrency: int = 512
     """Jobs (so threads) one worker runs at once."""
+    read_count: int = 32
+    """Jobs taken per read of the stream, however many slots are free: a worker with room
+    for hundreds would otherwise take a whole burst, leaving none for the other workers."""
     busy_retry_seconds: float = 0.2
     """A job whose thread is busy runs again this much later."""
     reconcile_seconds: float = 10.0
@@ -163,6 +166,7 @@ class Worker:
         return await self._reconcile_at_end()
 
     async def _jobs(self, free: int, *, burst: bool) -> list[Taken]:
+        free = min(free, self._limits.read_count)
         if self._interrupted:
             again = list(self._interrupted.values())[:free]
             for taken in again:
@@ -246,11 +250,16 @@ class Worker:
 
     async def _run_leased(self, taken: Taken, thread_id: str, owner: str) -> None:
         entry_id = taken.entry_id
-        keepalive = asyncio.create_task(self._keepalive(thread_id, owner, entry_id))
+        done = asyncio.Event()
+        keepalive = asyncio.create_task(self._keepalive(thread_id, owner, entry_id, done))
         try:
             if not await self._run_job(taken):
                 return
         finally:
+            # The event, not only the cancel, ends the renewals: a cancel that lands in a
+            # Redis call can come out as a Redis error, which the loop would take for an
+            # outage and carry on, holding this job (and its slot) forever.
+            done.set()
             keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keepalive
@@ -285,10 +294,11 @@ class Worker:
             # The lease expires by itself; until then the thread's jobs are re-scheduled.
             self._outage.failed(exc)
 
-    async def _keepalive(self, thread_id: str, owner: str, entry_id: str) -> None:
+    async def _keepalive(
+        self, thread_id: str, owner: str, entry_id: str, done: asyncio.Event
+    ) -> None:
         interval = min(self._leases.ttl_ms, self._limits.claim_ms) / 3000
-        while True:
-            await asyncio.sleep(interval)
+        while not await _wait(done, interval):
             try:
                 if not await self._leases.renew(thread_id, owner):
                     log.error("lost the lease on thread %s while working on it", thread_id)
@@ -297,3 +307,10 @@ class Worker:
                 if not is_redis_trouble(exc):
                     raise
                 self._outage.failed(exc)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Whether `event` was set within `seconds`."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    return event.is_set()

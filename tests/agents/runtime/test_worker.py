@@ -1,5 +1,6 @@
 """The worker against a real Redis: many threads at once, busy threads re-scheduled instead of
-waiting, a lost consumer group recreated, the reconcile hook, and no TTL on the job stream."""
+waiting, a lost consumer group recreated, the reconcile hook, no TTL on the job stream, lease
+renewals that end with their job, and a few jobs taken per read."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import time
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError
 
 from agents.models.offline import OfflineModel
 from agents.runtime import keys
+from agents.runtime.lease import Leases
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Status
 from agents.runtime.types import ModelReply, ModelRequest
@@ -180,3 +183,56 @@ async def test_health_says_not_running_until_the_loop_runs(make_bot: MakeBot) ->
     worker.stop()
     await asyncio.wait_for(running, timeout=5)
     assert worker.health().worker == "not running"
+
+
+class CancelAsRedisError(Leases):
+    """Renewals that hang until cancelled, then fail as a Redis error, not as a cancel."""
+
+    async def renew(self, thread_id: str, owner: str) -> bool:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError as exc:
+            raise ConnectionError("Connection closed by server.") from exc
+        return True
+
+
+async def test_a_cancel_turned_into_a_redis_error_still_ends_the_renewals_and_the_job(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot(model=SlowModel(0.3))
+    services, old = bot.services, bot.services.worker
+    worker = Worker(
+        queue=services.queue,
+        runtime=services.runtime,
+        deadlines=old._deadlines,
+        # Renewed every 0.1 s, so a renewal is under way whenever the job ends.
+        leases=CancelAsRedisError(redis, ttl_ms=300),
+        limits=WorkerLimits(),
+    )
+    root = await mention(slack, "deploy web 1.0.1 to staging")
+
+    handled = await asyncio.wait_for(worker.run(burst=True), timeout=20)
+
+    assert handled >= 1
+    assert await done(redis, root)
+
+
+async def test_a_worker_with_room_for_hundreds_takes_a_few_jobs_per_read(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis
+) -> None:
+    bot = await make_bot()
+    services, old = bot.services, bot.services.worker
+    await asyncio.gather(*(mention(slack, f"deploy svc{i} 1.0.{i} to staging") for i in range(40)))
+    worker = Worker(
+        queue=services.queue,
+        runtime=services.runtime,
+        deadlines=old._deadlines,
+        leases=old._leases,
+        limits=WorkerLimits(concurrency=256),  # room for every job in one read
+    )
+
+    first = await worker._jobs(256, burst=True)
+    second = await worker._jobs(256, burst=True)
+
+    # Before, the first read took all 40, and a second worker would have found none.
+    assert (len(first), len(second)) == (32, 8)
