@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from agents.runtime.deadlines import Deadlines
@@ -59,6 +59,18 @@ class WorkerLimits:
     reconcile_seconds: float = 10.0
 
 
+MAX_IN_TURN = 32
+"""Jobs of one thread a worker holds at once: one running, the rest waiting their turn."""
+
+
+@dataclass
+class _Turn:
+    """The jobs of one thread in a worker's hands: they take `lock` one at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    jobs: int = 0
+
+
 class Worker:
     def __init__(
         self,
@@ -84,6 +96,7 @@ class Worker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._interrupted: dict[str, Taken] = {}  # jobs Redis broke off, to run again
         self._retries_due = 0.0  # unix time the last of our busy re-schedules comes due
+        self._turns: dict[str, _Turn] = {}  # threads this worker has jobs of in hand
         self._reconciled_at = 0.0
         self._handled = 0
 
@@ -226,11 +239,21 @@ class Worker:
         entry_id, job, thread_id = taken.entry_id, taken.job, thread_of(taken.job)
         owner = f"{self._queue.consumer}/{entry_id}"
         working_on = current_thread.set(thread_id)
+        turn = self._turns.setdefault(thread_id, _Turn())
+        turn.jobs += 1
         try:
-            if await self._leases.acquire(thread_id, owner):
-                await self._run_leased(taken, thread_id, owner)
-            else:
+            # Jobs of one thread that this worker took run one after another here, rather than
+            # each finding the lease held and coming back busy_retry_seconds later (a storm of
+            # clicks on one card is a burst of one thread's jobs). Past MAX_IN_TURN waiting,
+            # the rest are re-scheduled as before, so one thread never fills the worker.
+            if turn.jobs > MAX_IN_TURN:
                 await self._retry_busy(taken, thread_id)
+                return
+            async with turn.lock:
+                if await self._leases.acquire(thread_id, owner):
+                    await self._run_leased(taken, thread_id, owner)
+                else:
+                    await self._retry_busy(taken, thread_id)
         except Exception as exc:
             if not is_redis_trouble(exc):
                 log.exception("job %s (%s) crashed the worker task", entry_id, job.kind)
@@ -239,6 +262,9 @@ class Worker:
             self._interrupted[entry_id] = taken
             self._outage.failed(exc)
         finally:
+            turn.jobs -= 1
+            if turn.jobs == 0:
+                del self._turns[thread_id]
             current_thread.reset(working_on)
 
     async def _retry_busy(self, taken: Taken, thread_id: str) -> None:

@@ -21,7 +21,7 @@ from agents.runtime.types import ModelReply, ModelRequest
 from agents.runtime.worker import Worker, WorkerLimits
 from bot.agent_loading import BUILT_IN, load_agents
 from bot.emulator.server import SlackEmulator
-from tests.conftest import ALICE, DEPLOYS, BotProcess, MakeBot
+from tests.conftest import ALICE, BOB, CAROL, DEPLOYS, BotProcess, MakeBot
 from tests.support import bot_replies, deployments, mention
 
 
@@ -236,3 +236,26 @@ async def test_a_worker_with_room_for_hundreds_takes_a_few_jobs_per_read(
 
     # Before, the first read took all 40, and a second worker would have found none.
     assert (len(first), len(second)) == (32, 8)
+
+
+async def test_a_burst_of_one_threads_jobs_runs_in_turn_without_busy_retries(
+    slack: SlackEmulator, make_bot: MakeBot, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A storm of clicks on one card is a burst of one thread's jobs: they wait their turn in
+    # the worker that took them instead of each coming back busy_retry_seconds later.
+    bot = await make_bot()
+    root = await mention(slack, "deploy api 1.4.2 to production")
+    await bot.settle()
+    (card,) = [m for m in bot_replies(slack, DEPLOYS, root) if m.blocks]
+    strangers = [f"U0X{i:02d}" for i in range(20)]
+    for user in strangers:
+        slack.add_user(user, user.lower())
+    users = [BOB, CAROL, *strangers]  # one decision, then refusals
+    await asyncio.gather(
+        *(slack.click(user=u, message=card, action_id="hitl_approve") for u in users)
+    )
+    with caplog.at_level(logging.INFO, logger="agents.runtime.worker"):
+        handled = await bot.settle()
+    assert handled >= len(users)
+    assert not [r for r in caplog.records if "is busy" in r.getMessage()]
+    assert await deployments(redis) == [("api", "1.4.2", "production")]
