@@ -48,5 +48,6 @@ def configure(style: Literal["json", "text"], *, level: int = logging.INFO) -> N
     root.setLevel(level)
     # Request lines from the HTTP clients are noise at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # So is the MCP SDK's line per stateless /mcp call ("Terminating session: None").
-    logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+    # So are the MCP SDK's lines per stateless /mcp call ("Terminating session: None") and
+    # its session manager's start and stop.
+    logging.getLogger("mcp.server").setLevel(logging.WARNING)
