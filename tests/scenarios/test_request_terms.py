@@ -141,3 +141,25 @@ async def test_a_question_nobody_could_answer_is_refused(make_bot: MakeBot) -> N
     assert nobody.status_code == 422, nobody.text
     assert nobody.json()["details"][0]["field"] == "approvers"
     assert (requester.status_code, named.status_code) == (201, 201)
+
+
+async def test_when_slack_refuses_the_asking_message_the_caller_is_told_and_may_retry(
+    slack: SlackEmulator, make_bot: MakeBot
+) -> None:
+    bot = await make_bot(hitl_api_token=TOKEN)
+    body = approval(idempotency_key="build-7")
+    async with client_of(bot.server.url) as client:
+        slack.refuse("chat.postMessage", "not_in_channel", times=1)
+        refused = await client.post("/requests", json=body)
+        slack.fail("chat.postMessage", status=503)
+        failed = await client.post("/requests", json=body)
+        retried = await client.post("/requests", json=body)
+        again = await client.post("/requests", json=body)
+    assert (refused.status_code, failed.status_code) == (502, 502)
+    assert "not_in_channel" in refused.json()["error"]
+    # Nothing was kept of the refused tries: the same key makes the request once, then names it.
+    assert (retried.status_code, again.status_code) == (201, 200)
+    assert retried.json()["id"] == again.json()["id"]
+    await bot.settle()
+    assert len(asked(slack, DEPLOYS)) == 1
+    assert card(slack) is not None
