@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -95,16 +96,7 @@ class ThreadAPI:
 
     def _authorize(self, request: Request, scope: Scope) -> ApiToken | Response:
         """The caller's token, or the response that turns them away."""
-        if not self._tokens:
-            return _error(503, "the thread API is off: set HITL_API_TOKEN(S) to turn it on")
-        given = request.headers.get("authorization", "").removeprefix("Bearer ")
-        token = identify(self._tokens, given)
-        if token is None:
-            return _error(401, "missing or wrong bearer token")
-        if not token.allows(scope):
-            message = f"API token {token.name} lacks the `{scope}` scope"
-            return JSONResponse({"error": message, "missing_scope": scope}, 403)
-        return token
+        return authorize(self._tokens, request.headers, scope, service="the thread API")
 
     async def list_threads(self, request: Request, _: ApiToken) -> Response:
         status = request.query_params.get("status")
@@ -183,6 +175,23 @@ class RequestsAPI:
     async def cancel(self, request: Request, token: ApiToken) -> Response:
         shown = await self._ops.cancel(request.path_params["request_id"], via=token.via)
         return _json(shown.model_dump(mode="json"), 202)
+
+
+def authorize(
+    tokens: tuple[ApiToken, ...], headers: Headers, scope: Scope, *, service: str
+) -> ApiToken | JSONResponse:
+    """The bearer token of a request to `service`, or the response that turns it away: 503
+    when no token is set, 401 for a missing or wrong one, 403 naming a missing scope."""
+    if not tokens:
+        return _error(503, f"{service} is off: set HITL_API_TOKEN(S) to turn it on")
+    given = headers.get("authorization", "").removeprefix("Bearer ")
+    token = identify(tokens, given)
+    if token is None:
+        return _error(401, "missing or wrong bearer token")
+    if not token.allows(scope):
+        message = f"API token {token.name} lacks the `{scope}` scope"
+        return JSONResponse({"error": message, "missing_scope": scope}, 403)
+    return token
 
 
 def _request_paths(

@@ -27,7 +27,8 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from agents.requests import InvalidField, NewRequest, RequestView
-from bot.api_auth import ApiToken, identify
+from bot.api import authorize
+from bot.api_auth import ApiToken
 from bot.operations import Conflict, NotFound, SlackError
 from bot.requests_api import RequestOps
 
@@ -255,16 +256,8 @@ class McpEndpoint:
         await self._handler({**scope, VIA_SCOPE_KEY: token.via}, receive, send)
 
     def _token(self, headers: Headers) -> ApiToken | JSONResponse:
-        if not self._tokens:
-            return _error(503, "MCP over HTTP is off: set HITL_API_TOKEN(S) to turn it on")
-        given = headers.get("authorization", "").removeprefix("Bearer ")
-        token = identify(self._tokens, given)
-        if token is None:
-            return _error(401, "missing or wrong bearer token")
-        if not token.allows("request"):
-            message = f"API token {token.name} lacks the `request` scope"
-            return JSONResponse({"error": message, "missing_scope": "request"}, 403)
-        if not self._running:
+        token = authorize(self._tokens, headers, "request", service="MCP over HTTP")
+        if isinstance(token, ApiToken) and not self._running:
             return _error(503, "MCP is not started: serve the app with its lifespan on")
         return token
 
