@@ -31,6 +31,7 @@ from agents.runtime.events import (
 from agents.runtime.policy import REMIND_AT, Policy
 from agents.runtime.thread import Status, Thread
 from tools.external import EXTERNAL_TOOLS, ExternalAction
+from tools.types import SLACK_USER
 
 NAME = "requests"
 SPEC = "api_request"
@@ -38,7 +39,6 @@ SPEC = "api_request"
 
 RequestStatus = Literal["waiting", "approved", "rejected", "answered", "expired", "cancelled"]
 SlackId = Annotated[str, Field(pattern=r"^[USW][A-Z0-9]+$")]
-USER_ID = r"[UW][A-Z0-9]+"
 
 
 class InvalidField(ValueError):
@@ -71,7 +71,7 @@ class NewRequest(BaseModel):
     summary: str = Field(default="", max_length=500, description="One line: what and why.")
     action: Action | None = Field(default=None, description="What to approve (approval).")
     beneficiary: str | None = Field(
-        default=None, pattern=r"^[UW][A-Z0-9]+$", description="Who gains; may not approve."
+        default=None, pattern=SLACK_USER, description="Who gains; may not approve."
     )
     question: str | None = Field(default=None, min_length=1, max_length=500)
     options: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(
@@ -93,14 +93,20 @@ class NewRequest(BaseModel):
             raise ValueError("an input request needs a `question`")
         return self
 
+    def external_action(self) -> ExternalAction | None:
+        """The action an approval asks about; None for a question."""
+        if self.action is None or self.kind != "approval":
+            return None
+        return ExternalAction(
+            name=self.action.name,
+            arguments=self.action.arguments,
+            beneficiary_user=self.beneficiary,
+        )
+
     def first_step(self) -> dict[str, Any]:
         """The human tool call the request becomes, as stored arguments (intent included)."""
-        if self.action is not None and self.kind == "approval":
-            action = ExternalAction(
-                name=self.action.name,
-                arguments=self.action.arguments,
-                beneficiary_user=self.beneficiary,
-            )
+        action = self.external_action()
+        if action is not None:
             # Unset fields stay out, so the edit form offers only what the caller gave.
             dumped = action.model_dump(mode="json", exclude_none=True)
             return {"intent": APPROVAL, "action": dumped, "summary": self.summary}
@@ -207,7 +213,7 @@ def _ask(spec: NewRequest, thread: Thread, policy: Policy, now: datetime) -> Too
     except InvalidField:
         # The policy changed since the request was taken: its own terms no longer narrow
         # policy's, so policy's apply unnarrowed (never looser than policy).
-        terms = policy.terms(intent, action=_action(spec), now=now)
+        terms = policy.terms(intent, action=spec.external_action(), now=now)
     return ToolCall(
         call_id=f"c{len(thread.events)}",
         intent=intent,
@@ -222,7 +228,7 @@ def terms_for(spec: NewRequest, policy: Policy, now: datetime) -> Terms:
     request may name fewer approvers than policy (only among those policy names, when it names
     any) and ask for more approvals, never fewer: InvalidField says which field overreaches."""
     intent = APPROVAL if spec.kind == "approval" else INPUT
-    terms = policy.terms(intent, action=_action(spec), now=now)
+    terms = policy.terms(intent, action=spec.external_action(), now=now)
     update: dict[str, Any] = {}
     if spec.approvers:
         outside = [a for a in spec.approvers if terms.deciders and a not in terms.deciders]
@@ -233,7 +239,7 @@ def terms_for(spec: NewRequest, policy: Policy, now: datetime) -> Terms:
             )
         update["deciders"] = tuple(spec.approvers)
     answerers = update.get("deciders", terms.deciders)
-    if spec.kind == "input" and not answerers and not re.fullmatch(USER_ID, spec.requested_by):
+    if spec.kind == "input" and not answerers and not re.fullmatch(SLACK_USER, spec.requested_by):
         # A question is answered by its requester or its deciders: here, by nobody.
         raise InvalidField("approvers", "name who may answer, or a Slack user ID in `requested_by`")
     if spec.quorum is not None:
@@ -244,11 +250,6 @@ def terms_for(spec: NewRequest, policy: Policy, now: datetime) -> Terms:
         update["deadline"] = now + timedelta(seconds=spec.timeout_seconds)
         update["remind_at"] = now + timedelta(seconds=spec.timeout_seconds * REMIND_AT)
     return terms.model_copy(update=update)
-
-
-def _action(spec: NewRequest) -> ExternalAction | None:
-    asked = spec.first_step()
-    return ExternalAction.model_validate(asked["action"]) if "action" in asked else None
 
 
 def _ending(thread: Thread, call: ToolCall) -> str:

@@ -16,6 +16,7 @@ from agents.runtime.jobs import Control, Decide, JobQueue, Launch, Respond
 from agents.runtime.store import ThreadStore, thread_id_for
 from agents.runtime.thread import SlackOrigin, Thread
 from bot.slack import messages
+from tools.types import SLACK_USER
 
 Action = Literal["pause", "resume", "stop"]
 STATUS_FILTERS = ("waiting", "running", "done", "stopped", "paused")
@@ -56,9 +57,7 @@ class RespondRequest(BaseModel):
     question. The same policy applies as to a click: `user` must be allowed to decide."""
 
     model_config = ConfigDict(extra="forbid")
-    user: str = Field(
-        pattern=r"^[UW][A-Z0-9]+$", description="Slack user ID of the person deciding."
-    )
+    user: str = Field(pattern=SLACK_USER, description="Slack user ID of the person deciding.")
     approved: bool | None = None
     reason: str | None = Field(default=None, max_length=500)
     text: str | None = Field(default=None, min_length=1, max_length=3000)

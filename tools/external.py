@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from tools.types import (
+    SLACK_USER,
     AdapterKey,
     Shown,
     SimulatedStore,
@@ -45,7 +46,7 @@ class ExternalAction(ToolModel):
     arguments: dict[str, Any] = Field(default_factory=dict, description="Its exact arguments.")
     beneficiary_user: str | None = Field(
         default=None,
-        pattern=r"^[UW][A-Z0-9]+$",
+        pattern=SLACK_USER,
         description="Who gains from it, if anyone.",
         json_schema_extra={"readOnly": True},
     )

@@ -61,6 +61,8 @@ class Shown:
 
 
 NOT_GIVEN = "not given"
+SLACK_USER = r"^[UW][A-Z0-9]+$"
+"""A Slack user ID (U…, or W… in Enterprise Grid)."""
 
 
 def label(name: str, title: str | None = None) -> str:

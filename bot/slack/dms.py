@@ -15,8 +15,9 @@ import re
 
 from agents.runtime.events import Terms
 from bot.slack.limits import escape
+from tools.types import SLACK_USER
 
-_USER = re.compile(r"[UW][A-Z0-9]+")
+_USER = re.compile(SLACK_USER)
 
 
 def recipients(terms: Terms) -> list[str]:

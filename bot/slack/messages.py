@@ -25,7 +25,7 @@ from bot.slack.limits import (
     cut,
     escape,
 )
-from tools.types import Shown, shown_value
+from tools.types import SLACK_USER, Shown, shown_value
 
 APPROVE = "Approve"
 REJECT = "Reject"
@@ -277,7 +277,7 @@ def edited(user: str, before: dict[str, Any], after: dict[str, Any]) -> str:
 
 def who(by: str) -> str:
     """A Slack user as a mention; anything else (`cli:ops`, `api:ci`) as literal code."""
-    if re.fullmatch(r"[UW][A-Z0-9]+", by):
+    if re.fullmatch(SLACK_USER, by):
         return f"<@{by}>"
     literal = escape(cut(by.replace("`", "'"), 100))
     return f"`{literal}`"
