@@ -26,6 +26,7 @@ from agents.requests import (
     view,
 )
 from agents.runtime import keys
+from agents.runtime.connect import as_text
 from agents.runtime.events import ToolResult, UserMessage, utcnow
 from agents.runtime.jobs import Advance, Control, JobQueue
 from agents.runtime.outbox import DeliveryLedger
@@ -166,8 +167,8 @@ class RequestOps:
             if await self._redis.set(name, MAKING, nx=True, ex=round(CLAIM_SECONDS)):
                 return None
             found = await self._redis.get(name)
-            if found is not None and _text(found) != MAKING:
-                return _text(found)
+            if found is not None and as_text(found) != MAKING:
+                return as_text(found)
             if time.monotonic() >= deadline:
                 raise Conflict("a request with this idempotency_key is still being made")
             await asyncio.sleep(POLL_FIRST)
@@ -258,7 +259,3 @@ def _changed(before: RequestView, after: RequestView | None) -> bool:
     return after is not None and after.model_dump(exclude={"url"}) != before.model_dump(
         exclude={"url"}
     )
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw

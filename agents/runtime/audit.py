@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agents.runtime import keys
+from agents.runtime.connect import as_text
 from agents.runtime.events import (
     HUMAN_INTENTS,
     ApprovalDecision,
@@ -243,7 +244,7 @@ class AuditLog:
             for thread in threads:
                 pipe.get(keys.audit_cursor(thread.id))
             raw_head, *raw_cursors = await pipe.execute()
-        head = _text(raw_head)
+        head = as_text(raw_head)
         seq_text, _, prev = head.partition(" ")
         seq, prev = int(seq_text or 0), prev or GENESIS
         counts: dict[str, int] = {}
@@ -251,7 +252,7 @@ class AuditLog:
         cursor_args: list[str] = []
         entry_args: list[str] = []
         for thread, raw_cursor in zip(threads, raw_cursors, strict=True):
-            cursor = _text(raw_cursor)
+            cursor = as_text(raw_cursor)
             indexes = _unrecorded(thread, cursor)
             if not indexes:
                 continue  # nothing to append; the next append moves the cursor past these
@@ -296,15 +297,16 @@ class AuditLog:
         while True:
             batch: Any = await self._redis.xrange(keys.audit(), min=start, count=500)
             for raw_id, raw_fields in batch:
-                yield _text(raw_id), {_text(k): _text(v) for k, v in raw_fields.items()}
+                yield as_text(raw_id), {as_text(k): as_text(v) for k, v in raw_fields.items()}
             if len(batch) < 500:
                 return
-            start = "(" + _text(batch[-1][0])
+            start = "(" + as_text(batch[-1][0])
 
     async def verify(self) -> Verdict:
         """Walk the chain from its anchor: the first changed, removed or trimmed-too-early entry."""
         anchor = {
-            _text(k): _text(v) for k, v in (await self._redis.hgetall(keys.audit_anchor())).items()
+            as_text(k): as_text(v)
+            for k, v in (await self._redis.hgetall(keys.audit_anchor())).items()
         }
         prev, seq = anchor.get("hash", GENESIS), int(anchor.get("seq", 0))
         first, count = seq + 1, 0
@@ -315,7 +317,7 @@ class AuditLog:
             if problem:
                 return Verdict(count, first, problem)
             count, seq, prev = count + 1, seq + 1, fields["hash"]
-        head = _text(await self._redis.get(keys.audit_head()))
+        head = as_text(await self._redis.get(keys.audit_head()))
         if head and head != f"{seq} {prev}":
             return Verdict(count, first, f"entries after {seq} were removed (head is {head[:20]}…)")
         return Verdict(count, first, None)
@@ -341,9 +343,3 @@ def _unrecorded(thread: Thread, cursor: str) -> list[int]:
     mark, _, done = cursor.partition(" ")
     start = int(done) if mark == thread.created_at.isoformat() else 0  # a new thread, same id
     return [i for i in range(start, len(thread.events)) if is_audited(thread.events[i])]
-
-
-def _text(raw: bytes | str | None) -> str:
-    if raw is None:
-        return ""
-    return raw.decode() if isinstance(raw, bytes) else raw

@@ -79,3 +79,10 @@ async def close_redis(client: Redis) -> None:
     await client.aclose()
     for sentinel in getattr(manager, "sentinels", []):
         await sentinel.aclose()
+
+
+def as_text(raw: bytes | str | None) -> str:
+    """A Redis reply as text (a client may or may not decode replies); None as ""."""
+    if raw is None:
+        return ""
+    return raw.decode() if isinstance(raw, bytes) else raw

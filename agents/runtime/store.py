@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from agents.runtime import keys
 from agents.runtime.audit import AuditLog
+from agents.runtime.connect import as_text
 from agents.runtime.encoding import decode, encode
 from agents.runtime.thread import SlackOrigin, Thread
 
@@ -126,10 +127,6 @@ class ThreadState:
     def undelivered(self) -> int:
         """Events not yet shown to people, and people not yet told why they were refused."""
         return max(0, self.events - self.delivered) + self.tells
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class ThreadStore:
@@ -269,7 +266,7 @@ class ThreadStore:
         return [
             ThreadState(
                 thread_id=name.split("{", 1)[1].rstrip("}"),
-                status=_text(row[0]),
+                status=as_text(row[0]),
                 events=int(row[1] or 0),
                 delivered=int(row[2] or 0),
                 touched=float(row[3] or 0),
